@@ -1,0 +1,141 @@
+//! AVX2 + FMA kernels. Every function here is `unsafe` with `#[target_feature]`: callers
+//! must have checked that the CPU has both features (see `Implementation::is_available`).
+//! Each kernel keeps two 8-lane accumulators (16 floats a step) to hide FMA latency, then
+//! finishes the tail (< 16 elements) with one 8-wide step and a scalar loop.
+
+use std::arch::x86_64::*;
+
+/// Sum of the eight lanes.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn horizontal_sum(v: __m256) -> f32 {
+    let hi = _mm256_extractf128_ps(v, 1);
+    let lo = _mm256_castps256_ps128(v);
+    let s = _mm_add_ps(hi, lo);
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0b01));
+    _mm_cvtss_f32(s)
+}
+
+/// Loads eight floats from `p`.
+///
+/// # Safety
+/// `p` must be valid for reading eight f32 values; AVX2 must be available.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn load(p: *const f32) -> __m256 {
+    // SAFETY: the caller guarantees eight readable floats; loadu needs no alignment.
+    unsafe { _mm256_loadu_ps(p) }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        let d0 = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
+        let d1 = unsafe { _mm256_sub_ps(load(pa.add(i + 8)), load(pb.add(i + 8))) };
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
+        acc0 = _mm256_fmadd_ps(d, d, acc0);
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        let d = a[j] - b[j];
+        sum += d * d;
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        acc0 = unsafe { _mm256_fmadd_ps(load(pa.add(i)), load(pb.add(i)), acc0) };
+        acc1 = unsafe { _mm256_fmadd_ps(load(pa.add(i + 8)), load(pb.add(i + 8)), acc1) };
+        i += 16;
+    }
+    if i + 8 <= n {
+        acc0 = unsafe { _mm256_fmadd_ps(load(pa.add(i)), load(pb.add(i)), acc0) };
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += a[j] * b[j];
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn l1(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    // Clearing the sign bit is |x|.
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        let d0 = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
+        let d1 = unsafe { _mm256_sub_ps(load(pa.add(i + 8)), load(pb.add(i + 8))) };
+        acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, abs_mask));
+        acc1 = _mm256_add_ps(acc1, _mm256_and_ps(d1, abs_mask));
+        i += 16;
+    }
+    if i + 8 <= n {
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
+        acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d, abs_mask));
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += (a[j] - b[j]).abs();
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut dot = _mm256_setzero_ps();
+    let mut na = _mm256_setzero_ps();
+    let mut nb = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 <= n, so every load stays inside both slices.
+    while i + 8 <= n {
+        let (va, vb) = unsafe { (load(pa.add(i)), load(pb.add(i))) };
+        dot = _mm256_fmadd_ps(va, vb, dot);
+        na = _mm256_fmadd_ps(va, va, na);
+        nb = _mm256_fmadd_ps(vb, vb, nb);
+        i += 8;
+    }
+    let (mut d, mut sa, mut sb) = (horizontal_sum(dot), horizontal_sum(na), horizontal_sum(nb));
+    for j in i..n {
+        d += a[j] * b[j];
+        sa += a[j] * a[j];
+        sb += b[j] * b[j];
+    }
+    (d, sa, sb)
+}

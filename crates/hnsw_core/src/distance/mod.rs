@@ -1,0 +1,143 @@
+//! Distance kernels: a scalar reference and AVX2+FMA versions, one chosen at run time.
+//!
+//! `kernels()` picks the fastest implementation the CPU supports, once, and every caller
+//! (SQL operators, index build and scan) goes through that table of plain function
+//! pointers. `Implementation::ALL` lets tests and benches run every available one.
+
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+use std::sync::OnceLock;
+
+type PairFn = fn(&[f32], &[f32]) -> f32;
+type DotNormsFn = fn(&[f32], &[f32]) -> (f32, f32, f32);
+
+/// One way of computing distances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Implementation {
+    Scalar,
+    Avx2Fma,
+}
+
+impl Implementation {
+    /// Every implementation, fastest last.
+    pub const ALL: [Implementation; 2] = [Implementation::Scalar, Implementation::Avx2Fma];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::Scalar => "scalar",
+            Implementation::Avx2Fma => "avx2+fma",
+        }
+    }
+
+    /// Whether this CPU can run the implementation.
+    pub fn is_available(self) -> bool {
+        match self {
+            Implementation::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Implementation::Avx2Fma => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Implementation::Avx2Fma => false,
+        }
+    }
+
+    /// The kernel table, or `None` when this CPU cannot run it.
+    pub fn kernels(self) -> Option<Kernels> {
+        if !self.is_available() {
+            return None;
+        }
+        Some(match self {
+            Implementation::Scalar => SCALAR,
+            #[cfg(target_arch = "x86_64")]
+            Implementation::Avx2Fma => AVX2_FMA,
+            #[cfg(not(target_arch = "x86_64"))]
+            Implementation::Avx2Fma => unreachable!("is_available is false off x86_64"),
+        })
+    }
+}
+
+/// A table of distance kernels. All slices passed in must have equal length.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernels {
+    pub implementation: Implementation,
+    /// Σ (a - b)²
+    pub l2_squared: PairFn,
+    /// Σ a·b
+    pub inner_product: PairFn,
+    /// Σ |a - b|
+    pub l1: PairFn,
+    /// (Σ a·b, Σ a², Σ b²)
+    pub dot_and_norms: DotNormsFn,
+}
+
+impl Kernels {
+    /// Euclidean distance, as pgvector: the f32 sum, then a double square root.
+    pub fn l2_distance(&self, a: &[f32], b: &[f32]) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
+        ((self.l2_squared)(a, b) as f64).sqrt()
+    }
+
+    /// 1 - cosine similarity. NaN when either vector is zero (0/0), as pgvector.
+    pub fn cosine_distance(&self, a: &[f32], b: &[f32]) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
+        let (dot, na, nb) = (self.dot_and_norms)(a, b);
+        let similarity = dot as f64 / (na as f64 * nb as f64).sqrt();
+        // Rounding can push |similarity| slightly past 1; clamp keeps NaN as NaN.
+        1.0 - similarity.clamp(-1.0, 1.0)
+    }
+}
+
+const SCALAR: Kernels = Kernels {
+    implementation: Implementation::Scalar,
+    l2_squared: scalar::l2_squared,
+    inner_product: scalar::inner_product,
+    l1: scalar::l1,
+    dot_and_norms: scalar::dot_and_norms,
+};
+
+// Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
+// `Implementation::kernels` hands out only after `is_available` saw AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+mod avx2_entry {
+    use super::avx2;
+    pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::l2_squared(a, b) }
+    }
+    pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::inner_product(a, b) }
+    }
+    pub fn l1(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::l1(a, b) }
+    }
+    pub fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::dot_and_norms(a, b) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+const AVX2_FMA: Kernels = Kernels {
+    implementation: Implementation::Avx2Fma,
+    l2_squared: avx2_entry::l2_squared,
+    inner_product: avx2_entry::inner_product,
+    l1: avx2_entry::l1,
+    dot_and_norms: avx2_entry::dot_and_norms,
+};
+
+/// The fastest kernels this CPU supports, detected on first use and then fixed.
+pub fn kernels() -> &'static Kernels {
+    static CHOSEN: OnceLock<Kernels> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        Implementation::ALL
+            .iter()
+            .rev()
+            .find_map(|imp| imp.kernels())
+            .unwrap_or(SCALAR)
+    })
+}

@@ -1,0 +1,27 @@
+//! Scalar reference kernels: the oracle every optimised kernel is tested against.
+//! Accumulation is in f32, element by element, as pgvector's C code does.
+
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn l1(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+}
+
+/// (a·b, |a|², |b|²) in one pass: the three sums cosine distance needs.
+pub fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let mut dot = 0.0f32;
+    let mut na = 0.0f32;
+    let mut nb = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    (dot, na, nb)
+}

@@ -1,0 +1,143 @@
+//! The `vector` text format: `[1,2.5,-3e-07]`.
+//!
+//! Input accepts whitespace around brackets and elements. Output writes each element in the
+//! shortest form that reads back to the same float4, with the fixed/exponent switch of
+//! Postgres' `float4out` (and so of pgvector): exponent form below 1e-4 and from 1e6 up.
+
+use crate::error::{check_element, VectorError};
+use crate::MAX_DIM;
+
+/// The whitespace C's `isspace` accepts (what pgvector skips).
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// Parses a vector literal, checking every element and the length.
+pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
+    let syntax = |detail| VectorError::InvalidSyntax { literal: literal.to_string(), detail };
+    let rest = literal.trim_start_matches(is_space);
+    let mut rest = rest
+        .strip_prefix('[')
+        .ok_or_else(|| syntax(Some("Vector contents must start with \"[\".")))?
+        .trim_start_matches(is_space);
+    if rest.starts_with(']') {
+        return Err(VectorError::NoDimensions);
+    }
+    let mut values = Vec::new();
+    loop {
+        if values.len() == MAX_DIM {
+            return Err(VectorError::TooManyDimensions);
+        }
+        rest = rest.trim_start_matches(is_space);
+        let end = rest.find(|c: char| c == ',' || c == ']' || is_space(c)).unwrap_or(rest.len());
+        let token = &rest[..end];
+        if token.is_empty() {
+            return Err(syntax(None));
+        }
+        values.push(parse_element(token).map_err(|e| e.unwrap_or_else(|| syntax(None)))?);
+        rest = rest[end..].trim_start_matches(is_space);
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix(']') {
+            rest = after;
+            break;
+        } else {
+            return Err(syntax(if rest.is_empty() {
+                Some("Vector contents must end with \"]\".")
+            } else {
+                None
+            }));
+        }
+    }
+    if !rest.trim_start_matches(is_space).is_empty() {
+        return Err(syntax(Some("Junk after closing right bracket.")));
+    }
+    Ok(values)
+}
+
+/// Parses one element. `Err(None)` means "not a number at all" (a syntax error that the
+/// caller reports with the whole literal).
+fn parse_element(token: &str) -> Result<f32, Option<VectorError>> {
+    let x: f32 = token.parse().map_err(|_| None)?;
+    if x.is_infinite() && !names_infinity(token) {
+        return Err(Some(VectorError::OutOfRange { token: token.to_string() }));
+    }
+    check_element(x).map_err(Some)?;
+    Ok(x)
+}
+
+/// Whether the token spells infinity itself (`inf`, `-Infinity`), rather than overflowing.
+fn names_infinity(token: &str) -> bool {
+    let unsigned = token.trim_start_matches(['+', '-']);
+    unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity")
+}
+
+/// Formats a vector as `[x,y,...]`.
+pub fn format_vector(values: &[f32]) -> String {
+    let mut out = String::with_capacity(2 + values.len() * 12);
+    out.push('[');
+    for (i, &x) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_float(&mut out, x);
+    }
+    out.push(']');
+    out
+}
+
+/// Appends the shortest round-trip text of `x`, laid out like Postgres' `float4out`.
+pub fn push_float(out: &mut String, x: f32) {
+    if x.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    // `{:e}` gives the shortest digits that round-trip, as "-1.2345e-7".
+    let sci = format!("{x:e}");
+    let (mantissa, exponent) = sci.split_once('e').expect("LowerExp always writes an 'e'");
+    let exponent: i32 = exponent.parse().expect("LowerExp writes an integer exponent");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    out.push_str(sign);
+    if (-4..6).contains(&exponent) {
+        push_fixed(out, &digits, exponent);
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{exp_sign}{:02}", exponent.abs()));
+    }
+}
+
+/// Writes digits d1 d2 d3... scaled so that d1 sits at 10^exponent, without an exponent.
+fn push_fixed(out: &mut String, digits: &str, exponent: i32) {
+    if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
+        return;
+    }
+    let int_len = exponent as usize + 1;
+    if digits.len() <= int_len {
+        out.push_str(digits);
+        for _ in digits.len()..int_len {
+            out.push('0');
+        }
+    } else {
+        out.push_str(&digits[..int_len]);
+        out.push('.');
+        out.push_str(&digits[int_len..]);
+    }
+}
