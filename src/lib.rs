@@ -1,1 +1,45 @@
+//! hnsw_pg: a pgvector-compatible `vector` type (and, soon, an `hnsw` index) for PostgreSQL.
+//!
+//! This crate is Postgres glue only. The kernels, the text format and the arithmetic live
+//! in the pure-Rust `hnsw_core` crate; the SQL surface is written by hand in `sql/`.
 
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod error;
+mod types;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+// The whole SQL surface: type, functions, operators, casts, aggregates, operator classes.
+// Every Rust function it names is a `#[pg_extern(sql = false)]` reached as `<name>_wrapper`.
+pgrx::extension_sql_file!(
+    "../sql/vector.sql",
+    name = "vector_sql",
+    creates = [Type(crate::types::Vector)]
+);
+
+/// Loads the extension: picks the distance kernels once, so the first query pays nothing.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    hnsw_core::distance::kernels();
+}
+
+/// Which distance kernels run on this CPU ("avx2+fma" or "scalar").
+#[pg_extern(immutable, parallel_safe, sql = false)]
+fn hnsw_pg_kernel() -> &'static str {
+    hnsw_core::distance::kernels().implementation.name()
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

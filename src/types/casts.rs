@@ -1,0 +1,102 @@
+//! Casts: vector to vector(n), arrays of integer, real, double precision and numeric to
+//! vector, and vector to real[].
+
+use super::datum::Vector;
+use crate::error::{raise, OrRaise};
+use hnsw_core::error::{check_typmod, check_vector};
+use hnsw_core::VectorError;
+use pgrx::prelude::*;
+
+/// `vector::vector(n)`: enforces the target's dimension count.
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector(v: Vector, typmod: i32, _explicit: bool) -> Vector {
+    check_typmod(typmod, v.dims()).or_raise();
+    v
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_to_float4(v: Vector, _typmod: i32, _explicit: bool) -> Vec<f32> {
+    v.as_slice().to_vec()
+}
+
+/// One C function behind the four array casts; the element type decides the conversion.
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
+    // SAFETY: the SQL signatures are (<type>[], integer, boolean) and the function is
+    // strict, so argument 0 is a non-null array and argument 1 an int4 typmod.
+    let (array, typmod) = unsafe {
+        let datum = pgrx::pg_getarg_datum_raw(fcinfo, 0);
+        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        (array, pgrx::pg_getarg_datum_raw(fcinfo, 1).value() as i32)
+    };
+    // SAFETY: `array` is a detoasted ArrayType, so its header fields can be read.
+    let (ndim, element_type) = unsafe { ((*array).ndim, (*array).elemtype) };
+    if ndim > 1 {
+        raise(VectorError::ArrayNotOneDimensional);
+    }
+    // SAFETY: as above; array_contains_nulls only reads the array.
+    if unsafe { pg_sys::array_contains_nulls(array) } {
+        raise(VectorError::ArrayHasNulls);
+    }
+    let elements = deconstruct(array, element_type);
+    let values: Vec<f32> = elements.iter().map(|&d| element_to_f32(d, element_type)).collect();
+    check_vector(&values).or_raise();
+    check_typmod(typmod, values.len()).or_raise();
+    Vector::from_slice(&values)
+}
+
+/// The element datums of a 1-D (or empty) array without nulls. By-reference datums point
+/// into the array, which lives until the end of the call.
+fn deconstruct(array: *mut pg_sys::ArrayType, element_type: pg_sys::Oid) -> Vec<pg_sys::Datum> {
+    let (mut len, mut by_value, mut align) = (0i16, false, 0 as std::ffi::c_char);
+    let mut datums: *mut pg_sys::Datum = std::ptr::null_mut();
+    let mut count = 0;
+    // SAFETY: `array` is a valid detoasted array of `element_type`; deconstruct_array
+    // pallocs the datum array (living until the end of the call) and sets `count`.
+    unsafe {
+        pg_sys::get_typlenbyvalalign(element_type, &mut len, &mut by_value, &mut align);
+        pg_sys::deconstruct_array(
+            array,
+            element_type,
+            len as i32,
+            by_value,
+            align,
+            &mut datums,
+            std::ptr::null_mut(),
+            &mut count,
+        );
+    }
+    if count == 0 {
+        return Vec::new();
+    }
+    // SAFETY: deconstruct_array filled `count` datums at `datums`.
+    unsafe { std::slice::from_raw_parts(datums, count as usize) }.to_vec()
+}
+
+fn element_to_f32(datum: pg_sys::Datum, element_type: pg_sys::Oid) -> f32 {
+    match element_type {
+        pg_sys::INT4OID => datum.value() as i32 as f32,
+        pg_sys::FLOAT4OID => f32::from_bits(datum.value() as u32),
+        pg_sys::FLOAT8OID => {
+            let x = f64::from_bits(datum.value() as u64);
+            let narrowed = x as f32;
+            if narrowed.is_infinite() && x.is_finite() {
+                raise(VectorError::Overflow);
+            }
+            narrowed
+        }
+        // SAFETY: numeric_float4 takes one numeric datum and raises an ERROR when the value
+        // does not fit a float4.
+        pg_sys::NUMERICOID => unsafe {
+            pgrx::direct_function_call::<f32>(pg_sys::numeric_float4, &[Some(datum)])
+                .expect("numeric_float4 never returns NULL")
+        },
+        other => {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("unsupported array element type {other:?} for a cast to vector")
+            );
+        }
+    }
+}

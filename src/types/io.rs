@@ -1,0 +1,82 @@
+//! Text and binary I/O and the `vector(n)` modifier. The binary format is pgvector's:
+//! int16 dim, int16 unused (0), then dim float4, all in network byte order.
+
+use super::datum::Vector;
+use crate::error::{raise, OrRaise};
+use hnsw_core::error::{check_dimensions, check_typmod, check_vector, typmod_from_modifiers};
+use hnsw_core::text::{format_vector, parse_vector};
+use hnsw_core::VectorError;
+use pgrx::prelude::*;
+use pgrx::Internal;
+use std::ffi::{CStr, CString};
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_in(input: &CStr, _type_oid: pg_sys::Oid, typmod: i32) -> Vector {
+    let text = input.to_string_lossy();
+    let values = parse_vector(&text).or_raise();
+    check_typmod(typmod, values.len()).or_raise();
+    Vector::from_slice(&values)
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_out(v: Vector) -> CString {
+    CString::new(format_vector(v.as_slice())).expect("formatted floats contain no NUL")
+}
+
+/// `vector(n)`: Postgres hands the modifiers over as a cstring[].
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_typmod_in(fcinfo: pg_sys::FunctionCallInfo) -> i32 {
+    let mut count = 0;
+    // SAFETY: the SQL signature is (cstring[]) and the function is strict, so argument 0
+    // is a non-null array; ArrayGetIntegerTypmods checks its element type and raises
+    // an ERROR for anything that is not an integer.
+    let mods = unsafe {
+        let array = pg_sys::pg_detoast_datum(pgrx::pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr());
+        let ptr = pg_sys::ArrayGetIntegerTypmods(array as *mut pg_sys::ArrayType, &mut count);
+        std::slice::from_raw_parts(ptr, count as usize)
+    };
+    typmod_from_modifiers(mods).or_raise()
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_typmod_out(typmod: i32) -> CString {
+    let text = if typmod < 0 { String::new() } else { format!("({typmod})") };
+    CString::new(text).expect("no NUL in a number")
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_recv(mut buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector {
+    // SAFETY: the SQL signature is (internal, oid, integer) and Postgres passes a
+    // StringInfo as the first argument of a receive function.
+    let buf: *mut pg_sys::StringInfoData = match unsafe { buf.get_mut::<pg_sys::StringInfoData>() } {
+        Some(b) => b,
+        None => pgrx::error!("vector_recv called without a buffer"),
+    };
+    // SAFETY: pq_getmsgint/pq_getmsgfloat4 read from the StringInfo and raise a protocol
+    // ERROR ("insufficient data left in message") instead of reading past its end.
+    let dim = unsafe { pg_sys::pq_getmsgint(buf, 2) } as u16 as i16;
+    let unused = unsafe { pg_sys::pq_getmsgint(buf, 2) } as u16 as i16;
+    if unused != 0 {
+        raise(VectorError::UnusedNotZero { unused });
+    }
+    check_dimensions(dim.max(0) as usize).or_raise();
+    check_typmod(typmod, dim as usize).or_raise();
+    let values: Vec<f32> = (0..dim)
+        // SAFETY: as above, a short message is an ERROR, never an overread.
+        .map(|_| unsafe { pg_sys::pq_getmsgfloat4(buf) })
+        .collect();
+    check_vector(&values).or_raise();
+    Vector::from_slice(&values)
+}
+
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn vector_send(v: Vector) -> Vec<u8> {
+    let values = v.as_slice();
+    let mut out = Vec::with_capacity(4 + 4 * values.len());
+    out.extend_from_slice(&(values.len() as i16).to_be_bytes());
+    out.extend_from_slice(&0i16.to_be_bytes());
+    for x in values {
+        out.extend_from_slice(&x.to_be_bytes());
+    }
+    out
+}
