@@ -1,0 +1,32 @@
+-- Array casts both ways and their errors.
+\set VERBOSITY terse
+SELECT ARRAY[1,2,3]::vector, ARRAY[1.5,2.5]::real[]::vector, ARRAY[1.25,-2]::float8[]::vector,
+       ARRAY[1.5,2]::numeric[]::vector;
+SELECT '[1,2.5,3]'::vector::real[];
+SELECT ARRAY[1,2,3]::vector(3);
+SELECT '{1,2}'::int[]::vector;
+CREATE TABLE c (v vector(2));
+INSERT INTO c VALUES (ARRAY[1,2]), (ARRAY[3.5,4]::real[]), (ARRAY[5,6]::float8[]), (ARRAY[7,8]::numeric[]);
+SELECT v, v::real[] FROM c ORDER BY v;
+DROP TABLE c;
+-- Errors: the message, then its SQLSTATE.
+SELECT ARRAY[[1,2],[3,4]]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1,NULL,3]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{}'::int[]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY['NaN']::float8[]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY['Infinity']::real[]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e300]::float8[]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e39]::numeric[]::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1,2]::vector(3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT array_fill(1, ARRAY[16001])::vector;
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY['a']::text[]::vector;
+\echo :LAST_ERROR_SQLSTATE

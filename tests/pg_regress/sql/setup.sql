@@ -1,0 +1,2 @@
+-- Runs first: the extension every other file uses.
+CREATE EXTENSION hnsw_pg;
