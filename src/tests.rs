@@ -27,7 +27,10 @@ mod tests {
 
     #[pg_test]
     fn text_round_trip() {
-        assert_eq!(text("SELECT ' [ 1, 2.5 ,-3e-7 ] '::vector::text"), "[1,2.5,-3e-07]");
+        assert_eq!(
+            text("SELECT ' [ 1, 2.5 ,-3e-7 ] '::vector::text"),
+            "[1,2.5,-3e-07]"
+        );
         assert_eq!(text("SELECT '[1,2,3]'::vector(3)::text"), "[1,2,3]");
     }
 
@@ -53,7 +56,9 @@ mod tests {
 
     #[pg_test]
     fn binary_send_is_pgvector_layout() {
-        let bytes = Spi::get_one::<Vec<u8>>("SELECT vector_send('[1,-2]')").unwrap().unwrap();
+        let bytes = Spi::get_one::<Vec<u8>>("SELECT vector_send('[1,-2]')")
+            .unwrap()
+            .unwrap();
         let mut expected = vec![0, 2, 0, 0];
         expected.extend_from_slice(&1.0f32.to_be_bytes());
         expected.extend_from_slice(&(-2.0f32).to_be_bytes());
@@ -75,9 +80,18 @@ mod tests {
         Spi::run("CREATE TABLE avg_items AS SELECT ARRAY[i % 10, 1]::vector AS v FROM generate_series(1, 100000) i").unwrap();
         Spi::run("ANALYZE avg_items").unwrap();
         Spi::run("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2").unwrap();
-        let plan = Spi::get_one::<pgrx::Json>("EXPLAIN (FORMAT JSON) SELECT avg(v) FROM avg_items").unwrap().unwrap();
-        assert!(plan.0.to_string().contains(r#""Partial Mode":"Partial""#), "{}", plan.0);
+        let plan = Spi::get_one::<pgrx::Json>("EXPLAIN (FORMAT JSON) SELECT avg(v) FROM avg_items")
+            .unwrap()
+            .unwrap();
+        assert!(
+            plan.0.to_string().contains(r#""Partial Mode":"Partial""#),
+            "{}",
+            plan.0
+        );
         assert_eq!(text("SELECT avg(v)::text FROM avg_items"), "[4.5,1]");
-        assert_eq!(text("SELECT sum(v)::text FROM avg_items"), "[450000,100000]");
+        assert_eq!(
+            text("SELECT sum(v)::text FROM avg_items"),
+            "[450000,100000]"
+        );
     }
 }

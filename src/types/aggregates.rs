@@ -21,5 +21,7 @@ fn vector_combine(a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_avg(state: Vec<f64>) -> Option<Vector> {
-    ops::average(&state).or_raise().map(|v| Vector::from_slice(&v))
+    ops::average(&state)
+        .or_raise()
+        .map(|v| Vector::from_slice(&v))
 }

@@ -39,7 +39,10 @@ fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
         raise(VectorError::ArrayHasNulls);
     }
     let elements = deconstruct(array, element_type);
-    let values: Vec<f32> = elements.iter().map(|&d| element_to_f32(d, element_type)).collect();
+    let values: Vec<f32> = elements
+        .iter()
+        .map(|&d| element_to_f32(d, element_type))
+        .collect();
     check_vector(&values).or_raise();
     check_typmod(typmod, values.len()).or_raise();
     Vector::from_slice(&values)

@@ -39,7 +39,9 @@ impl Vector {
             (*header).dim = values.len() as i16;
             let data = (header as *mut u8).add(HEADER_SIZE) as *mut f32;
             std::ptr::copy_nonoverlapping(values.as_ptr(), data, values.len());
-            Vector { header: NonNull::new_unchecked(header) }
+            Vector {
+                header: NonNull::new_unchecked(header),
+            }
         }
     }
 
@@ -54,7 +56,11 @@ impl Vector {
         // SAFETY: a detoasted varlena has at least its 4-byte length word; the vector type
         // is always at least HEADER_SIZE long, and we check that before reading `dim`.
         let size = unsafe { pgrx::varsize(header as *const pg_sys::varlena) };
-        let dim = if size >= HEADER_SIZE { unsafe { (*header).dim } } else { -1 };
+        let dim = if size >= HEADER_SIZE {
+            unsafe { (*header).dim }
+        } else {
+            -1
+        };
         if dim < 0 || size < HEADER_SIZE + 4 * dim as usize || header as usize % 4 != 0 {
             pgrx::ereport!(
                 ERROR,
@@ -63,7 +69,9 @@ impl Vector {
             );
         }
         // SAFETY: pg_detoast_datum never returns null.
-        Vector { header: unsafe { NonNull::new_unchecked(header) } }
+        Vector {
+            header: unsafe { NonNull::new_unchecked(header) },
+        }
     }
 
     pub fn as_slice(&self) -> &[f32] {
@@ -94,7 +102,11 @@ pub fn new_vector(values: Vec<f32>) -> Vector {
 }
 
 impl FromDatum for Vector {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
         // SAFETY: the function's SQL signature says this argument is a vector.
         (!is_null).then(|| unsafe { Vector::from_datum(datum) })
     }

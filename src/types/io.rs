@@ -40,7 +40,11 @@ fn vector_typmod_in(fcinfo: pg_sys::FunctionCallInfo) -> i32 {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_typmod_out(typmod: i32) -> CString {
-    let text = if typmod < 0 { String::new() } else { format!("({typmod})") };
+    let text = if typmod < 0 {
+        String::new()
+    } else {
+        format!("({typmod})")
+    };
     CString::new(text).expect("no NUL in a number")
 }
 
@@ -48,7 +52,8 @@ fn vector_typmod_out(typmod: i32) -> CString {
 fn vector_recv(mut buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector {
     // SAFETY: the SQL signature is (internal, oid, integer) and Postgres passes a
     // StringInfo as the first argument of a receive function.
-    let buf: *mut pg_sys::StringInfoData = match unsafe { buf.get_mut::<pg_sys::StringInfoData>() } {
+    let buf: *mut pg_sys::StringInfoData = match unsafe { buf.get_mut::<pg_sys::StringInfoData>() }
+    {
         Some(b) => b,
         None => pgrx::error!("vector_recv called without a buffer"),
     };

@@ -5,8 +5,12 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use hnsw_core::distance::Implementation;
 
 fn vectors(dim: usize) -> (Vec<f32>, Vec<f32>) {
-    let a = (0..dim).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
-    let b = (0..dim).map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0).collect();
+    let a = (0..dim)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+        .collect();
+    let b = (0..dim)
+        .map(|i| ((i * 53 % 97) as f32 - 48.0) / 24.0)
+        .collect();
     (a, b)
 }
 

@@ -8,19 +8,32 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VectorError {
     /// A text literal that is not `[x, y, ...]`. `detail` says what is wrong, when known.
-    InvalidSyntax { literal: String, detail: Option<&'static str> },
+    InvalidSyntax {
+        literal: String,
+        detail: Option<&'static str>,
+    },
     /// A number too large for a float4, such as `1e39`.
-    OutOfRange { token: String },
+    OutOfRange {
+        token: String,
+    },
     NotANumber,
     Infinite,
     NoDimensions,
     TooManyDimensions,
     /// Two operands of different lengths.
-    DimensionMismatch { left: usize, right: usize },
+    DimensionMismatch {
+        left: usize,
+        right: usize,
+    },
     /// A value whose length differs from the column's `vector(n)`.
-    TypmodMismatch { expected: usize, actual: usize },
+    TypmodMismatch {
+        expected: usize,
+        actual: usize,
+    },
     /// The binary format's reserved int16 was not zero.
-    UnusedNotZero { unused: i16 },
+    UnusedNotZero {
+        unused: i16,
+    },
     /// Element-wise arithmetic left the float4 range.
     Overflow,
     Underflow,
@@ -37,13 +50,13 @@ impl VectorError {
     pub fn sqlstate(&self) -> &'static str {
         use VectorError::*;
         match self {
-            InvalidSyntax { .. } => "22P02",   // invalid_text_representation
+            InvalidSyntax { .. } => "22P02", // invalid_text_representation
             OutOfRange { .. } | Overflow | Underflow => "22003", // numeric_value_out_of_range
             NotANumber | Infinite | NoDimensions => "22000", // data_exception
             DimensionMismatch { .. } | TypmodMismatch { .. } => "22000",
             ArrayNotOneDimensional => "22000",
-            ArrayHasNulls => "22004",           // null_value_not_allowed
-            TooManyDimensions => "54000",       // program_limit_exceeded
+            ArrayHasNulls => "22004",     // null_value_not_allowed
+            TooManyDimensions => "54000", // program_limit_exceeded
             UnusedNotZero { .. } | TypmodTooSmall | TypmodTooLarge | InvalidTypmod => "22023", // invalid_parameter_value
         }
     }
@@ -120,14 +133,20 @@ pub fn check_same_dimensions(a: &[f32], b: &[f32]) -> Result<(), VectorError> {
     if a.len() == b.len() {
         Ok(())
     } else {
-        Err(VectorError::DimensionMismatch { left: a.len(), right: b.len() })
+        Err(VectorError::DimensionMismatch {
+            left: a.len(),
+            right: b.len(),
+        })
     }
 }
 
 /// Checks a value against a column's typmod (-1 means unconstrained).
 pub fn check_typmod(typmod: i32, dim: usize) -> Result<(), VectorError> {
     if typmod >= 0 && typmod as usize != dim {
-        Err(VectorError::TypmodMismatch { expected: typmod as usize, actual: dim })
+        Err(VectorError::TypmodMismatch {
+            expected: typmod as usize,
+            actual: dim,
+        })
     } else {
         Ok(())
     }

@@ -28,7 +28,10 @@ pub fn sub(a: &[f32], b: &[f32]) -> Result<Vec<f32>, VectorError> {
 /// Element-wise product; a product of non-zero factors that rounds to zero is an underflow.
 pub fn mul(a: &[f32], b: &[f32]) -> Result<Vec<f32>, VectorError> {
     let out = zip_checked(a, b, |x, y| x * y)?;
-    let underflow = out.iter().zip(a.iter().zip(b)).any(|(&r, (&x, &y))| r == 0.0 && x != 0.0 && y != 0.0);
+    let underflow = out
+        .iter()
+        .zip(a.iter().zip(b))
+        .any(|(&r, (&x, &y))| r == 0.0 && x != 0.0 && y != 0.0);
     if underflow {
         return Err(VectorError::Underflow);
     }
@@ -93,7 +96,10 @@ pub fn accumulate(state: &mut Vec<f64>, v: &[f32]) -> Result<(), VectorError> {
         state.push(0.0);
         state.resize(1 + v.len(), 0.0);
     } else if state.len() - 1 != v.len() {
-        return Err(VectorError::TypmodMismatch { expected: state.len() - 1, actual: v.len() });
+        return Err(VectorError::TypmodMismatch {
+            expected: state.len() - 1,
+            actual: v.len(),
+        });
     }
     state[0] += 1.0;
     for (s, &x) in state[1..].iter_mut().zip(v) {
@@ -112,7 +118,10 @@ pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>, VectorError> {
         return Ok(b.to_vec());
     }
     if a.len() != b.len() {
-        return Err(VectorError::TypmodMismatch { expected: a.len() - 1, actual: b.len() - 1 });
+        return Err(VectorError::TypmodMismatch {
+            expected: a.len() - 1,
+            actual: b.len() - 1,
+        });
     }
     Ok(a.iter().zip(b).map(|(x, y)| x + y).collect())
 }

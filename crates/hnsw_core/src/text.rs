@@ -14,7 +14,10 @@ fn is_space(c: char) -> bool {
 
 /// Parses a vector literal, checking every element and the length.
 pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
-    let syntax = |detail| VectorError::InvalidSyntax { literal: literal.to_string(), detail };
+    let syntax = |detail| VectorError::InvalidSyntax {
+        literal: literal.to_string(),
+        detail,
+    };
     let rest = literal.trim_start_matches(is_space);
     let mut rest = rest
         .strip_prefix('[')
@@ -29,7 +32,9 @@ pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
             return Err(VectorError::TooManyDimensions);
         }
         rest = rest.trim_start_matches(is_space);
-        let end = rest.find(|c: char| c == ',' || c == ']' || is_space(c)).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c == ',' || c == ']' || is_space(c))
+            .unwrap_or(rest.len());
         let token = &rest[..end];
         if token.is_empty() {
             return Err(syntax(None));
@@ -60,7 +65,9 @@ pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
 fn parse_element(token: &str) -> Result<f32, Option<VectorError>> {
     let x: f32 = token.parse().map_err(|_| None)?;
     if x.is_infinite() && !names_infinity(token) {
-        return Err(Some(VectorError::OutOfRange { token: token.to_string() }));
+        return Err(Some(VectorError::OutOfRange {
+            token: token.to_string(),
+        }));
     }
     check_element(x).map_err(Some)?;
     Ok(x)
@@ -99,7 +106,9 @@ pub fn push_float(out: &mut String, x: f32) {
     // `{:e}` gives the shortest digits that round-trip, as "-1.2345e-7".
     let sci = format!("{x:e}");
     let (mantissa, exponent) = sci.split_once('e').expect("LowerExp always writes an 'e'");
-    let exponent: i32 = exponent.parse().expect("LowerExp writes an integer exponent");
+    let exponent: i32 = exponent
+        .parse()
+        .expect("LowerExp writes an integer exponent");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => ("-", m),
         None => ("", mantissa),

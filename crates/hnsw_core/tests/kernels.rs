@@ -4,7 +4,10 @@ use hnsw_core::distance::{kernels, Implementation, Kernels};
 use proptest::prelude::*;
 
 fn available() -> Vec<Kernels> {
-    Implementation::ALL.iter().filter_map(|i| i.kernels()).collect()
+    Implementation::ALL
+        .iter()
+        .filter_map(|i| i.kernels())
+        .collect()
 }
 
 fn scalar() -> Kernels {
@@ -69,10 +72,23 @@ fn every_length_up_to_70_exact_on_integers() {
         let b: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
         let s = scalar();
         for k in available() {
-            assert_eq!((s.l2_squared)(&a, &b), (k.l2_squared)(&a, &b), "l2 n={n} {:?}", k.implementation);
-            assert_eq!((s.inner_product)(&a, &b), (k.inner_product)(&a, &b), "ip n={n}");
+            assert_eq!(
+                (s.l2_squared)(&a, &b),
+                (k.l2_squared)(&a, &b),
+                "l2 n={n} {:?}",
+                k.implementation
+            );
+            assert_eq!(
+                (s.inner_product)(&a, &b),
+                (k.inner_product)(&a, &b),
+                "ip n={n}"
+            );
             assert_eq!((s.l1)(&a, &b), (k.l1)(&a, &b), "l1 n={n}");
-            assert_eq!((s.dot_and_norms)(&a, &b), (k.dot_and_norms)(&a, &b), "cos n={n}");
+            assert_eq!(
+                (s.dot_and_norms)(&a, &b),
+                (k.dot_and_norms)(&a, &b),
+                "cos n={n}"
+            );
         }
     }
 }
@@ -103,7 +119,11 @@ fn cosine_with_a_zero_vector_is_nan() {
 fn dispatch_picks_the_fastest_available() {
     let chosen = kernels().implementation;
     assert!(chosen.is_available());
-    let best = Implementation::ALL.iter().rev().find(|i| i.is_available()).unwrap();
+    let best = Implementation::ALL
+        .iter()
+        .rev()
+        .find(|i| i.is_available())
+        .unwrap();
     assert_eq!(chosen, *best);
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {

@@ -16,7 +16,10 @@ fn arithmetic() {
 #[test]
 fn arithmetic_errors() {
     let mismatch = add(&[1.0], &[1.0, 2.0]).unwrap_err();
-    assert_eq!(mismatch, VectorError::DimensionMismatch { left: 1, right: 2 });
+    assert_eq!(
+        mismatch,
+        VectorError::DimensionMismatch { left: 1, right: 2 }
+    );
     assert_eq!(mismatch.to_string(), "different vector dimensions 1 and 2");
     assert_eq!(mismatch.sqlstate(), "22000");
     assert_eq!(add(&[f32::MAX], &[f32::MAX]), Err(VectorError::Overflow));
@@ -35,11 +38,17 @@ fn subvector_clips_like_substring() {
     assert_eq!(subvector(&v, 3, 2).unwrap(), vec![3.0, 4.0]);
     assert_eq!(subvector(&v, 4, 10).unwrap(), vec![4.0, 5.0]);
     assert_eq!(subvector(&v, -1, 3).unwrap(), vec![1.0]);
-    assert_eq!(subvector(&v, i32::MAX, i32::MAX), Err(VectorError::NoDimensions));
+    assert_eq!(
+        subvector(&v, i32::MAX, i32::MAX),
+        Err(VectorError::NoDimensions)
+    );
     assert_eq!(subvector(&v, 6, 1), Err(VectorError::NoDimensions));
     assert_eq!(subvector(&v, 1, 0), Err(VectorError::NoDimensions));
     assert_eq!(subvector(&v, -5, 3), Err(VectorError::NoDimensions));
-    assert_eq!(subvector(&v, i32::MIN, i32::MAX).unwrap_err(), VectorError::NoDimensions);
+    assert_eq!(
+        subvector(&v, i32::MIN, i32::MAX).unwrap_err(),
+        VectorError::NoDimensions
+    );
 }
 
 #[test]
@@ -69,7 +78,10 @@ fn average_state() {
     assert_eq!(average(&s).unwrap(), Some(vec![2.0, 4.0]));
     assert_eq!(
         accumulate(&mut s, &[1.0]),
-        Err(VectorError::TypmodMismatch { expected: 2, actual: 1 })
+        Err(VectorError::TypmodMismatch {
+            expected: 2,
+            actual: 1
+        })
     );
     let mut t = vec![0.0];
     accumulate(&mut t, &[5.0, 5.0]).unwrap();
@@ -84,14 +96,32 @@ fn average_state() {
 fn checks() {
     assert_eq!(check_vector(&[]), Err(VectorError::NoDimensions));
     assert_eq!(check_vector(&[f32::NAN]), Err(VectorError::NotANumber));
-    assert_eq!(check_vector(&[1.0, f32::INFINITY]), Err(VectorError::Infinite));
+    assert_eq!(
+        check_vector(&[1.0, f32::INFINITY]),
+        Err(VectorError::Infinite)
+    );
     assert!(check_vector(&[1.0]).is_ok());
-    assert_eq!(check_typmod(3, 2), Err(VectorError::TypmodMismatch { expected: 3, actual: 2 }));
+    assert_eq!(
+        check_typmod(3, 2),
+        Err(VectorError::TypmodMismatch {
+            expected: 3,
+            actual: 2
+        })
+    );
     assert!(check_typmod(-1, 2).is_ok());
     assert_eq!(typmod_from_modifiers(&[3]), Ok(3));
-    assert_eq!(typmod_from_modifiers(&[0]), Err(VectorError::TypmodTooSmall));
-    assert_eq!(typmod_from_modifiers(&[16001]), Err(VectorError::TypmodTooLarge));
-    assert_eq!(typmod_from_modifiers(&[1, 2]), Err(VectorError::InvalidTypmod));
+    assert_eq!(
+        typmod_from_modifiers(&[0]),
+        Err(VectorError::TypmodTooSmall)
+    );
+    assert_eq!(
+        typmod_from_modifiers(&[16001]),
+        Err(VectorError::TypmodTooLarge)
+    );
+    assert_eq!(
+        typmod_from_modifiers(&[1, 2]),
+        Err(VectorError::InvalidTypmod)
+    );
     assert_eq!(VectorError::UnusedNotZero { unused: 3 }.sqlstate(), "22023");
     assert_eq!(VectorError::ArrayHasNulls.sqlstate(), "22004");
 }

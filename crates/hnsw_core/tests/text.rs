@@ -12,7 +12,10 @@ fn fmt1(x: f32) -> String {
 #[test]
 fn parses_with_whitespace() {
     assert_eq!(parse_vector("[1,2,3]").unwrap(), vec![1.0, 2.0, 3.0]);
-    assert_eq!(parse_vector("  [ 1 ,\t2.5 ,-3e2 ]  ").unwrap(), vec![1.0, 2.5, -300.0]);
+    assert_eq!(
+        parse_vector("  [ 1 ,\t2.5 ,-3e2 ]  ").unwrap(),
+        vec![1.0, 2.5, -300.0]
+    );
     assert_eq!(parse_vector("[+1,.5,1.]").unwrap(), vec![1.0, 0.5, 1.0]);
 }
 
@@ -67,7 +70,10 @@ fn syntax(literal: &str) -> Option<&'static str> {
 
 #[test]
 fn syntax_errors() {
-    assert_eq!(syntax("1,2"), Some("Vector contents must start with \"[\"."));
+    assert_eq!(
+        syntax("1,2"),
+        Some("Vector contents must start with \"[\".")
+    );
     assert_eq!(syntax(""), Some("Vector contents must start with \"[\"."));
     assert_eq!(syntax("[1,2"), Some("Vector contents must end with \"]\"."));
     assert_eq!(syntax("[1,2] x"), Some("Junk after closing right bracket."));
@@ -80,7 +86,10 @@ fn syntax_errors() {
     assert_eq!(syntax("[0x10]"), None);
     let e = parse_vector("[x]").unwrap_err();
     assert_eq!(e.sqlstate(), "22P02");
-    assert_eq!(e.to_string(), "invalid input syntax for type vector: \"[x]\"");
+    assert_eq!(
+        e.to_string(),
+        "invalid input syntax for type vector: \"[x]\""
+    );
 }
 
 #[test]
@@ -91,7 +100,12 @@ fn value_errors() {
     assert_eq!(parse_vector("[1,nan]"), Err(VectorError::NotANumber));
     assert_eq!(parse_vector("[inf]"), Err(VectorError::Infinite));
     assert_eq!(parse_vector("[-Infinity]"), Err(VectorError::Infinite));
-    assert_eq!(parse_vector("[1e39]"), Err(VectorError::OutOfRange { token: "1e39".into() }));
+    assert_eq!(
+        parse_vector("[1e39]"),
+        Err(VectorError::OutOfRange {
+            token: "1e39".into()
+        })
+    );
     assert_eq!(parse_vector("[-1e39]").unwrap_err().sqlstate(), "22003");
     assert_eq!(parse_vector("[1e-50]").unwrap(), vec![0.0]);
     assert_eq!(parse_vector("[NaN]").unwrap_err().sqlstate(), "22000");
@@ -105,5 +119,8 @@ fn dimension_limit() {
     let e = parse_vector(&too_many).unwrap_err();
     assert_eq!(e, VectorError::TooManyDimensions);
     assert_eq!(e.sqlstate(), "54000");
-    assert_eq!(e.to_string(), "vector cannot have more than 16000 dimensions");
+    assert_eq!(
+        e.to_string(),
+        "vector cannot have more than 16000 dimensions"
+    );
 }

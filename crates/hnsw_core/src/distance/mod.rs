@@ -4,9 +4,9 @@
 //! (SQL operators, index build and scan) goes through that table of plain function
 //! pointers. `Implementation::ALL` lets tests and benches run every available one.
 
-mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod scalar;
 
 use std::sync::OnceLock;
 
