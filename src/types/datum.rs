@@ -1,7 +1,8 @@
 //! The on-disk and in-memory layout of a `vector` datum, identical to pgvector's:
 //! a 4-byte varlena header, int16 dim, int16 unused (always 0), then dim float4 values.
 
-use crate::error::raise;
+use crate::error::OrRaise;
+use hnsw_core::error::check_dimensions;
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
@@ -26,10 +27,10 @@ pub struct Vector {
 }
 
 impl Vector {
-    /// Copies `values` into a new datum in the current memory context. The caller has
-    /// checked the length (1..=16,000), so it fits the int16 `dim`.
+    /// Copies `values` into a new datum in the current memory context. A length outside
+    /// 1..=16,000 is an ERROR (it would not fit the int16 `dim`).
     pub fn from_slice(values: &[f32]) -> Vector {
-        debug_assert!(values.len() <= hnsw_core::MAX_DIM);
+        check_dimensions(values.len()).or_raise();
         let size = HEADER_SIZE + std::mem::size_of_val(values);
         // SAFETY: palloc0 returns `size` zeroed bytes, MAXALIGNed, or raises an ERROR; we
         // write only within them: the header, then `values.len()` floats after it.
@@ -91,14 +92,6 @@ impl Vector {
     fn into_raw_datum(self) -> pg_sys::Datum {
         pg_sys::Datum::from(self.header.as_ptr())
     }
-}
-
-/// Builds a datum from computed values, checking the length first.
-pub fn new_vector(values: Vec<f32>) -> Vector {
-    if let Err(e) = hnsw_core::error::check_dimensions(values.len()) {
-        raise(e);
-    }
-    Vector::from_slice(&values)
 }
 
 impl FromDatum for Vector {

@@ -1,7 +1,7 @@
 //! Distance functions, arithmetic, comparison and the other `vector` functions.
 //! Distances go straight to the kernels chosen at load time.
 
-use super::datum::{new_vector, Vector};
+use super::datum::Vector;
 use crate::error::OrRaise;
 use hnsw_core::distance::kernels;
 use hnsw_core::error::check_same_dimensions;
@@ -82,22 +82,22 @@ fn subvector(a: Vector, start: i32, count: i32) -> Vector {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_add(a: Vector, b: Vector) -> Vector {
-    new_vector(ops::add(a.as_slice(), b.as_slice()).or_raise())
+    Vector::from_slice(&ops::add(a.as_slice(), b.as_slice()).or_raise())
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_sub(a: Vector, b: Vector) -> Vector {
-    new_vector(ops::sub(a.as_slice(), b.as_slice()).or_raise())
+    Vector::from_slice(&ops::sub(a.as_slice(), b.as_slice()).or_raise())
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_mul(a: Vector, b: Vector) -> Vector {
-    new_vector(ops::mul(a.as_slice(), b.as_slice()).or_raise())
+    Vector::from_slice(&ops::mul(a.as_slice(), b.as_slice()).or_raise())
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_concat(a: Vector, b: Vector) -> Vector {
-    new_vector(ops::concat(a.as_slice(), b.as_slice()).or_raise())
+    Vector::from_slice(&ops::concat(a.as_slice(), b.as_slice()).or_raise())
 }
 
 fn order(a: &Vector, b: &Vector) -> Ordering {

@@ -133,8 +133,13 @@ pub fn average(state: &[f64]) -> Result<Option<Vec<f32>>, VectorError> {
     }
     let count = state[0];
     let out: Vec<f32> = state[1..].iter().map(|&s| (s / count) as f32).collect();
+    // A state typed in by hand (`vector_avg('{1,NaN}')`) may hold anything.
+    if out.iter().any(|r| r.is_nan()) {
+        return Err(VectorError::NotANumber);
+    }
     if out.iter().any(|r| r.is_infinite()) {
         return Err(VectorError::Overflow);
     }
+    check_dimensions(out.len())?;
     Ok(Some(out))
 }

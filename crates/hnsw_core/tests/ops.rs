@@ -90,6 +90,10 @@ fn average_state() {
     assert_eq!(combine(&[0.0], &t).unwrap(), t);
     assert_eq!(combine(&t, &[0.0]).unwrap(), t);
     assert!(combine(&[1.0, 1.0], &t).is_err());
+    assert_eq!(average(&[1.0, f64::NAN]), Err(VectorError::NotANumber));
+    assert_eq!(average(&[1.0, 1e300]), Err(VectorError::Overflow));
+    let huge = vec![1.0; MAX_DIM + 2];
+    assert_eq!(average(&huge), Err(VectorError::TooManyDimensions));
 }
 
 #[test]

@@ -22,3 +22,9 @@ SELECT sum(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) AS x(v);
 \echo :LAST_ERROR_SQLSTATE
 SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[3e38]')) AS x(v);
 \echo :LAST_ERROR_SQLSTATE
+-- hand-made transition states never build an invalid vector
+SELECT vector_avg(array_fill(1::float8, ARRAY[40000]));
+\echo :LAST_ERROR_SQLSTATE
+SELECT vector_avg('{1,NaN}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT vector_avg('{0,5}'), vector_avg('{}');
