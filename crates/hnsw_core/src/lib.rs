@@ -4,6 +4,7 @@
 
 pub mod distance;
 pub mod error;
+pub mod graph;
 pub mod ops;
 pub mod text;
 

@@ -6,7 +6,10 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod metric;
 mod scalar;
+
+pub use metric::Metric;
 
 use std::sync::OnceLock;
 

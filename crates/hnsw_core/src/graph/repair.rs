@@ -1,0 +1,130 @@
+//! Reconnecting nodes that neighbour pruning left without any path from the entry point.
+//!
+//! HNSW gives no reachability guarantee: when every node linking to `u` prunes `u` away,
+//! `u` can no longer be found, and for an index that means a row a scan never returns.
+//! After a build, each such orphan gets an in-link from the nearest node that is reachable.
+//! A full host gives up its farthest link whose target has another in-link, so the repair
+//! never orphans anything else; one pass leaves every node reachable.
+
+use super::search::Visited;
+use super::{Graph, Neighbour};
+
+impl<'a> Graph<'a> {
+    /// Nodes not reachable from the entry point on layer 0.
+    pub fn unreachable(&self) -> Vec<u32> {
+        let Some(entry) = self.entry_point() else {
+            return Vec::new();
+        };
+        let mut seen = vec![false; self.len()];
+        self.mark_reachable(entry.node, &mut seen);
+        (0..self.len() as u32)
+            .filter(|&id| !seen[id as usize])
+            .collect()
+    }
+
+    fn mark_reachable(&self, from: u32, seen: &mut [bool]) {
+        if seen[from as usize] {
+            return;
+        }
+        seen[from as usize] = true;
+        let mut stack = vec![from];
+        while let Some(id) = stack.pop() {
+            for n in self.neighbours(id, 0) {
+                if !seen[n as usize] {
+                    seen[n as usize] = true;
+                    stack.push(n);
+                }
+            }
+        }
+    }
+
+    /// Links every unreachable node back into layer 0. Returns how many links were added.
+    pub fn connect_orphans(&self) -> usize {
+        let Some(entry) = self.entry_point() else {
+            return 0;
+        };
+        let mut added = 0;
+        let mut visited = Visited::new(self.len());
+        // In-degrees on layer 0: a host may only give up a link whose target keeps another
+        // in-link, so repairing one orphan never makes another.
+        let mut in_degree = vec![0u32; self.len()];
+        for id in 0..self.len() as u32 {
+            for n in self.neighbours(id, 0) {
+                in_degree[n as usize] += 1;
+            }
+        }
+        let mut seen = vec![false; self.len()];
+        self.mark_reachable(entry.node, &mut seen);
+        for orphan in 0..self.len() as u32 {
+            if seen[orphan as usize] {
+                continue;
+            }
+            let query = self.vector(orphan);
+            let ef = self.params.ef_construction;
+            let found = self.search_with(query, ef, ef, entry, &mut visited);
+            // The search may descend through upper layers into the orphan's own layer-0
+            // island, so only hosts already reached count; failing those, every reached node.
+            let hosted = found
+                .iter()
+                .filter(|n| n.id != orphan && seen[n.id as usize])
+                .any(|n| self.add_link(n.id, orphan, &mut in_degree))
+                || self
+                    .reachable_by_distance(query, &seen)
+                    .into_iter()
+                    .any(|host| self.add_link(host, orphan, &mut in_degree));
+            assert!(hosted, "no node can take a link to orphan {orphan}");
+            added += 1;
+            self.mark_reachable(orphan, &mut seen);
+        }
+        added
+    }
+
+    /// Reached nodes, nearest to `query` first (the slow path of `connect_orphans`).
+    fn reachable_by_distance(&self, query: &[f32], seen: &[bool]) -> Vec<u32> {
+        let mut all: Vec<Neighbour> = (0..self.len() as u32)
+            .filter(|&id| seen[id as usize])
+            .map(|id| Neighbour {
+                distance: self.distance(query, self.vector(id)),
+                id,
+            })
+            .collect();
+        all.sort();
+        all.into_iter().map(|n| n.id).collect()
+    }
+
+    /// Adds `target` to `host`'s layer-0 list. A full list gives up its farthest link whose
+    /// target has another in-link; if there is none, the host declines (returns false).
+    fn add_link(&self, host: u32, target: u32, in_degree: &mut [u32]) -> bool {
+        let base = self.vector(host);
+        let mut links = self.nodes[host as usize].links[0].write();
+        if links.contains(&target) {
+            return false;
+        }
+        if links.len() < self.max_degree(0) {
+            links.push(target);
+            in_degree[target as usize] += 1;
+            return true;
+        }
+        let evictable = links
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| in_degree[n as usize] >= 2)
+            .map(|(i, &n)| {
+                (
+                    Neighbour {
+                        distance: self.distance(base, self.vector(n)),
+                        id: n,
+                    },
+                    i,
+                )
+            })
+            .max();
+        let Some((evicted, slot)) = evictable else {
+            return false;
+        };
+        in_degree[evicted.id as usize] -= 1;
+        links[slot] = target;
+        in_degree[target as usize] += 1;
+        true
+    }
+}

@@ -1,0 +1,234 @@
+//! The in-memory HNSW graph against brute force: recall, invariants, thread counts.
+
+use hnsw_core::distance::{kernels, Metric};
+use hnsw_core::graph::{build, splitmix64, Graph, Params};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    (0..n * dim)
+        .map(|i| (splitmix64(seed ^ i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+        .collect()
+}
+
+fn build_with(vectors: &[f32], dim: usize, metric: Metric, threads: usize) -> Graph<'_> {
+    let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let g = build(
+        vectors,
+        dim,
+        metric,
+        Params::default(),
+        threads,
+        &stop,
+        &progress,
+    );
+    assert_eq!(progress.into_inner(), vectors.len() / dim);
+    g
+}
+
+fn brute_force(vectors: &[f32], dim: usize, metric: Metric, query: &[f32], k: usize) -> Vec<u32> {
+    let mut all: Vec<(f32, u32)> = vectors
+        .chunks(dim)
+        .enumerate()
+        .map(|(i, v)| (metric.distance(kernels(), query, v), i as u32))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.into_iter().take(k).map(|(_, i)| i).collect()
+}
+
+fn recall(found: &[u32], truth: &[u32]) -> f64 {
+    let truth: HashSet<_> = truth.iter().collect();
+    found.iter().filter(|i| truth.contains(i)).count() as f64 / truth.len() as f64
+}
+
+fn check_invariants(g: &Graph) {
+    let entry = g
+        .entry_point()
+        .expect("a non-empty graph has an entry point");
+    for id in 0..g.len() as u32 {
+        assert!(
+            g.level(id) <= entry.level,
+            "node {id} above the entry point"
+        );
+        for layer in 0..=g.level(id) {
+            let links = g.neighbours(id, layer);
+            assert!(
+                links.len() <= g.max_degree(layer),
+                "node {id} layer {layer}: {} links",
+                links.len()
+            );
+            assert!(!links.contains(&id), "self-loop at {id}");
+            let unique: HashSet<_> = links.iter().collect();
+            assert_eq!(unique.len(), links.len(), "duplicate links at {id}");
+            assert!(
+                links.iter().all(|&n| g.level(n) >= layer),
+                "link to a node not on layer {layer}"
+            );
+        }
+    }
+    // Everything is reachable from the entry point on layer 0.
+    let mut seen = vec![false; g.len()];
+    let mut stack = vec![entry.node];
+    seen[entry.node as usize] = true;
+    while let Some(id) = stack.pop() {
+        for n in g.neighbours(id, 0) {
+            if !seen[n as usize] {
+                seen[n as usize] = true;
+                stack.push(n);
+            }
+        }
+    }
+    assert_eq!(
+        seen.iter().filter(|s| **s).count(),
+        g.len(),
+        "unreachable nodes"
+    );
+}
+
+#[test]
+fn small_graphs_are_exact() {
+    let dim = 4;
+    for n in [1usize, 2, 5, 40] {
+        let vectors = random_vectors(n, dim, n as u64);
+        let g = build_with(&vectors, dim, Metric::L2, 1);
+        check_invariants(&g);
+        let query = random_vectors(1, dim, 99);
+        let found: Vec<u32> = g
+            .search(&query, 10.min(n), 100)
+            .iter()
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(
+            found,
+            brute_force(&vectors, dim, Metric::L2, &query, 10.min(n))
+        );
+    }
+}
+
+#[test]
+fn recall_on_random_data_with_one_and_two_threads() {
+    let (n, dim, k) = (3000, 16, 10);
+    let vectors = random_vectors(n, dim, 7);
+    let queries = random_vectors(100, dim, 8);
+    for threads in [1, 2] {
+        let g = build_with(&vectors, dim, Metric::L2, threads);
+        check_invariants(&g);
+        let mut total = 0.0;
+        for q in queries.chunks(dim) {
+            let found: Vec<u32> = g.search(q, k, 64).iter().map(|x| x.id).collect();
+            total += recall(&found, &brute_force(&vectors, dim, Metric::L2, q, k));
+        }
+        let mean = total / 100.0;
+        assert!(mean >= 0.95, "{threads} threads: recall@10 {mean}");
+    }
+}
+
+#[test]
+fn every_metric_finds_the_query_itself() {
+    let (n, dim) = (500, 8);
+    let vectors = random_vectors(n, dim, 11);
+    for metric in [Metric::L2, Metric::Cosine, Metric::L1] {
+        let g = build_with(&vectors, dim, metric, 2);
+        check_invariants(&g);
+        for id in (0..n).step_by(50) {
+            let q = &vectors[id * dim..(id + 1) * dim];
+            assert_eq!(g.search(q, 1, 40)[0].id, id as u32, "{metric:?}");
+        }
+    }
+}
+
+/// Reads a little-endian .npy matrix of float32, int32 or uint8 as f32: (rows, cols, values).
+fn read_npy(path: &str) -> (usize, usize, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let shape: Vec<usize> = shape[..shape.find(')').unwrap()]
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let data = &bytes[10 + header_len..];
+    let values: Vec<f32> = if header.contains("'<f4'") {
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    } else if header.contains("'<i4'") {
+        data.chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+            .collect()
+    } else if header.contains("'|u1'") {
+        data.iter().map(|&b| b as f32).collect()
+    } else {
+        panic!("{path}: unsupported dtype in {header}")
+    };
+    assert_eq!(values.len(), shape[0] * shape[1]);
+    (shape[0], shape[1], values)
+}
+
+/// Builds with the defaults (m 16, ef_construction 64) on two threads and returns the
+/// mean recall@10 at ef_search 40 against the set's ground truth.
+fn recall_on(dir: &str, metric: Metric) -> f64 {
+    let (n, dim, base) = read_npy(&format!("{dir}/base.npy"));
+    let (nq, _, queries) = read_npy(&format!("{dir}/query.npy"));
+    let (_, gt_k, truth) = read_npy(&format!("{dir}/gt_ids.npy"));
+    assert_eq!(base.len(), n * dim);
+    let g = build_with(&base, dim, metric, 2);
+    check_invariants(&g);
+    let mut total = 0.0;
+    for q in 0..nq {
+        let found: Vec<u32> = g
+            .search(&queries[q * dim..(q + 1) * dim], 10, 40)
+            .iter()
+            .map(|x| x.id)
+            .collect();
+        let truth: Vec<u32> = truth[q * gt_k..q * gt_k + 10]
+            .iter()
+            .map(|&t| t as u32)
+            .collect();
+        total += recall(&found, &truth);
+    }
+    let mean = total / nq as f64;
+    println!("{dir}: recall@10 at ef_search 40 = {mean:.4}");
+    mean
+}
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+
+#[test]
+fn recall_on_glove_shipped_in_the_repo() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/glove-6b-50-10k");
+    assert!(recall_on(dir, Metric::Cosine) >= 0.95);
+}
+
+#[test]
+fn recall_on_wordnet_minilm_384() {
+    assert!(recall_on(&format!("{SHARED}/wordnet-minilm-384-10k"), Metric::Cosine) >= 0.95);
+}
+
+#[test]
+fn recall_on_fashion_mnist_784() {
+    assert!(recall_on(&format!("{SHARED}/fashion-mnist-784-10k"), Metric::L2) >= 0.95);
+}
+
+#[test]
+fn recall_on_sift_128() {
+    assert!(recall_on(&format!("{SHARED}/sift-ngt-5k"), Metric::L2) >= 0.95);
+}
+
+#[test]
+fn thousands_of_duplicates_stay_reachable() {
+    let dim = 8;
+    let mut vectors = random_vectors(1000, dim, 5);
+    let duplicate: Vec<f32> = vectors[..dim].to_vec();
+    for _ in 0..3000 {
+        vectors.extend_from_slice(&duplicate);
+    }
+    vectors.extend(random_vectors(1000, dim, 6));
+    let g = build_with(&vectors, dim, Metric::L2, 2);
+    check_invariants(&g);
+    let q = random_vectors(1, dim, 77);
+    let found: Vec<u32> = g.search(&q, 10, 64).iter().map(|x| x.id).collect();
+    let truth = brute_force(&vectors, dim, Metric::L2, &q, 10);
+    assert!(recall(&found, &truth) >= 0.9, "{found:?} vs {truth:?}");
+}
