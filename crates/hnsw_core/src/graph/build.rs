@@ -1,54 +1,96 @@
 //! Building a graph over a vector arena, with one or more threads.
 
-use super::search::Visited;
-use super::{draw_level, EntryPoint, Graph, Neighbour, Node, Params};
+use super::search::{descend, search_layer, Visited};
+use super::storage::Backing;
+use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots};
 use crate::distance::{kernels, Metric};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
+use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Builds the graph of `vectors` (`dim` floats each) with `threads` worker threads.
-/// `stop` is polled between inserts: when it turns true the build returns early with the
-/// nodes inserted so far (the caller, seeing the flag, discards the graph).
-/// `progress` counts inserted nodes for the caller to report. Finally, nodes that pruning
-/// left unreachable are linked back in (see `repair`).
-pub fn build<'a>(
-    vectors: &'a [f32],
-    dim: usize,
-    metric: Metric,
-    params: Params,
-    threads: usize,
-    stop: &AtomicBool,
-    progress: &AtomicUsize,
-) -> Graph<'a> {
+/// Everything a build needs. The arena holds `n * dim` floats.
+pub struct BuildInput {
+    pub vectors: Backing,
+    pub dim: usize,
+    pub metric: Metric,
+    pub params: Params,
+    pub threads: usize,
+    /// Where to map the layer-0 link slab; `None` keeps it on the heap.
+    pub links_spill_path: Option<PathBuf>,
+}
+
+/// Builds the graph with `input.threads` threads (the calling thread is one of them).
+/// `stop` is polled between inserts: once true, the build returns early with the nodes
+/// inserted so far (the caller, seeing the flag, discards the graph). `progress` counts
+/// inserted nodes. Finally, nodes that pruning left unreachable are linked back in.
+pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io::Result<Graph> {
+    let BuildInput {
+        vectors,
+        dim,
+        metric,
+        params,
+        threads,
+        links_spill_path,
+    } = input;
     assert!(
-        dim > 0 && vectors.len() % dim == 0,
-        "arena is not a whole number of vectors"
+        dim > 0 && vectors.as_f32().len() % dim == 0,
+        "arena is not whole vectors"
     );
     assert!(params.m >= 2, "m must be at least 2");
-    let n = vectors.len() / dim;
-    let nodes = (0..n as u32)
-        .map(|id| Node {
-            links: (0..=draw_level(params.seed, id, params.m))
-                .map(|_| RwLock::new(Vec::new()))
-                .collect(),
-        })
+    let n = vectors.as_f32().len() / dim;
+    let levels: Vec<u8> = (0..n as u32)
+        .map(|id| draw_level(params.seed, id, params.m) as u8)
         .collect();
+    let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
+
+    // Dense slot numbers per upper layer, in id order.
+    let mut upper_first = vec![u32::MAX; n];
+    let mut upper_slot_of = Vec::new();
+    let mut per_layer = vec![0u32; max_level];
+    for (id, &level) in levels.iter().enumerate() {
+        if level == 0 {
+            continue;
+        }
+        upper_first[id] = upper_slot_of.len() as u32;
+        for count in per_layer.iter_mut().take(level as usize) {
+            upper_slot_of.push(*count);
+            *count += 1;
+        }
+    }
+    let m = params.m;
+    let layer0 = Slots {
+        words: Backing::zeroed(n * (2 * m + 1), links_spill_path.as_deref())?,
+        width: 2 * m,
+    };
+    let upper = per_layer
+        .iter()
+        .map(|&count| {
+            Ok(Slots {
+                words: Backing::zeroed(count as usize * (m + 1), None)?,
+                width: m,
+            })
+        })
+        .collect::<io::Result<Vec<_>>>()?;
     let graph = Graph {
         vectors,
         dim,
         metric,
         kernels: kernels(),
         params,
-        nodes,
+        levels,
+        upper_first,
+        upper_slot_of,
+        layer0,
+        upper,
+        locks: (0..n).map(|_| Mutex::new(())).collect(),
         entry: Mutex::new(None),
     };
+
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut visited = Visited::new(n);
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
+        let mut visited = Visited::dense(n);
+        while !stop.load(Ordering::Relaxed) {
             let id = next.fetch_add(1, Ordering::Relaxed);
             if id >= n {
                 return;
@@ -66,10 +108,10 @@ pub fn build<'a>(
     if !stop.load(Ordering::Relaxed) {
         graph.connect_orphans();
     }
-    graph
+    Ok(graph)
 }
 
-impl<'a> Graph<'a> {
+impl Graph {
     fn insert(&self, id: u32, visited: &mut Visited) {
         let level = self.level(id);
         let query = self.vector(id);
@@ -84,23 +126,25 @@ impl<'a> Graph<'a> {
                 Some(e) => e,
             }
         };
-        let mut closest = Neighbour {
-            distance: self.distance(query, self.vector(entry.node)),
-            id: entry.node,
-        };
-        for layer in (level + 1..=entry.level).rev() {
-            closest = self.greedy_closest(query, closest, layer);
-        }
-        let mut entries = vec![closest];
+        let mut entries = vec![descend(self, query, entry, level)];
         for layer in (0..=level.min(entry.level)).rev() {
-            let mut found =
-                self.search_layer(query, &entries, self.params.ef_construction, layer, visited);
+            let mut found = search_layer(
+                self,
+                query,
+                &entries,
+                self.params.ef_construction,
+                layer,
+                visited,
+            );
             // Another thread may already have linked to this node on this layer (reaching
             // it from a layer above), so the search can find the node itself.
             found.retain(|n| n.id != id);
             let max = self.max_degree(layer);
             let chosen = self.select_neighbours(&found, max);
-            *self.nodes[id as usize].links[layer].write() = chosen.clone();
+            {
+                let _guard = self.locks[id as usize].lock();
+                self.write_links_locked(id, layer, &chosen);
+            }
             for &other in &chosen {
                 self.link_back(other, id, layer, max);
             }
@@ -118,24 +162,25 @@ impl<'a> Graph<'a> {
 
     /// Adds `id` to `other`'s list on `layer`, re-selecting when the list is full.
     fn link_back(&self, other: u32, id: u32, layer: usize, max: usize) {
-        let mut links = self.nodes[other as usize].links[layer].write();
+        let _guard = self.locks[other as usize].lock();
+        let mut links = Vec::with_capacity(max + 1);
+        self.read_links_locked(other, layer, &mut links);
         if links.contains(&id) {
             return;
         }
-        if links.len() < max {
-            links.push(id);
-            return;
+        links.push(id);
+        if links.len() > max {
+            let base = self.vector(other);
+            let mut candidates: Vec<Neighbour> = links
+                .iter()
+                .map(|&n| Neighbour {
+                    distance: self.distance(base, self.vector(n)),
+                    id: n,
+                })
+                .collect();
+            candidates.sort();
+            links = self.select_neighbours(&candidates, max);
         }
-        let base = self.vector(other);
-        let mut candidates: Vec<Neighbour> = links
-            .iter()
-            .chain(std::iter::once(&id))
-            .map(|&n| Neighbour {
-                distance: self.distance(base, self.vector(n)),
-                id: n,
-            })
-            .collect();
-        candidates.sort();
-        *links = self.select_neighbours(&candidates, max);
+        self.write_links_locked(other, layer, &links);
     }
 }

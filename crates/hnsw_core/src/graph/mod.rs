@@ -1,20 +1,35 @@
-//! The HNSW graph in memory (Malkov & Yashunin): build, search, neighbour selection.
+//! The HNSW graph (Malkov & Yashunin): build, search, neighbour selection, repair.
 //!
-//! Nodes are `u32` ids into a contiguous vector arena. Each node's neighbour list per layer
-//! sits behind its own `parking_lot` lock, so several threads insert at once; a thread
-//! holds at most one node lock at a time (it copies a list, then releases it), so there is
-//! no lock ordering to get wrong. Nothing here touches Postgres.
+//! Nodes are `u32` ids into a contiguous vector arena. Adjacency is stored in fixed-width
+//! slots, exactly as on disk: layer 0 holds up to 2*m ids per node in slot `id`; each
+//! upper layer L holds up to m ids per node present at L, in slots numbered densely in id
+//! order. Each node has one `parking_lot` mutex guarding all its slots, so several threads
+//! insert at once; a thread holds at most one node lock at a time (it copies a list and
+//! releases it), so there is no lock order to get wrong. Nothing here touches Postgres.
 
 mod build;
 mod repair;
+mod scan;
 mod search;
 mod select;
+pub mod storage;
 
-pub use build::build;
-pub use search::Neighbour;
+pub use build::{build, BuildInput};
+pub use scan::Scan;
+pub use search::{descend, search, search_layer, GraphRead, Neighbour, Visited};
+pub use select::select_neighbours;
 
 use crate::distance::{Kernels, Metric};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use storage::Backing;
+
+/// The highest layer a node may be on. With m = 16 a node reaches layer 8 with
+/// probability 16^-8, so the cap almost never binds; it bounds the on-disk node record.
+pub const MAX_LEVEL: usize = 8;
+
+/// The id stored in a slot's unused places.
+pub const NO_NODE: u32 = u32::MAX;
 
 /// Graph parameters (the index's reloptions).
 #[derive(Clone, Copy, Debug)]
@@ -37,11 +52,6 @@ impl Default for Params {
     }
 }
 
-pub(crate) struct Node {
-    /// links[layer] for layer in 0..=level.
-    pub(crate) links: Vec<RwLock<Vec<u32>>>,
-}
-
 /// The entry point: the node on the highest layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryPoint {
@@ -49,23 +59,76 @@ pub struct EntryPoint {
     pub level: usize,
 }
 
-pub struct Graph<'a> {
-    pub(crate) vectors: &'a [f32],
+/// A slab of fixed-width neighbour slots: `[count, id, id, ...]` per slot.
+pub(crate) struct Slots {
+    words: Backing,
+    width: usize,
+}
+
+impl Slots {
+    fn slot(&self, index: usize) -> &[AtomicU32] {
+        &self.words.atomics()[index * (self.width + 1)..(index + 1) * (self.width + 1)]
+    }
+
+    pub(crate) fn read(&self, index: usize, out: &mut Vec<u32>) {
+        let slot = self.slot(index);
+        let count = slot[0].load(Ordering::Relaxed) as usize;
+        out.clear();
+        out.extend(slot[1..=count].iter().map(|w| w.load(Ordering::Relaxed)));
+    }
+
+    pub(crate) fn write(&self, index: usize, ids: &[u32]) {
+        debug_assert!(ids.len() <= self.width);
+        let slot = self.slot(index);
+        for (w, &id) in slot[1..].iter().zip(ids) {
+            w.store(id, Ordering::Relaxed);
+        }
+        slot[0].store(ids.len() as u32, Ordering::Relaxed);
+    }
+}
+
+pub struct Graph {
+    pub(crate) vectors: Backing,
     pub(crate) dim: usize,
     pub(crate) metric: Metric,
     pub(crate) kernels: &'static Kernels,
     pub(crate) params: Params,
-    pub(crate) nodes: Vec<Node>,
+    pub(crate) levels: Vec<u8>,
+    /// For each node, where its upper-layer slot numbers start in `upper_slot_of`.
+    pub(crate) upper_first: Vec<u32>,
+    /// Slot numbers at layers 1..=level of every node with level >= 1, in id order.
+    pub(crate) upper_slot_of: Vec<u32>,
+    pub(crate) layer0: Slots,
+    /// upper[L - 1] holds layer L's slots.
+    pub(crate) upper: Vec<Slots>,
+    pub(crate) locks: Vec<Mutex<()>>,
     pub(crate) entry: Mutex<Option<EntryPoint>>,
 }
 
-impl<'a> Graph<'a> {
+impl Graph {
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.levels.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.levels.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn params(&self) -> Params {
+        self.params
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Whether the big arrays live in a mapped file rather than on the heap.
+    pub fn is_mapped(&self) -> bool {
+        self.vectors.is_mapped() || self.layer0.words.is_mapped()
     }
 
     pub fn entry_point(&self) -> Option<EntryPoint> {
@@ -74,12 +137,48 @@ impl<'a> Graph<'a> {
 
     /// The highest layer node `id` is on.
     pub fn level(&self, id: u32) -> usize {
-        self.nodes[id as usize].links.len() - 1
+        self.levels[id as usize] as usize
+    }
+
+    /// Node `id`'s slot number on upper layer `layer` (>= 1, <= its level).
+    pub fn upper_slot(&self, id: u32, layer: usize) -> u32 {
+        debug_assert!(layer >= 1 && layer <= self.level(id));
+        self.upper_slot_of[self.upper_first[id as usize] as usize + layer - 1]
+    }
+
+    /// How many nodes are on upper layer `layer`.
+    pub fn upper_slot_count(&self, layer: usize) -> usize {
+        self.upper[layer - 1].words.atomics().len() / (self.params.m + 1)
     }
 
     /// A copy of node `id`'s neighbours on `layer`.
     pub fn neighbours(&self, id: u32, layer: usize) -> Vec<u32> {
-        self.nodes[id as usize].links[layer].read().clone()
+        let mut out = Vec::new();
+        self.read_links(id, layer, &mut out);
+        out
+    }
+
+    pub(crate) fn read_links(&self, id: u32, layer: usize, out: &mut Vec<u32>) {
+        let _guard = self.locks[id as usize].lock();
+        self.read_links_locked(id, layer, out);
+    }
+
+    /// Reads links while the caller holds node `id`'s lock.
+    pub(crate) fn read_links_locked(&self, id: u32, layer: usize, out: &mut Vec<u32>) {
+        if layer == 0 {
+            self.layer0.read(id as usize, out)
+        } else {
+            self.upper[layer - 1].read(self.upper_slot(id, layer) as usize, out)
+        }
+    }
+
+    /// Writes links while the caller holds node `id`'s lock.
+    pub(crate) fn write_links_locked(&self, id: u32, layer: usize, ids: &[u32]) {
+        if layer == 0 {
+            self.layer0.write(id as usize, ids)
+        } else {
+            self.upper[layer - 1].write(self.upper_slot(id, layer) as usize, ids)
+        }
     }
 
     /// Most neighbours a node keeps on `layer`.
@@ -91,9 +190,9 @@ impl<'a> Graph<'a> {
         }
     }
 
-    pub(crate) fn vector(&self, id: u32) -> &'a [f32] {
+    pub fn vector(&self, id: u32) -> &[f32] {
         let start = id as usize * self.dim;
-        &self.vectors[start..start + self.dim]
+        &self.vectors.as_f32()[start..start + self.dim]
     }
 
     pub(crate) fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
@@ -101,12 +200,22 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// The level of node `id`: -ln(u) / ln(m), u uniform from a hash of (seed, id).
-pub(crate) fn draw_level(seed: u64, id: u32, m: usize) -> usize {
+impl GraphRead for Graph {
+    fn distance_to(&self, query: &[f32], id: u32) -> f32 {
+        self.distance(query, self.vector(id))
+    }
+
+    fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>) {
+        self.read_links(id, layer, out)
+    }
+}
+
+/// The level of node `id`: -ln(u) / ln(m), u uniform from a hash of (seed, id), capped.
+pub fn draw_level(seed: u64, id: u32, m: usize) -> usize {
     let u = (splitmix64(seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 11) as f64
         / (1u64 << 53) as f64;
     let u = u.max(f64::MIN_POSITIVE);
-    ((-u.ln()) / (m as f64).ln()).floor().min(30.0) as usize
+    ((-u.ln()) / (m as f64).ln()).floor().min(MAX_LEVEL as f64) as usize
 }
 
 /// A small, well-mixed hash (SplitMix64's finaliser).

@@ -6,10 +6,10 @@
 //! A full host gives up its farthest link whose target has another in-link, so the repair
 //! never orphans anything else; one pass leaves every node reachable.
 
-use super::search::Visited;
+use super::search::{search, Visited};
 use super::{Graph, Neighbour};
 
-impl<'a> Graph<'a> {
+impl Graph {
     /// Nodes not reachable from the entry point on layer 0.
     pub fn unreachable(&self) -> Vec<u32> {
         let Some(entry) = self.entry_point() else {
@@ -28,8 +28,10 @@ impl<'a> Graph<'a> {
         }
         seen[from as usize] = true;
         let mut stack = vec![from];
+        let mut links = Vec::new();
         while let Some(id) = stack.pop() {
-            for n in self.neighbours(id, 0) {
+            self.read_links(id, 0, &mut links);
+            for &n in &links {
                 if !seen[n as usize] {
                     seen[n as usize] = true;
                     stack.push(n);
@@ -44,12 +46,14 @@ impl<'a> Graph<'a> {
             return 0;
         };
         let mut added = 0;
-        let mut visited = Visited::new(self.len());
+        let mut visited = Visited::dense(self.len());
         // In-degrees on layer 0: a host may only give up a link whose target keeps another
         // in-link, so repairing one orphan never makes another.
         let mut in_degree = vec![0u32; self.len()];
+        let mut links = Vec::new();
         for id in 0..self.len() as u32 {
-            for n in self.neighbours(id, 0) {
+            self.read_links(id, 0, &mut links);
+            for &n in &links {
                 in_degree[n as usize] += 1;
             }
         }
@@ -61,7 +65,7 @@ impl<'a> Graph<'a> {
             }
             let query = self.vector(orphan);
             let ef = self.params.ef_construction;
-            let found = self.search_with(query, ef, ef, entry, &mut visited);
+            let found = search(self, query, entry, ef, ef, &mut visited);
             // The search may descend through upper layers into the orphan's own layer-0
             // island, so only hosts already reached count; failing those, every reached node.
             let hosted = found
@@ -95,36 +99,38 @@ impl<'a> Graph<'a> {
     /// Adds `target` to `host`'s layer-0 list. A full list gives up its farthest link whose
     /// target has another in-link; if there is none, the host declines (returns false).
     fn add_link(&self, host: u32, target: u32, in_degree: &mut [u32]) -> bool {
-        let base = self.vector(host);
-        let mut links = self.nodes[host as usize].links[0].write();
+        let _guard = self.locks[host as usize].lock();
+        let mut links = Vec::new();
+        self.read_links_locked(host, 0, &mut links);
         if links.contains(&target) {
             return false;
         }
         if links.len() < self.max_degree(0) {
             links.push(target);
-            in_degree[target as usize] += 1;
-            return true;
+        } else {
+            let base = self.vector(host);
+            let evictable = links
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| in_degree[n as usize] >= 2)
+                .map(|(i, &n)| {
+                    (
+                        Neighbour {
+                            distance: self.distance(base, self.vector(n)),
+                            id: n,
+                        },
+                        i,
+                    )
+                })
+                .max();
+            let Some((evicted, slot)) = evictable else {
+                return false;
+            };
+            in_degree[evicted.id as usize] -= 1;
+            links[slot] = target;
         }
-        let evictable = links
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| in_degree[n as usize] >= 2)
-            .map(|(i, &n)| {
-                (
-                    Neighbour {
-                        distance: self.distance(base, self.vector(n)),
-                        id: n,
-                    },
-                    i,
-                )
-            })
-            .max();
-        let Some((evicted, slot)) = evictable else {
-            return false;
-        };
-        in_degree[evicted.id as usize] -= 1;
-        links[slot] = target;
         in_degree[target as usize] += 1;
+        self.write_links_locked(host, 0, &links);
         true
     }
 }

@@ -1,8 +1,17 @@
-//! Greedy descent and the layer beam search.
+//! Greedy descent and the layer beam search, over any graph that can be read: the
+//! in-memory build graph or an index's pages.
 
-use super::Graph;
+use super::{EntryPoint, Graph};
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
+
+/// What a search needs from a graph.
+pub trait GraphRead {
+    /// Distance from `query` to node `id`'s vector.
+    fn distance_to(&self, query: &[f32], id: u32) -> f32;
+    /// Node `id`'s neighbours on `layer`, replacing `out`'s contents.
+    fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>);
+}
 
 /// A node and its distance to the query; orders by distance, then id.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,133 +36,163 @@ impl PartialOrd for Neighbour {
     }
 }
 
-/// Marks visited nodes; reset in O(1) by bumping the epoch.
-pub(crate) struct Visited {
-    marks: Vec<u32>,
-    epoch: u32,
+/// Marks visited nodes. Dense (an epoch per node, reset in O(1)) for builds that search
+/// many times over a known node count; sparse (a hash set) for one index scan.
+pub enum Visited {
+    Dense { marks: Vec<u32>, epoch: u32 },
+    Sparse(HashSet<u32>),
 }
 
 impl Visited {
-    pub(crate) fn new(n: usize) -> Self {
-        Visited {
+    pub fn dense(n: usize) -> Self {
+        Visited::Dense {
             marks: vec![0; n],
-            epoch: 0,
+            epoch: 1,
         }
     }
 
-    pub(crate) fn reset(&mut self) {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.marks.fill(0);
-            self.epoch = 1;
+    pub fn sparse() -> Self {
+        Visited::Sparse(HashSet::new())
+    }
+
+    pub fn reset(&mut self) {
+        match self {
+            Visited::Dense { marks, epoch } => {
+                *epoch = epoch.wrapping_add(1);
+                if *epoch == 0 {
+                    marks.fill(0);
+                    *epoch = 1;
+                }
+            }
+            Visited::Sparse(set) => set.clear(),
         }
     }
 
     /// Marks `id`; true if it was not marked before.
-    pub(crate) fn insert(&mut self, id: u32) -> bool {
-        let slot = &mut self.marks[id as usize];
-        let fresh = *slot != self.epoch;
-        *slot = self.epoch;
-        fresh
+    pub fn insert(&mut self, id: u32) -> bool {
+        match self {
+            Visited::Dense { marks, epoch } => {
+                let slot = &mut marks[id as usize];
+                let fresh = *slot != *epoch;
+                *slot = *epoch;
+                fresh
+            }
+            Visited::Sparse(set) => set.insert(id),
+        }
     }
 }
 
-impl<'a> Graph<'a> {
-    /// Walks `layer` greedily from `start` to a local minimum.
-    pub(crate) fn greedy_closest(
-        &self,
-        query: &[f32],
-        start: Neighbour,
-        layer: usize,
-    ) -> Neighbour {
-        let mut best = start;
-        loop {
-            let mut improved = false;
-            for n in self.neighbours(best.id, layer) {
-                let d = self.distance(query, self.vector(n));
-                if d < best.distance {
-                    best = Neighbour { distance: d, id: n };
-                    improved = true;
-                }
+/// Walks `layer` greedily from `start` to a local minimum.
+pub fn greedy_closest<G: GraphRead>(
+    g: &G,
+    query: &[f32],
+    start: Neighbour,
+    layer: usize,
+) -> Neighbour {
+    let mut best = start;
+    let mut links = Vec::new();
+    loop {
+        let mut improved = false;
+        g.neighbours_into(best.id, layer, &mut links);
+        for &n in &links {
+            let d = g.distance_to(query, n);
+            if d < best.distance {
+                best = Neighbour { distance: d, id: n };
+                improved = true;
             }
-            if !improved {
-                return best;
-            }
+        }
+        if !improved {
+            return best;
         }
     }
+}
 
-    /// Beam search on one layer: the `ef` closest nodes found, nearest first.
-    pub(crate) fn search_layer(
-        &self,
-        query: &[f32],
-        entry: &[Neighbour],
-        ef: usize,
-        layer: usize,
-        visited: &mut Visited,
-    ) -> Vec<Neighbour> {
-        visited.reset();
-        let mut candidates: BinaryHeap<Reverse<Neighbour>> = BinaryHeap::new();
-        let mut results: BinaryHeap<Neighbour> = BinaryHeap::new();
-        for &e in entry {
-            if visited.insert(e.id) {
-                candidates.push(Reverse(e));
-                results.push(e);
+/// Greedy descent from the entry point down to (not into) layer `stop_above`.
+pub fn descend<G: GraphRead>(
+    g: &G,
+    query: &[f32],
+    entry: EntryPoint,
+    stop_above: usize,
+) -> Neighbour {
+    let mut closest = Neighbour {
+        distance: g.distance_to(query, entry.node),
+        id: entry.node,
+    };
+    for layer in (stop_above + 1..=entry.level).rev() {
+        closest = greedy_closest(g, query, closest, layer);
+    }
+    closest
+}
+
+/// Beam search on one layer: the `ef` closest nodes found, nearest first. `visited` is
+/// reset first.
+pub fn search_layer<G: GraphRead>(
+    g: &G,
+    query: &[f32],
+    entry: &[Neighbour],
+    ef: usize,
+    layer: usize,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    visited.reset();
+    let mut candidates: BinaryHeap<Reverse<Neighbour>> = BinaryHeap::new();
+    let mut results: BinaryHeap<Neighbour> = BinaryHeap::new();
+    for &e in entry {
+        if visited.insert(e.id) {
+            candidates.push(Reverse(e));
+            results.push(e);
+        }
+    }
+    while results.len() > ef {
+        results.pop();
+    }
+    let mut links = Vec::new();
+    while let Some(Reverse(current)) = candidates.pop() {
+        let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
+        if current.distance > worst && results.len() >= ef {
+            break;
+        }
+        g.neighbours_into(current.id, layer, &mut links);
+        for &n in &links {
+            if !visited.insert(n) {
+                continue;
             }
-        }
-        while results.len() > ef {
-            results.pop();
-        }
-        while let Some(Reverse(current)) = candidates.pop() {
+            let d = g.distance_to(query, n);
             let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
-            if current.distance > worst && results.len() >= ef {
-                break;
-            }
-            for n in self.neighbours(current.id, layer) {
-                if !visited.insert(n) {
-                    continue;
-                }
-                let d = self.distance(query, self.vector(n));
-                let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
-                if results.len() < ef || d < worst {
-                    let found = Neighbour { distance: d, id: n };
-                    candidates.push(Reverse(found));
-                    results.push(found);
-                    if results.len() > ef {
-                        results.pop();
-                    }
+            if results.len() < ef || d < worst {
+                let found = Neighbour { distance: d, id: n };
+                candidates.push(Reverse(found));
+                results.push(found);
+                if results.len() > ef {
+                    results.pop();
                 }
             }
         }
-        results.into_sorted_vec()
     }
+    results.into_sorted_vec()
+}
 
+/// The `k` nearest nodes to `query`: greedy descent, then a beam of `max(ef, k)` on layer 0.
+pub fn search<G: GraphRead>(
+    g: &G,
+    query: &[f32],
+    entry: EntryPoint,
+    k: usize,
+    ef: usize,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    let closest = descend(g, query, entry, 0);
+    let mut found = search_layer(g, query, &[closest], ef.max(k), 0, visited);
+    found.truncate(k);
+    found
+}
+
+impl Graph {
     /// The `k` nearest nodes to `query` with beam width `ef` (at least k) on layer 0.
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<Neighbour> {
         let Some(entry) = self.entry_point() else {
             return Vec::new();
         };
-        let mut visited = Visited::new(self.len());
-        self.search_with(query, k, ef, entry, &mut visited)
-    }
-
-    pub(crate) fn search_with(
-        &self,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-        entry: super::EntryPoint,
-        visited: &mut Visited,
-    ) -> Vec<Neighbour> {
-        let start = Neighbour {
-            distance: self.distance(query, self.vector(entry.node)),
-            id: entry.node,
-        };
-        let mut closest = start;
-        for layer in (1..=entry.level).rev() {
-            closest = self.greedy_closest(query, closest, layer);
-        }
-        let mut found = self.search_layer(query, &[closest], ef.max(k), 0, visited);
-        found.truncate(k);
-        found
+        search(self, query, entry, k, ef, &mut Visited::dense(self.len()))
     }
 }

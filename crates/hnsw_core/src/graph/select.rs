@@ -5,22 +5,30 @@
 
 use super::{Graph, Neighbour};
 
-impl<'a> Graph<'a> {
+impl Graph {
     /// Picks at most `max` of `candidates` (sorted nearest first) as neighbours.
     pub(crate) fn select_neighbours(&self, candidates: &[Neighbour], max: usize) -> Vec<u32> {
-        let mut kept: Vec<u32> = Vec::with_capacity(max);
-        for c in candidates {
-            if kept.len() >= max {
-                break;
-            }
-            let v = self.vector(c.id);
-            let diverse = kept
-                .iter()
-                .all(|&k| self.distance(v, self.vector(k)) > c.distance);
-            if diverse {
-                kept.push(c.id);
-            }
-        }
-        kept
+        select_neighbours(candidates, max, |a, b| {
+            self.distance(self.vector(a), self.vector(b))
+        })
     }
+}
+
+/// The heuristic over any distance between nodes (also used by index inserts on pages).
+pub fn select_neighbours(
+    candidates: &[Neighbour],
+    max: usize,
+    distance: impl Fn(u32, u32) -> f32,
+) -> Vec<u32> {
+    let mut kept: Vec<u32> = Vec::with_capacity(max);
+    for c in candidates {
+        if kept.len() >= max {
+            break;
+        }
+        // Ties count as diverse, so exact duplicates can still link to each other.
+        if kept.iter().all(|&k| distance(c.id, k) >= c.distance) {
+            kept.push(c.id);
+        }
+    }
+    kept
 }

@@ -1,0 +1,102 @@
+//! A resumable layer-0 search, for index scans that need more rows than one beam gives
+//! (a LIMIT above ef_search, or a WHERE clause rejecting rows).
+//!
+//! The first batch is exactly `search(k = ef, ef)`. Each later batch continues the same
+//! search: the candidates it did not expand are still queued, the nodes it evaluated but
+//! dropped seed the next beam, and the visited set stays, so no node is returned twice.
+
+use super::search::{descend, GraphRead, Neighbour, Visited};
+use super::EntryPoint;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+pub struct Scan {
+    query: Vec<f32>,
+    ef: usize,
+    entry: Option<EntryPoint>,
+    started: bool,
+    /// Evaluated, not yet expanded.
+    candidates: BinaryHeap<Reverse<Neighbour>>,
+    /// Evaluated, fell out of a beam, not returned.
+    discarded: BinaryHeap<Reverse<Neighbour>>,
+    /// The current beam's results, nearest first, not yet returned.
+    batch: VecDeque<Neighbour>,
+    visited: Visited,
+}
+
+impl Scan {
+    pub fn new(query: Vec<f32>, ef: usize, entry: Option<EntryPoint>, visited: Visited) -> Self {
+        Scan {
+            query,
+            ef: ef.max(1),
+            entry,
+            started: false,
+            candidates: BinaryHeap::new(),
+            discarded: BinaryHeap::new(),
+            batch: VecDeque::new(),
+            visited,
+        }
+    }
+
+    /// The next nearest node, or `None` when the reachable graph is exhausted.
+    pub fn next<G: GraphRead>(&mut self, g: &G) -> Option<Neighbour> {
+        if self.batch.is_empty() {
+            self.fill(g);
+        }
+        self.batch.pop_front()
+    }
+
+    fn fill<G: GraphRead>(&mut self, g: &G) {
+        let mut results: BinaryHeap<Neighbour> = BinaryHeap::new();
+        if !self.started {
+            self.started = true;
+            let Some(entry) = self.entry else { return };
+            let start = descend(g, &self.query, entry, 0);
+            self.visited.insert(start.id);
+            self.candidates.push(Reverse(start));
+            results.push(start);
+        } else {
+            while results.len() < self.ef {
+                match self.discarded.pop() {
+                    Some(Reverse(n)) => {
+                        // Dropped nodes may never have been expanded; expanding one twice
+                        // only revisits marked neighbours.
+                        self.candidates.push(Reverse(n));
+                        results.push(n);
+                    }
+                    None => break,
+                }
+            }
+        }
+        let mut links = Vec::new();
+        while let Some(Reverse(current)) = self.candidates.pop() {
+            let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
+            if current.distance > worst && results.len() >= self.ef {
+                self.candidates.push(Reverse(current)); // for the next batch
+                break;
+            }
+            g.neighbours_into(current.id, 0, &mut links);
+            for &n in &links {
+                if !self.visited.insert(n) {
+                    continue;
+                }
+                let found = Neighbour {
+                    distance: g.distance_to(&self.query, n),
+                    id: n,
+                };
+                let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
+                if results.len() < self.ef || found.distance < worst {
+                    self.candidates.push(Reverse(found));
+                    results.push(found);
+                    if results.len() > self.ef {
+                        let dropped = results.pop().expect("over ef, so not empty");
+                        self.discarded.push(Reverse(dropped));
+                    }
+                } else {
+                    self.discarded.push(Reverse(found));
+                }
+            }
+        }
+        self.batch = results.into_sorted_vec().into();
+    }
+}
