@@ -6,6 +6,7 @@ pub mod distance;
 pub mod error;
 pub mod graph;
 pub mod ops;
+pub mod page;
 pub mod text;
 
 pub use error::VectorError;

@@ -151,6 +151,16 @@ impl Graph {
         self.upper[layer - 1].words.atomics().len() / (self.params.m + 1)
     }
 
+    /// Whether any node is on upper layer `layer`.
+    pub fn has_layer(&self, layer: usize) -> bool {
+        layer >= 1 && layer <= self.upper.len()
+    }
+
+    /// Upper layer `layer`'s slot `slot` (for writing pages once the build is done).
+    pub fn read_upper_slot(&self, layer: usize, slot: u32, out: &mut Vec<u32>) {
+        self.upper[layer - 1].read(slot as usize, out)
+    }
+
     /// A copy of node `id`'s neighbours on `layer`.
     pub fn neighbours(&self, id: u32, layer: usize) -> Vec<u32> {
         let mut out = Vec::new();

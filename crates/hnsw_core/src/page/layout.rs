@@ -1,0 +1,199 @@
+//! Where every node, vector and upper-layer slot lives, by arithmetic.
+//!
+//! Block 0 is the meta page. The rest of the relation is a sequence of equal *groups* of
+//! pages; group g starts at block 1 + g * group_pages and holds, in order:
+//! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
+//! - vector pages: the same ids' vectors, several to a page, or one vector over several
+//!   whole pages when it is larger than a page;
+//! - upper pages: upper-layer slots, numbered densely in one sequence across groups.
+//! So node id, vector and slot number each map to (block, offset) with no lookup.
+
+use super::{CONTENT_SIZE, HEADER_SIZE};
+use crate::graph::MAX_LEVEL;
+
+/// What a page holds (recorded in its special space).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum PageKind {
+    Meta = 0x4d31,
+    Nodes = 0x4e31,
+    Vectors = 0x5631,
+    Upper = 0x5531,
+}
+
+impl PageKind {
+    pub fn from_u16(v: u16) -> Option<PageKind> {
+        [
+            PageKind::Meta,
+            PageKind::Nodes,
+            PageKind::Vectors,
+            PageKind::Upper,
+        ]
+        .into_iter()
+        .find(|k| *k as u16 == v)
+    }
+}
+
+/// Groups are kept to at most this many pages (4 MiB), so a small index stays small.
+const MAX_GROUP_PAGES: usize = 512;
+/// At most this many nodes per group.
+const MAX_GROUP_NODES: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub dim: usize,
+    pub m: usize,
+    /// Bytes of one node record.
+    pub node_size: usize,
+    pub nodes_per_page: usize,
+    /// Bytes of one vector (4 * dim).
+    pub vector_size: usize,
+    /// Vectors sharing a page; 0 when one vector spans `pages_per_vector` pages.
+    pub vectors_per_page: usize,
+    pub pages_per_vector: usize,
+    /// Bytes of one upper-layer slot.
+    pub upper_size: usize,
+    pub uppers_per_page: usize,
+    /// Nodes per group (a multiple of nodes_per_page).
+    pub group_nodes: usize,
+    pub node_pages: usize,
+    pub vector_pages: usize,
+    pub upper_pages: usize,
+    pub group_pages: usize,
+}
+
+/// Node record: 16-byte header, MAX_LEVEL upper slot numbers, 2m layer-0 ids.
+pub const NODE_HEADER: usize = 16;
+
+impl Layout {
+    pub fn new(dim: usize, m: usize) -> Layout {
+        assert!(dim >= 1 && m >= 2);
+        let node_size = NODE_HEADER + 4 * MAX_LEVEL + 4 * 2 * m;
+        let nodes_per_page = CONTENT_SIZE / node_size;
+        assert!(nodes_per_page >= 1, "m too large for a page");
+        let vector_size = 4 * dim;
+        let vectors_per_page = CONTENT_SIZE / vector_size;
+        let pages_per_vector = if vectors_per_page == 0 {
+            vector_size.div_ceil(CONTENT_SIZE)
+        } else {
+            0
+        };
+        let upper_size = 4 + 4 * m;
+        let uppers_per_page = CONTENT_SIZE / upper_size;
+        let with_nodes = |nodes: usize| {
+            let node_pages = nodes / nodes_per_page;
+            let vector_pages = if vectors_per_page > 0 {
+                nodes.div_ceil(vectors_per_page)
+            } else {
+                nodes * pages_per_vector
+            };
+            // About one node in m - 1 has upper layers (sum of m^-L); allow twice that.
+            let upper_pages = (2 * nodes).div_ceil((m - 1) * uppers_per_page).max(1);
+            (
+                node_pages,
+                vector_pages,
+                upper_pages,
+                node_pages + vector_pages + upper_pages,
+            )
+        };
+        let mut pages_of_nodes = MAX_GROUP_NODES.div_ceil(nodes_per_page);
+        while pages_of_nodes > 1 && with_nodes(pages_of_nodes * nodes_per_page).3 > MAX_GROUP_PAGES
+        {
+            pages_of_nodes -= 1;
+        }
+        let group_nodes = pages_of_nodes * nodes_per_page;
+        let (node_pages, vector_pages, upper_pages, group_pages) = with_nodes(group_nodes);
+        Layout {
+            dim,
+            m,
+            node_size,
+            nodes_per_page,
+            vector_size,
+            vectors_per_page,
+            pages_per_vector,
+            upper_size,
+            uppers_per_page,
+            group_nodes,
+            node_pages,
+            vector_pages,
+            upper_pages,
+            group_pages,
+        }
+    }
+
+    fn group_start(&self, group: usize) -> u32 {
+        (1 + group * self.group_pages) as u32
+    }
+
+    /// Block and byte offset (within the page) of node `id`'s record.
+    pub fn node_location(&self, id: u32) -> (u32, usize) {
+        let (g, r) = (
+            id as usize / self.group_nodes,
+            id as usize % self.group_nodes,
+        );
+        let block = self.group_start(g) + (r / self.nodes_per_page) as u32;
+        (
+            block,
+            HEADER_SIZE + (r % self.nodes_per_page) * self.node_size,
+        )
+    }
+
+    /// Block and offset where node `id`'s vector starts. A vector larger than a page
+    /// continues at offset HEADER_SIZE of the following pages, CONTENT_SIZE bytes a page.
+    pub fn vector_location(&self, id: u32) -> (u32, usize) {
+        let (g, r) = (
+            id as usize / self.group_nodes,
+            id as usize % self.group_nodes,
+        );
+        let first = self.group_start(g) + self.node_pages as u32;
+        if self.vectors_per_page > 0 {
+            let block = first + (r / self.vectors_per_page) as u32;
+            (
+                block,
+                HEADER_SIZE + (r % self.vectors_per_page) * self.vector_size,
+            )
+        } else {
+            (first + (r * self.pages_per_vector) as u32, HEADER_SIZE)
+        }
+    }
+
+    /// Block and offset of upper-layer slot `slot`.
+    pub fn upper_location(&self, slot: u32) -> (u32, usize) {
+        let per_group = self.upper_pages * self.uppers_per_page;
+        let (g, r) = (slot as usize / per_group, slot as usize % per_group);
+        let block = self.group_start(g)
+            + (self.node_pages + self.vector_pages + r / self.uppers_per_page) as u32;
+        (
+            block,
+            HEADER_SIZE + (r % self.uppers_per_page) * self.upper_size,
+        )
+    }
+
+    /// Groups needed for `nodes` nodes and `upper_slots` upper slots.
+    pub fn groups_for(&self, nodes: usize, upper_slots: usize) -> usize {
+        let per_group = self.upper_pages * self.uppers_per_page;
+        nodes
+            .div_ceil(self.group_nodes)
+            .max(upper_slots.div_ceil(per_group))
+    }
+
+    /// What block `block` holds, and how many content bytes its kind uses.
+    pub fn block_kind(&self, block: u32) -> (PageKind, usize) {
+        if block == 0 {
+            return (PageKind::Meta, super::meta::META_SIZE);
+        }
+        let within = (block as usize - 1) % self.group_pages;
+        if within < self.node_pages {
+            (PageKind::Nodes, self.nodes_per_page * self.node_size)
+        } else if within < self.node_pages + self.vector_pages {
+            let used = if self.vectors_per_page > 0 {
+                self.vectors_per_page * self.vector_size
+            } else {
+                CONTENT_SIZE
+            };
+            (PageKind::Vectors, used)
+        } else {
+            (PageKind::Upper, self.uppers_per_page * self.upper_size)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The meta page (block 0): what the index is, where to start searching, and the index's
+//! own checkpoint metadata (a generation bumped by every structural change, with the LSN
+//! and time of the last one).
+
+use super::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, HEADER_SIZE};
+use crate::distance::Metric;
+use crate::graph::{EntryPoint, NO_NODE};
+use std::fmt;
+
+pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
+pub const VERSION: u32 = 1;
+pub const META_SIZE: usize = 80;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub dim: u32,
+    pub m: u16,
+    pub ef_construction: u16,
+    pub metric: Metric,
+    pub entry: Option<EntryPoint>,
+    /// Groups of pages allocated after block 0.
+    pub groups: u32,
+    /// Node ids handed out: the next insert takes this id.
+    pub nodes: u32,
+    /// Upper-layer slots handed out.
+    pub upper_slots: u32,
+    /// Bumped by every structural change: build, vacuum pass, entry-point change.
+    pub generation: u64,
+    pub last_change_lsn: u64,
+    /// Postgres TimestampTz (microseconds since 2000-01-01) of the last structural change.
+    pub last_change_time: i64,
+    /// Nodes the build wrote.
+    pub built_nodes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    NotAnIndex { magic: u32 },
+    UnsupportedVersion { version: u32 },
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatError::NotAnIndex { magic } => {
+                write!(f, "not an hnsw_pg index (meta page magic {magic:#010x})")
+            }
+            FormatError::UnsupportedVersion { version } => write!(
+                f,
+                "hnsw_pg index format version {version} is not supported by this build (it reads version {VERSION}); REINDEX it"
+            ),
+            FormatError::Corrupt(what) => write!(f, "corrupt hnsw_pg index: {what}"),
+        }
+    }
+}
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::L2 => 1,
+        Metric::InnerProduct => 2,
+        Metric::Cosine => 3,
+        Metric::L1 => 4,
+    }
+}
+
+fn metric_from(code: u8) -> Option<Metric> {
+    [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1]
+        .into_iter()
+        .find(|&m| metric_code(m) == code)
+}
+
+// Offsets within the meta content (after the page header).
+const O_MAGIC: usize = 0;
+const O_VERSION: usize = 4;
+const O_DIM: usize = 8;
+const O_M: usize = 12;
+const O_EF: usize = 14;
+const O_METRIC: usize = 16;
+const O_ENTRY_NODE: usize = 20;
+const O_ENTRY_LEVEL: usize = 24;
+const O_GROUPS: usize = 28;
+const O_NODES: usize = 32;
+const O_UPPER_SLOTS: usize = 36;
+const O_GENERATION: usize = 40;
+const O_LSN: usize = 48;
+const O_TIME: usize = 56;
+const O_BUILT: usize = 64;
+
+impl Meta {
+    /// Writes the meta content into a page initialised as `PageKind::Meta`.
+    pub fn write(&self, page: &mut [u8]) {
+        let c = &mut page[HEADER_SIZE..HEADER_SIZE + META_SIZE];
+        put_u32(c, O_MAGIC, MAGIC);
+        put_u32(c, O_VERSION, VERSION);
+        put_u32(c, O_DIM, self.dim);
+        put_u16(c, O_M, self.m);
+        put_u16(c, O_EF, self.ef_construction);
+        c[O_METRIC] = metric_code(self.metric);
+        let (node, level) = self
+            .entry
+            .map_or((NO_NODE, 0), |e| (e.node, e.level as u32));
+        put_u32(c, O_ENTRY_NODE, node);
+        put_u32(c, O_ENTRY_LEVEL, level);
+        put_u32(c, O_GROUPS, self.groups);
+        put_u32(c, O_NODES, self.nodes);
+        put_u32(c, O_UPPER_SLOTS, self.upper_slots);
+        put_u64(c, O_GENERATION, self.generation);
+        put_u64(c, O_LSN, self.last_change_lsn);
+        put_u64(c, O_TIME, self.last_change_time as u64);
+        put_u32(c, O_BUILT, self.built_nodes);
+    }
+
+    /// Reads and checks the meta content of block 0.
+    pub fn read(page: &[u8]) -> Result<Meta, FormatError> {
+        let c = &page[HEADER_SIZE..HEADER_SIZE + META_SIZE];
+        let magic = get_u32(c, O_MAGIC);
+        if magic != MAGIC {
+            return Err(FormatError::NotAnIndex { magic });
+        }
+        let version = get_u32(c, O_VERSION);
+        if version != VERSION {
+            return Err(FormatError::UnsupportedVersion { version });
+        }
+        let metric = metric_from(c[O_METRIC]).ok_or(FormatError::Corrupt("unknown distance"))?;
+        let dim = get_u32(c, O_DIM);
+        let m = get_u16(c, O_M);
+        if dim == 0 || dim as usize > crate::MAX_DIM || m < 2 {
+            return Err(FormatError::Corrupt("dimensions or m out of range"));
+        }
+        let node = get_u32(c, O_ENTRY_NODE);
+        let level = get_u32(c, O_ENTRY_LEVEL) as usize;
+        if level > crate::graph::MAX_LEVEL {
+            return Err(FormatError::Corrupt("entry level out of range"));
+        }
+        Ok(Meta {
+            dim,
+            m,
+            ef_construction: get_u16(c, O_EF),
+            metric,
+            entry: (node != NO_NODE).then_some(EntryPoint { node, level }),
+            groups: get_u32(c, O_GROUPS),
+            nodes: get_u32(c, O_NODES),
+            upper_slots: get_u32(c, O_UPPER_SLOTS),
+            generation: get_u64(c, O_GENERATION),
+            last_change_lsn: get_u64(c, O_LSN),
+            last_change_time: get_u64(c, O_TIME) as i64,
+            built_nodes: get_u32(c, O_BUILT),
+        })
+    }
+}

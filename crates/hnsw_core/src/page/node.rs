@@ -1,0 +1,147 @@
+//! Node records and upper-layer slots, read and written in place on a page.
+//!
+//! Node record (little-endian), `Layout::node_size` bytes:
+//! ```text
+//!  0  u32  heap block        8  u32  generation
+//!  4  u16  heap offset      12  u16  layer-0 neighbour count
+//!  6  u8   level            14  u16  reserved (0)
+//!  7  u8   flags            16  u32 x MAX_LEVEL   upper slot of layers 1..=level
+//!                           ..  u32 x 2m          layer-0 neighbours
+//! ```
+//! Upper slot: `u32 count`, then `m` u32 neighbour ids.
+
+use super::{get_u16, get_u32, put_u16, put_u32};
+use crate::graph::{MAX_LEVEL, NO_NODE};
+use crate::page::layout::NODE_HEADER;
+
+/// A heap tuple's address (ItemPointer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct HeapTid {
+    pub block: u32,
+    pub offset: u16,
+}
+
+/// Node flags.
+pub const FLAG_LIVE: u8 = 1;
+pub const FLAG_DELETED: u8 = 2;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub tid: HeapTid,
+    pub level: u8,
+    pub flags: u8,
+    pub generation: u32,
+    /// Slot numbers for layers 1..=level.
+    pub upper_slots: Vec<u32>,
+    pub layer0: Vec<u32>,
+}
+
+impl NodeRecord {
+    /// Writes the record at `at` in `page`. `m` fixes the layer-0 capacity (2m).
+    pub fn write(&self, page: &mut [u8], at: usize, m: usize) {
+        assert!(self.upper_slots.len() == self.level as usize && self.level as usize <= MAX_LEVEL);
+        assert!(self.layer0.len() <= 2 * m);
+        put_u32(page, at, self.tid.block);
+        put_u16(page, at + 4, self.tid.offset);
+        page[at + 6] = self.level;
+        page[at + 7] = self.flags;
+        put_u32(page, at + 8, self.generation);
+        put_u16(page, at + 14, 0);
+        for i in 0..MAX_LEVEL {
+            let slot = self.upper_slots.get(i).copied().unwrap_or(NO_NODE);
+            put_u32(page, at + NODE_HEADER + 4 * i, slot);
+        }
+        write_links(
+            page,
+            at + 12,
+            at + NODE_HEADER + 4 * MAX_LEVEL,
+            2 * m,
+            &self.layer0,
+            true,
+        );
+    }
+
+    pub fn read(page: &[u8], at: usize, m: usize) -> NodeRecord {
+        let level = page[at + 6];
+        NodeRecord {
+            tid: HeapTid {
+                block: get_u32(page, at),
+                offset: get_u16(page, at + 4),
+            },
+            level,
+            flags: page[at + 7],
+            generation: get_u32(page, at + 8),
+            upper_slots: (0..(level as usize).min(MAX_LEVEL))
+                .map(|i| get_u32(page, at + NODE_HEADER + 4 * i))
+                .collect(),
+            layer0: read_links(page, at + 12, at + NODE_HEADER + 4 * MAX_LEVEL, 2 * m, true),
+        }
+    }
+}
+
+/// Layer-0 neighbours of the record at `at`.
+pub fn read_layer0(page: &[u8], at: usize, m: usize, out: &mut Vec<u32>) {
+    *out = read_links(page, at + 12, at + NODE_HEADER + 4 * MAX_LEVEL, 2 * m, true);
+}
+
+pub fn write_layer0(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
+    write_links(
+        page,
+        at + 12,
+        at + NODE_HEADER + 4 * MAX_LEVEL,
+        2 * m,
+        ids,
+        true,
+    );
+}
+
+/// The upper slot number of layer `layer` (>= 1) in the record at `at`.
+pub fn upper_slot_of(page: &[u8], at: usize, layer: usize) -> u32 {
+    get_u32(page, at + NODE_HEADER + 4 * (layer - 1))
+}
+
+pub fn read_upper(page: &[u8], at: usize, m: usize, out: &mut Vec<u32>) {
+    *out = read_links(page, at, at + 4, m, false);
+}
+
+pub fn write_upper(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
+    write_links(page, at, at + 4, m, ids, false);
+}
+
+/// A count (u16 or u32) at `count_at`, then `capacity` ids at `ids_at`; a count above the
+/// capacity (a corrupt page) is clamped rather than read past the slot.
+fn read_links(
+    page: &[u8],
+    count_at: usize,
+    ids_at: usize,
+    capacity: usize,
+    short: bool,
+) -> Vec<u32> {
+    let count = if short {
+        get_u16(page, count_at) as usize
+    } else {
+        get_u32(page, count_at) as usize
+    };
+    (0..count.min(capacity))
+        .map(|i| get_u32(page, ids_at + 4 * i))
+        .collect()
+}
+
+fn write_links(
+    page: &mut [u8],
+    count_at: usize,
+    ids_at: usize,
+    capacity: usize,
+    ids: &[u32],
+    short: bool,
+) {
+    assert!(ids.len() <= capacity);
+    for i in 0..capacity {
+        put_u32(page, ids_at + 4 * i, ids.get(i).copied().unwrap_or(NO_NODE));
+    }
+    if short {
+        put_u16(page, count_at, ids.len() as u16);
+    } else {
+        put_u32(page, count_at, ids.len() as u32);
+    }
+}

@@ -1,0 +1,80 @@
+//! Searching an index through its pages: the same search code as the build graph, reading
+//! neighbour lists and vectors from a `PageStore`.
+
+use super::node::{read_layer0, read_upper, upper_slot_of, NodeRecord};
+use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE};
+use crate::distance::{kernels, Kernels};
+use crate::graph::GraphRead;
+use std::cell::RefCell;
+
+pub struct PagedGraph<S> {
+    pub store: S,
+    pub meta: Meta,
+    pub layout: Layout,
+    kernels: &'static Kernels,
+    scratch: RefCell<Vec<f32>>,
+}
+
+impl<S: PageStore> PagedGraph<S> {
+    pub fn new(store: S, meta: Meta) -> Self {
+        let layout = Layout::new(meta.dim as usize, meta.m as usize);
+        PagedGraph {
+            store,
+            meta,
+            layout,
+            kernels: kernels(),
+            scratch: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn node(&self, id: u32) -> NodeRecord {
+        let (block, at) = self.layout.node_location(id);
+        self.store
+            .with_page(block, |p| NodeRecord::read(p, at, self.layout.m))
+    }
+
+    /// Copies node `id`'s vector into `out`.
+    pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
+        let (mut block, at) = self.layout.vector_location(id);
+        out.clear();
+        let mut remaining = self.layout.vector_size;
+        let mut offset = at;
+        while remaining > 0 {
+            let take = remaining.min(HEADER_SIZE + CONTENT_SIZE - offset);
+            self.store.with_page(block, |p| {
+                out.extend(
+                    p[offset..offset + take]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                )
+            });
+            remaining -= take;
+            block += 1;
+            offset = HEADER_SIZE;
+        }
+    }
+}
+
+impl<S: PageStore> GraphRead for PagedGraph<S> {
+    fn distance_to(&self, query: &[f32], id: u32) -> f32 {
+        let mut v = self.scratch.borrow_mut();
+        self.read_vector(id, &mut v);
+        self.meta.metric.distance(self.kernels, query, &v)
+    }
+
+    fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>) {
+        let m = self.layout.m;
+        let (block, at) = self.layout.node_location(id);
+        if layer == 0 {
+            return self.store.with_page(block, |p| read_layer0(p, at, m, out));
+        }
+        let level = self.store.with_page(block, |p| p[at + 6]) as usize;
+        if layer > level {
+            out.clear();
+            return;
+        }
+        let slot = self.store.with_page(block, |p| upper_slot_of(p, at, layer));
+        let (block, at) = self.layout.upper_location(slot);
+        self.store.with_page(block, |p| read_upper(p, at, m, out))
+    }
+}

@@ -1,0 +1,50 @@
+//! Reading pages: the trait the search code is written against, and an in-memory store.
+
+use super::PAGE_SIZE;
+
+/// Gives read access to one page at a time. The Postgres implementation pins the buffer
+/// and holds a share lock while `f` runs.
+pub trait PageStore {
+    fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R;
+}
+
+/// Pages in memory, for tests and tools.
+#[derive(Default)]
+pub struct MemStore {
+    pages: Vec<Vec<u8>>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        MemStore::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Stores `page` as block `block`, which must be the next block.
+    pub fn append(&mut self, block: u32, page: &[u8]) {
+        assert_eq!(
+            block as usize,
+            self.pages.len(),
+            "blocks are written in order"
+        );
+        assert_eq!(page.len(), PAGE_SIZE);
+        self.pages.push(page.to_vec());
+    }
+
+    pub fn page_mut(&mut self, block: u32) -> &mut [u8] {
+        &mut self.pages[block as usize]
+    }
+}
+
+impl PageStore for MemStore {
+    fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(&self.pages[block as usize])
+    }
+}

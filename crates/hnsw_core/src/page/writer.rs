@@ -1,0 +1,132 @@
+//! Writing a built graph as index pages, in block order, one page at a time.
+
+use super::node::{write_upper, HeapTid, NodeRecord, FLAG_LIVE};
+use super::{init_page, set_page_used, Layout, Meta, PageKind, HEADER_SIZE, PAGE_SIZE};
+use crate::graph::Graph;
+
+/// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
+/// points at heap tuple `tids[i]`. `meta` supplies the fields a graph does not know
+/// (ef_construction, checkpoint metadata); the rest are filled in. Returns the meta page.
+pub fn write_index(
+    graph: &Graph,
+    tids: &[HeapTid],
+    mut meta: Meta,
+    mut sink: impl FnMut(u32, &[u8]),
+) -> Meta {
+    assert_eq!(tids.len(), graph.len());
+    let m = graph.params().m;
+    let layout = Layout::new(graph.dim(), m);
+    let n = graph.len();
+    // Upper layers share one slot sequence on disk: layer L's slots follow layer L-1's.
+    let mut layer_base = vec![0u32];
+    let levels = (1..).take_while(|&l| l <= crate::graph::MAX_LEVEL && graph.has_layer(l));
+    for layer in levels {
+        let last = *layer_base.last().expect("starts with 0");
+        layer_base.push(last + graph.upper_slot_count(layer) as u32);
+    }
+    let total_upper = *layer_base.last().expect("starts with 0") as usize;
+    let groups = layout.groups_for(n, total_upper);
+    meta.dim = graph.dim() as u32;
+    meta.m = m as u16;
+    meta.metric = graph.metric();
+    meta.entry = graph.entry_point();
+    meta.groups = groups as u32;
+    meta.nodes = n as u32;
+    meta.upper_slots = total_upper as u32;
+    meta.built_nodes = n as u32;
+
+    let mut page = vec![0u8; PAGE_SIZE];
+    init_page(&mut page, PageKind::Meta, super::meta::META_SIZE);
+    meta.write(&mut page);
+    sink(0, &page);
+
+    let mut links = Vec::new();
+    for block in 1..=(groups * layout.group_pages) as u32 {
+        let (kind, content) = layout.block_kind(block);
+        init_page(&mut page, kind, content);
+        let group = (block as usize - 1) / layout.group_pages;
+        let within = (block as usize - 1) % layout.group_pages;
+        match kind {
+            PageKind::Nodes => {
+                let first = group * layout.group_nodes + within * layout.nodes_per_page;
+                let ids = first..(first + layout.nodes_per_page).min(n.max(first));
+                for (k, id) in ids.clone().enumerate() {
+                    let id = id as u32;
+                    let level = graph.level(id);
+                    let record = NodeRecord {
+                        tid: tids[id as usize],
+                        level: level as u8,
+                        flags: FLAG_LIVE,
+                        generation: 1,
+                        upper_slots: (1..=level)
+                            .map(|l| layer_base[l - 1] + graph.upper_slot(id, l))
+                            .collect(),
+                        layer0: graph.neighbours(id, 0),
+                    };
+                    record.write(&mut page, HEADER_SIZE + k * layout.node_size, m);
+                }
+                set_page_used(&mut page, ids.len() as u16);
+            }
+            PageKind::Vectors => {
+                let first_vector = within - layout.node_pages;
+                write_vectors(graph, &layout, group, first_vector, n, &mut page);
+            }
+            PageKind::Upper => {
+                let per_group = layout.upper_pages * layout.uppers_per_page;
+                let first = group * per_group
+                    + (within - layout.node_pages - layout.vector_pages) * layout.uppers_per_page;
+                let slots = first..(first + layout.uppers_per_page).min(total_upper.max(first));
+                for (k, slot) in slots.clone().enumerate() {
+                    // Which layer this disk slot belongs to, and its number there.
+                    let layer = layer_base.partition_point(|&base| base as usize <= slot);
+                    let local = slot as u32 - layer_base[layer - 1];
+                    graph.read_upper_slot(layer, local, &mut links);
+                    write_upper(&mut page, HEADER_SIZE + k * layout.upper_size, m, &links);
+                }
+                set_page_used(&mut page, slots.len() as u16);
+            }
+            PageKind::Meta => unreachable!("only block 0 is the meta page"),
+        }
+        sink(block, &page);
+    }
+    meta
+}
+
+/// Fills vector page number `index` (within the group's vector pages).
+fn write_vectors(
+    graph: &Graph,
+    layout: &Layout,
+    group: usize,
+    index: usize,
+    n: usize,
+    page: &mut [u8],
+) {
+    let base = group * layout.group_nodes;
+    let put = |page: &mut [u8], at: usize, values: &[f32]| {
+        for (i, x) in values.iter().enumerate() {
+            page[at + 4 * i..at + 4 * i + 4].copy_from_slice(&x.to_le_bytes());
+        }
+    };
+    if layout.vectors_per_page > 0 {
+        for k in 0..layout.vectors_per_page {
+            let id = base + index * layout.vectors_per_page + k;
+            if id < n && id < base + layout.group_nodes {
+                put(
+                    page,
+                    HEADER_SIZE + k * layout.vector_size,
+                    graph.vector(id as u32),
+                );
+            }
+        }
+    } else {
+        let id = base + index / layout.pages_per_vector;
+        if id < n {
+            let part = index % layout.pages_per_vector;
+            let floats_per_page = super::CONTENT_SIZE / 4;
+            let v = graph.vector(id as u32);
+            let start = part * floats_per_page;
+            let end = (start + floats_per_page).min(v.len());
+            put(page, HEADER_SIZE, &v[start..end]);
+        }
+    }
+}

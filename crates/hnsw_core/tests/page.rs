@@ -1,0 +1,212 @@
+//! The page format: layout arithmetic, meta and node records, and a written index that
+//! searches exactly like the graph it came from.
+
+use hnsw_core::distance::Metric;
+use hnsw_core::graph::storage::Backing;
+use hnsw_core::graph::{build, search, splitmix64, BuildInput, EntryPoint, Params, Visited};
+use hnsw_core::page::node::{HeapTid, NodeRecord, FLAG_LIVE};
+use hnsw_core::page::{
+    init_page, page_kind, write_index, FormatError, Layout, MemStore, Meta, PageKind, PageStore,
+    PagedGraph, CONTENT_SIZE, HEADER_SIZE, PAGE_SIZE,
+};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+fn sample_meta() -> Meta {
+    Meta {
+        dim: 384,
+        m: 16,
+        ef_construction: 64,
+        metric: Metric::Cosine,
+        entry: Some(EntryPoint { node: 7, level: 3 }),
+        groups: 2,
+        nodes: 1500,
+        upper_slots: 120,
+        generation: 9,
+        last_change_lsn: 0x1_0000_0042,
+        last_change_time: 123_456_789,
+        built_nodes: 1400,
+    }
+}
+
+#[test]
+fn meta_round_trips_and_rejects_foreign_pages() {
+    let mut page = vec![0u8; PAGE_SIZE];
+    init_page(&mut page, PageKind::Meta, hnsw_core::page::meta::META_SIZE);
+    let meta = sample_meta();
+    meta.write(&mut page);
+    assert_eq!(Meta::read(&page), Ok(meta));
+    assert_eq!(page_kind(&page), Some(PageKind::Meta));
+    let empty = Meta {
+        entry: None,
+        ..meta
+    };
+    empty.write(&mut page);
+    assert_eq!(Meta::read(&page).unwrap().entry, None);
+
+    let mut foreign = page.clone();
+    foreign[HEADER_SIZE] ^= 0xff;
+    assert!(matches!(
+        Meta::read(&foreign),
+        Err(FormatError::NotAnIndex { .. })
+    ));
+    let mut future = page.clone();
+    future[HEADER_SIZE + 4] = 2;
+    assert_eq!(
+        Meta::read(&future),
+        Err(FormatError::UnsupportedVersion { version: 2 })
+    );
+    assert!(Meta::read(&future)
+        .unwrap_err()
+        .to_string()
+        .contains("REINDEX"));
+}
+
+#[test]
+fn node_records_round_trip() {
+    let mut page = vec![0u8; PAGE_SIZE];
+    let layout = Layout::new(8, 4);
+    init_page(
+        &mut page,
+        PageKind::Nodes,
+        layout.nodes_per_page * layout.node_size,
+    );
+    let record = NodeRecord {
+        tid: HeapTid {
+            block: 0xdead_beef,
+            offset: 291,
+        },
+        level: 2,
+        flags: FLAG_LIVE,
+        generation: 5,
+        upper_slots: vec![10, 20],
+        layer0: vec![1, 2, 3, 4, 5, 6, 7, 8],
+    };
+    let at = HEADER_SIZE + 2 * layout.node_size;
+    record.write(&mut page, at, 4);
+    assert_eq!(NodeRecord::read(&page, at, 4), record);
+    // Neighbours do not leak into the next record.
+    assert_eq!(
+        NodeRecord::read(&page, at + layout.node_size, 4).layer0,
+        Vec::<u32>::new()
+    );
+}
+
+#[test]
+fn layouts_place_everything_inside_its_page_without_overlap() {
+    for &(dim, m) in &[
+        (1, 2),
+        (3, 16),
+        (50, 16),
+        (384, 16),
+        (768, 32),
+        (2040, 16),
+        (2041, 16),
+        (3072, 16),
+        (16000, 16),
+        (16000, 100),
+    ] {
+        let l = Layout::new(dim, m);
+        assert!(
+            l.group_nodes >= 1 && l.group_nodes % l.nodes_per_page == 0,
+            "{l:?}"
+        );
+        assert!(
+            l.group_pages <= 512 || l.group_nodes == l.nodes_per_page,
+            "{l:?}"
+        );
+        let nodes = 3 * l.group_nodes as u32 + 5;
+        let mut seen = HashSet::new();
+        for id in 0..nodes {
+            let (b, at) = l.node_location(id);
+            assert_eq!(l.block_kind(b).0, PageKind::Nodes);
+            assert!(at >= HEADER_SIZE && at + l.node_size <= HEADER_SIZE + CONTENT_SIZE);
+            assert!(seen.insert((b, at)), "node {id} overlaps");
+            let (vb, vat) = l.vector_location(id);
+            assert_eq!(l.block_kind(vb).0, PageKind::Vectors, "{l:?} id {id}");
+            if l.vectors_per_page > 0 {
+                assert!(vat + l.vector_size <= HEADER_SIZE + CONTENT_SIZE);
+            } else {
+                let last = vb + l.pages_per_vector as u32 - 1;
+                assert_eq!(l.block_kind(last).0, PageKind::Vectors);
+            }
+            assert!(seen.insert((vb, vat)), "vector {id} overlaps");
+        }
+        for slot in 0..(3 * l.upper_pages * l.uppers_per_page) as u32 {
+            let (b, at) = l.upper_location(slot);
+            assert_eq!(l.block_kind(b).0, PageKind::Upper);
+            assert!(at + l.upper_size <= HEADER_SIZE + CONTENT_SIZE);
+            assert!(seen.insert((b, at)), "slot {slot} overlaps");
+        }
+    }
+}
+
+fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    (0..n * dim)
+        .map(|i| (splitmix64(seed ^ i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+        .collect()
+}
+
+fn written(
+    n: usize,
+    dim: usize,
+    metric: Metric,
+) -> (hnsw_core::graph::Graph, MemStore, Meta, Vec<HeapTid>) {
+    let vectors = random_vectors(n, dim, dim as u64);
+    let input = BuildInput {
+        vectors: Backing::from_f32(vectors),
+        dim,
+        metric,
+        params: Params::default(),
+        threads: 2,
+        links_spill_path: None,
+    };
+    let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
+    let tids: Vec<HeapTid> = (0..n as u32)
+        .map(|i| HeapTid {
+            block: i / 7,
+            offset: (i % 7 + 1) as u16,
+        })
+        .collect();
+    let mut store = MemStore::new();
+    let meta = write_index(
+        &graph,
+        &tids,
+        Meta {
+            generation: 1,
+            ..sample_meta()
+        },
+        |b, p| store.append(b, p),
+    );
+    (graph, store, meta, tids)
+}
+
+#[test]
+fn search_over_pages_equals_search_over_the_graph() {
+    for &(n, dim) in &[(3000usize, 24usize), (300, 3072)] {
+        let (graph, store, meta, tids) = written(n, dim, Metric::L2);
+        assert_eq!(
+            store.len(),
+            1 + meta.groups as usize * Layout::new(dim, 16).group_pages
+        );
+        let stored = store.with_page(0, |p| Meta::read(p)).unwrap();
+        assert_eq!(stored, meta);
+        assert_eq!(stored.entry, graph.entry_point());
+        let paged = PagedGraph::new(store, stored);
+        for id in (0..n as u32).step_by(7) {
+            let record = paged.node(id);
+            assert_eq!(record.tid, tids[id as usize]);
+            assert_eq!(record.level as usize, graph.level(id));
+            assert_eq!(record.layer0, graph.neighbours(id, 0));
+            let mut v = Vec::new();
+            paged.read_vector(id, &mut v);
+            assert_eq!(v, graph.vector(id));
+        }
+        let entry = stored.entry.unwrap();
+        for q in random_vectors(20, dim, 99).chunks(dim) {
+            let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
+            let from_graph = graph.search(q, 10, 40);
+            assert_eq!(from_pages, from_graph);
+        }
+    }
+}
