@@ -305,3 +305,35 @@ fn resumed_scan_returns_every_node_once_starting_with_the_plain_search() {
     };
     assert!(mean(&all[..100]) < mean(&all[n - 100..]));
 }
+
+#[test]
+fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
+    use hnsw_core::graph::build_supervised;
+    use std::sync::atomic::Ordering;
+    let (n, dim) = (4000, 16);
+    let vectors = random_vectors(n, dim, 41);
+    let input = |v: &[f32]| BuildInput {
+        vectors: Backing::from_f32(v.to_vec()),
+        dim,
+        metric: Metric::L2,
+        params: Params::default(),
+        threads: 2,
+        links_spill_path: None,
+    };
+    let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let mut calls = 0;
+    let g = build_supervised(input(&vectors), &stop, &progress, &mut || calls += 1).unwrap();
+    assert!(calls > 0);
+    assert_eq!(progress.load(Ordering::SeqCst), n);
+    check_invariants(&g);
+
+    let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build_supervised(input(&vectors), &stop, &progress, &mut || {
+            panic!("query canceled")
+        })
+    }));
+    assert!(result.is_err(), "the supervisor's panic propagates");
+    assert!(stop.load(Ordering::SeqCst), "workers were told to stop");
+    assert!(progress.load(Ordering::SeqCst) < n, "workers stopped early");
+}

@@ -25,6 +25,28 @@ pub struct BuildInput {
 /// inserted so far (the caller, seeing the flag, discards the graph). `progress` counts
 /// inserted nodes. Finally, nodes that pruning left unreachable are linked back in.
 pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io::Result<Graph> {
+    build_inner(input, stop, progress, None)
+}
+
+/// Like `build`, but all `input.threads` inserting threads are spawned, with every signal
+/// blocked, and the calling thread runs `supervise` every few milliseconds until they are
+/// done. If `supervise` panics (a Postgres ERROR, such as a cancel), `stop` is set and the
+/// workers are joined before the panic goes on.
+pub fn build_supervised(
+    input: BuildInput,
+    stop: &AtomicBool,
+    progress: &AtomicUsize,
+    supervise: &mut dyn FnMut(),
+) -> io::Result<Graph> {
+    build_inner(input, stop, progress, Some(supervise))
+}
+
+fn build_inner(
+    input: BuildInput,
+    stop: &AtomicBool,
+    progress: &AtomicUsize,
+    supervise: Option<&mut dyn FnMut()>,
+) -> io::Result<Graph> {
     let BuildInput {
         vectors,
         dim,
@@ -39,71 +61,52 @@ pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io
     );
     assert!(params.m >= 2, "m must be at least 2");
     let n = vectors.as_f32().len() / dim;
-    let levels: Vec<u8> = (0..n as u32)
-        .map(|id| draw_level(params.seed, id, params.m) as u8)
-        .collect();
-    let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
-
-    // Dense slot numbers per upper layer, in id order.
-    let mut upper_first = vec![u32::MAX; n];
-    let mut upper_slot_of = Vec::new();
-    let mut per_layer = vec![0u32; max_level];
-    for (id, &level) in levels.iter().enumerate() {
-        if level == 0 {
-            continue;
-        }
-        upper_first[id] = upper_slot_of.len() as u32;
-        for count in per_layer.iter_mut().take(level as usize) {
-            upper_slot_of.push(*count);
-            *count += 1;
-        }
-    }
-    let m = params.m;
-    let layer0 = Slots {
-        words: Backing::zeroed(n * (2 * m + 1), links_spill_path.as_deref())?,
-        width: 2 * m,
-    };
-    let upper = per_layer
-        .iter()
-        .map(|&count| {
-            Ok(Slots {
-                words: Backing::zeroed(count as usize * (m + 1), None)?,
-                width: m,
-            })
-        })
-        .collect::<io::Result<Vec<_>>>()?;
-    let graph = Graph {
-        vectors,
-        dim,
-        metric,
-        kernels: kernels(),
-        params,
-        levels,
-        upper_first,
-        upper_slot_of,
-        layer0,
-        upper,
-        locks: (0..n).map(|_| Mutex::new(())).collect(),
-        entry: Mutex::new(None),
-    };
+    let graph = Graph::allocate(vectors, dim, metric, params, links_spill_path)?;
 
     let next = AtomicUsize::new(0);
+    let running = AtomicUsize::new(0);
     let work = || {
         let mut visited = Visited::dense(n);
         while !stop.load(Ordering::Relaxed) {
             let id = next.fetch_add(1, Ordering::Relaxed);
             if id >= n {
-                return;
+                break;
             }
             graph.insert(id as u32, &mut visited);
             progress.fetch_add(1, Ordering::Relaxed);
         }
     };
-    std::thread::scope(|scope| {
-        for _ in 1..threads.max(1) {
-            scope.spawn(work);
+    std::thread::scope(|scope| match supervise {
+        None => {
+            for _ in 1..threads.max(1) {
+                scope.spawn(work);
+            }
+            work();
         }
-        work();
+        Some(supervise) => {
+            for _ in 0..threads.max(1) {
+                running.fetch_add(1, Ordering::SeqCst);
+                scope.spawn(|| {
+                    block_all_signals();
+                    work();
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            // Stops the workers if `supervise` unwinds; the scope then joins them.
+            struct StopOnUnwind<'a>(&'a AtomicBool);
+            impl Drop for StopOnUnwind<'_> {
+                fn drop(&mut self) {
+                    if std::thread::panicking() {
+                        self.0.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            let _guard = StopOnUnwind(stop);
+            while running.load(Ordering::SeqCst) > 0 {
+                supervise();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
     });
     if !stop.load(Ordering::Relaxed) {
         graph.connect_orphans();
@@ -111,7 +114,75 @@ pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io
     Ok(graph)
 }
 
+/// Signals belong to the thread that owns the process (a Postgres backend); workers must
+/// never run a signal handler.
+fn block_all_signals() {
+    // SAFETY: sigfillset initialises the set; pthread_sigmask changes only this thread.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 impl Graph {
+    /// Empty adjacency for the nodes of `vectors`, with their levels drawn.
+    fn allocate(
+        vectors: Backing,
+        dim: usize,
+        metric: Metric,
+        params: Params,
+        links_spill_path: Option<PathBuf>,
+    ) -> io::Result<Graph> {
+        let n = vectors.as_f32().len() / dim;
+        let levels: Vec<u8> = (0..n as u32)
+            .map(|id| draw_level(params.seed, id, params.m) as u8)
+            .collect();
+        let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
+        // Dense slot numbers per upper layer, in id order.
+        let mut upper_first = vec![u32::MAX; n];
+        let mut upper_slot_of = Vec::new();
+        let mut per_layer = vec![0u32; max_level];
+        for (id, &level) in levels.iter().enumerate() {
+            if level == 0 {
+                continue;
+            }
+            upper_first[id] = upper_slot_of.len() as u32;
+            for count in per_layer.iter_mut().take(level as usize) {
+                upper_slot_of.push(*count);
+                *count += 1;
+            }
+        }
+        let m = params.m;
+        let layer0 = Slots {
+            words: Backing::zeroed(n * (2 * m + 1), links_spill_path.as_deref())?,
+            width: 2 * m,
+        };
+        let upper = per_layer
+            .iter()
+            .map(|&count| {
+                Ok(Slots {
+                    words: Backing::zeroed(count as usize * (m + 1), None)?,
+                    width: m,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Graph {
+            vectors,
+            dim,
+            metric,
+            kernels: kernels(),
+            params,
+            levels,
+            upper_first,
+            upper_slot_of,
+            layer0,
+            upper,
+            locks: (0..n).map(|_| Mutex::new(())).collect(),
+            entry: Mutex::new(None),
+        })
+    }
+
     fn insert(&self, id: u32, visited: &mut Visited) {
         let level = self.level(id);
         let query = self.vector(id);

@@ -14,7 +14,7 @@ mod search;
 mod select;
 pub mod storage;
 
-pub use build::{build, BuildInput};
+pub use build::{build, build_supervised, BuildInput};
 pub use scan::Scan;
 pub use search::{descend, search, search_layer, GraphRead, Neighbour, Visited};
 pub use select::select_neighbours;
