@@ -310,7 +310,9 @@ fn resumed_scan_returns_every_node_once_starting_with_the_plain_search() {
 fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
     use hnsw_core::graph::build_supervised;
     use std::sync::atomic::Ordering;
-    let (n, dim) = (4000, 16);
+    // Big enough that the workers are still busy when the supervisor's panic (and its
+    // backtrace printing) is done.
+    let (n, dim) = (30000, 32);
     let vectors = random_vectors(n, dim, 41);
     let input = |v: &[f32]| BuildInput {
         vectors: Backing::from_f32(v.to_vec()),
