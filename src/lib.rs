@@ -7,7 +7,9 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod am;
 mod error;
+mod storage;
 mod types;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -20,11 +22,18 @@ pgrx::extension_sql_file!(
     name = "vector_sql",
     creates = [Type(crate::types::Vector)]
 );
+pgrx::extension_sql_file!(
+    "../sql/hnsw.sql",
+    name = "hnsw_sql",
+    requires = ["vector_sql"]
+);
 
-/// Loads the extension: picks the distance kernels once, so the first query pays nothing.
+/// Loads the extension: picks the distance kernels once (so the first query pays
+/// nothing) and registers the index options and settings.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     hnsw_core::distance::kernels();
+    am::options::register();
 }
 
 /// Which distance kernels run on this CPU ("avx2+fma" or "scalar").

@@ -96,11 +96,18 @@ fn check_invariants(g: &Graph) {
             }
         }
     }
+    let graph_nodes = (0..g.len() as u32).filter(|&id| !g.is_alias(id)).count();
     assert_eq!(
         seen.iter().filter(|s| **s).count(),
-        g.len(),
+        graph_nodes,
         "unreachable nodes"
     );
+    for id in 0..g.len() as u32 {
+        if g.is_alias(id) {
+            assert!(!seen[id as usize], "alias {id} is linked");
+            assert_eq!(g.level(id), 0);
+        }
+    }
 }
 
 #[test]
@@ -245,6 +252,14 @@ fn thousands_of_duplicates_stay_reachable() {
     vectors.extend(random_vectors(1000, dim, 6));
     let g = build_with(&vectors, dim, Metric::L2, 2);
     check_invariants(&g);
+    // All 3001 copies form one chain from node 0; only node 0 is in the graph.
+    let mut chain = vec![0u32];
+    while let Some(next) = g.next_duplicate(*chain.last().unwrap()) {
+        chain.push(next);
+    }
+    assert_eq!(chain.len(), 3001);
+    assert!(chain[1..].iter().all(|&id| g.is_alias(id)));
+    assert_eq!(g.search(&duplicate, 1, 40)[0].id, 0);
     let q = random_vectors(1, dim, 77);
     let found: Vec<u32> = g.search(&q, 10, 64).iter().map(|x| x.id).collect();
     let truth = brute_force(&vectors, dim, Metric::L2, &q, 10);

@@ -79,6 +79,7 @@ fn node_records_round_trip() {
         level: 2,
         flags: FLAG_LIVE,
         generation: 5,
+        next_duplicate: 77,
         upper_slots: vec![10, 20],
         layer0: vec![1, 2, 3, 4, 5, 6, 7, 8],
     };

@@ -2,7 +2,7 @@
 
 use super::search::{descend, search_layer, Visited};
 use super::storage::Backing;
-use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots};
+use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
 use parking_lot::Mutex;
 use std::io;
@@ -72,7 +72,9 @@ fn build_inner(
             if id >= n {
                 break;
             }
-            graph.insert(id as u32, &mut visited);
+            if !graph.is_alias(id as u32) {
+                graph.insert(id as u32, &mut visited);
+            }
             progress.fetch_add(1, Ordering::Relaxed);
         }
     };
@@ -114,6 +116,42 @@ fn build_inner(
     Ok(graph)
 }
 
+/// Chains exact duplicates: for each vector, the next later copy of it (NO_NODE when
+/// none), and whether it is itself a later copy. Vectors are grouped by a hash of their
+/// bits, then compared exactly.
+fn duplicate_chains(vectors: &[f32], dim: usize) -> (Vec<u32>, Vec<bool>) {
+    use std::collections::HashMap;
+    let n = if dim == 0 { 0 } else { vectors.len() / dim };
+    let mut next = vec![NO_NODE; n];
+    let mut alias = vec![false; n];
+    let vector = |id: usize| &vectors[id * dim..(id + 1) * dim];
+    let hash = |v: &[f32]| {
+        v.iter()
+            .fold(0u64, |h, x| super::splitmix64(h ^ x.to_bits() as u64))
+    };
+    // hash -> (first id, last id in its chain), one entry per distinct vector seen.
+    let mut chains: HashMap<u64, Vec<(u32, u32)>> = HashMap::new();
+    for id in 0..n {
+        let v = vector(id);
+        let bucket = chains.entry(hash(v)).or_default();
+        let bits_equal = |other: u32| {
+            vector(other as usize)
+                .iter()
+                .zip(v)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        };
+        match bucket.iter_mut().find(|(first, _)| bits_equal(*first)) {
+            Some((_, last)) => {
+                next[*last as usize] = id as u32;
+                *last = id as u32;
+                alias[id] = true;
+            }
+            None => bucket.push((id as u32, id as u32)),
+        }
+    }
+    (next, alias)
+}
+
 /// Signals belong to the thread that owns the process (a Postgres backend); workers must
 /// never run a signal handler.
 fn block_all_signals() {
@@ -135,8 +173,16 @@ impl Graph {
         links_spill_path: Option<PathBuf>,
     ) -> io::Result<Graph> {
         let n = vectors.as_f32().len() / dim;
+        let (next_duplicate, is_alias) = duplicate_chains(vectors.as_f32(), dim);
+        // Aliases are never linked, so they sit on layer 0 only.
         let levels: Vec<u8> = (0..n as u32)
-            .map(|id| draw_level(params.seed, id, params.m) as u8)
+            .map(|id| {
+                if is_alias[id as usize] {
+                    0
+                } else {
+                    draw_level(params.seed, id, params.m) as u8
+                }
+            })
             .collect();
         let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
         // Dense slot numbers per upper layer, in id order.
@@ -180,6 +226,8 @@ impl Graph {
             upper,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
             entry: Mutex::new(None),
+            next_duplicate,
+            is_alias,
         })
     }
 

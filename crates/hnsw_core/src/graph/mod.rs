@@ -102,6 +102,10 @@ pub struct Graph {
     /// upper[L - 1] holds layer L's slots.
     pub(crate) upper: Vec<Slots>,
     pub(crate) locks: Vec<Mutex<()>>,
+    /// For each node, the next exact duplicate in its chain (NO_NODE at the end). A node
+    /// that is some earlier node's duplicate is an alias: it gets no links.
+    pub(crate) next_duplicate: Vec<u32>,
+    pub(crate) is_alias: Vec<bool>,
     pub(crate) entry: Mutex<Option<EntryPoint>>,
 }
 
@@ -133,6 +137,16 @@ impl Graph {
 
     pub fn entry_point(&self) -> Option<EntryPoint> {
         *self.entry.lock()
+    }
+
+    /// Whether node `id` is an exact duplicate of an earlier node (and so not linked).
+    pub fn is_alias(&self, id: u32) -> bool {
+        self.is_alias[id as usize]
+    }
+
+    /// The next exact duplicate after `id` in its chain, if any.
+    pub fn next_duplicate(&self, id: u32) -> Option<u32> {
+        Some(self.next_duplicate[id as usize]).filter(|&n| n != NO_NODE)
     }
 
     /// The highest layer node `id` is on.

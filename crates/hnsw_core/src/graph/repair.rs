@@ -60,7 +60,7 @@ impl Graph {
         let mut seen = vec![false; self.len()];
         self.mark_reachable(entry.node, &mut seen);
         for orphan in 0..self.len() as u32 {
-            if seen[orphan as usize] {
+            if seen[orphan as usize] || self.is_alias(orphan) {
                 continue;
             }
             let query = self.vector(orphan);

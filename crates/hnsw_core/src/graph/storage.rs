@@ -156,6 +156,11 @@ impl ArenaBuilder {
         self.len == 0
     }
 
+    /// Whether the vectors went to the file.
+    pub fn is_spilled(&self) -> bool {
+        self.file.is_some()
+    }
+
     pub fn push(&mut self, v: &[f32]) -> io::Result<()> {
         assert_eq!(
             v.len(),

@@ -62,8 +62,8 @@ pub struct Layout {
     pub group_pages: usize,
 }
 
-/// Node record: 16-byte header, MAX_LEVEL upper slot numbers, 2m layer-0 ids.
-pub const NODE_HEADER: usize = 16;
+/// Node record: 20-byte header, MAX_LEVEL upper slot numbers, 2m layer-0 ids.
+pub const NODE_HEADER: usize = 20;
 
 impl Layout {
     pub fn new(dim: usize, m: usize) -> Layout {

@@ -20,9 +20,10 @@ pub struct Meta {
     pub entry: Option<EntryPoint>,
     /// Groups of pages allocated after block 0.
     pub groups: u32,
-    /// Node ids handed out: the next insert takes this id.
+    /// The first node id of the node page inserts take ids from (the page's own `used`
+    /// counter says how many it has given out). Moves on only when that page is full.
     pub nodes: u32,
-    /// Upper-layer slots handed out.
+    /// The same for upper-layer slots.
     pub upper_slots: u32,
     /// Bumped by every structural change: build, vacuum pass, entry-point change.
     pub generation: u64,

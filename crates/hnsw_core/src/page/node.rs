@@ -5,9 +5,14 @@
 //!  0  u32  heap block        8  u32  generation
 //!  4  u16  heap offset      12  u16  layer-0 neighbour count
 //!  6  u8   level            14  u16  reserved (0)
-//!  7  u8   flags            16  u32 x MAX_LEVEL   upper slot of layers 1..=level
+//!  7  u8   flags            16  u32  next duplicate (NO_NODE = none)
+//!                           20  u32 x MAX_LEVEL   upper slot of layers 1..=level
 //!                           ..  u32 x 2m          layer-0 neighbours
 //! ```
+//! Exact duplicates of a vector are not graph nodes: the first copy is, and every later
+//! copy is an *alias* record (FLAG_ALIAS, no links) chained from it through `next
+//! duplicate`. A scan that reaches a node returns its whole chain. So thousands of equal
+//! vectors cost one graph node and never crowd out its neighbours.
 //! Upper slot: `u32 count`, then `m` u32 neighbour ids.
 
 use super::{get_u16, get_u32, put_u16, put_u32};
@@ -24,6 +29,7 @@ pub struct HeapTid {
 /// Node flags.
 pub const FLAG_LIVE: u8 = 1;
 pub const FLAG_DELETED: u8 = 2;
+pub const FLAG_ALIAS: u8 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRecord {
@@ -31,6 +37,8 @@ pub struct NodeRecord {
     pub level: u8,
     pub flags: u8,
     pub generation: u32,
+    /// The next exact duplicate in this node's chain.
+    pub next_duplicate: u32,
     /// Slot numbers for layers 1..=level.
     pub upper_slots: Vec<u32>,
     pub layer0: Vec<u32>,
@@ -47,6 +55,7 @@ impl NodeRecord {
         page[at + 7] = self.flags;
         put_u32(page, at + 8, self.generation);
         put_u16(page, at + 14, 0);
+        put_u32(page, at + 16, self.next_duplicate);
         for i in 0..MAX_LEVEL {
             let slot = self.upper_slots.get(i).copied().unwrap_or(NO_NODE);
             put_u32(page, at + NODE_HEADER + 4 * i, slot);
@@ -71,6 +80,7 @@ impl NodeRecord {
             level,
             flags: page[at + 7],
             generation: get_u32(page, at + 8),
+            next_duplicate: get_u32(page, at + 16),
             upper_slots: (0..(level as usize).min(MAX_LEVEL))
                 .map(|i| get_u32(page, at + NODE_HEADER + 4 * i))
                 .collect(),
@@ -93,6 +103,15 @@ pub fn write_layer0(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
         ids,
         true,
     );
+}
+
+/// The next-duplicate link of the record at `at`.
+pub fn next_duplicate(page: &[u8], at: usize) -> u32 {
+    get_u32(page, at + 16)
+}
+
+pub fn set_next_duplicate(page: &mut [u8], at: usize, next: u32) {
+    put_u32(page, at + 16, next)
 }
 
 /// The upper slot number of layer `layer` (>= 1) in the record at `at`.

@@ -1,6 +1,6 @@
 //! Writing a built graph as index pages, in block order, one page at a time.
 
-use super::node::{write_upper, HeapTid, NodeRecord, FLAG_LIVE};
+use super::node::{write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_LIVE};
 use super::{init_page, set_page_used, Layout, Meta, PageKind, HEADER_SIZE, PAGE_SIZE};
 use crate::graph::Graph;
 
@@ -31,8 +31,9 @@ pub fn write_index(
     meta.metric = graph.metric();
     meta.entry = graph.entry_point();
     meta.groups = groups as u32;
-    meta.nodes = n as u32;
-    meta.upper_slots = total_upper as u32;
+    // Inserts continue on the page holding the next free id (and slot).
+    meta.nodes = (n - n % layout.nodes_per_page) as u32;
+    meta.upper_slots = (total_upper - total_upper % layout.uppers_per_page) as u32;
     meta.built_nodes = n as u32;
 
     let mut page = vec![0u8; PAGE_SIZE];
@@ -53,11 +54,13 @@ pub fn write_index(
                 for (k, id) in ids.clone().enumerate() {
                     let id = id as u32;
                     let level = graph.level(id);
+                    let alias = if graph.is_alias(id) { FLAG_ALIAS } else { 0 };
                     let record = NodeRecord {
                         tid: tids[id as usize],
                         level: level as u8,
-                        flags: FLAG_LIVE,
+                        flags: FLAG_LIVE | alias,
                         generation: 1,
+                        next_duplicate: graph.next_duplicate(id).unwrap_or(crate::graph::NO_NODE),
                         upper_slots: (1..=level)
                             .map(|l| layer_base[l - 1] + graph.upper_slot(id, l))
                             .collect(),

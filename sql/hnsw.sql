@@ -1,0 +1,29 @@
+-- hnsw_pg: the hnsw index access method and its operator classes (pgvector's names).
+
+CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME', 'hnswhandler_wrapper' LANGUAGE C;
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
+COMMENT ON ACCESS METHOD hnsw IS 'hnsw index access method';
+
+-- Support function 1 names the distance the index orders by.
+CREATE OPERATOR CLASS vector_l2_ops DEFAULT FOR TYPE vector USING hnsw AS
+    OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_l2_squared_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops FOR TYPE vector USING hnsw AS
+    OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops FOR TYPE vector USING hnsw AS
+    OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_l1_ops FOR TYPE vector USING hnsw AS
+    OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(vector, vector);
+
+CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION hnsw_pg_spilled_builds() IS
+    'index builds in this backend that spilled to memory-mapped files (maintenance_work_mem exceeded)';

@@ -1,0 +1,327 @@
+//! CREATE INDEX: scan the heap into a vector arena, build the graph in memory with
+//! parallel Rust threads, write every page once, then WAL-log them with log_newpage_range.
+
+use super::options::{dimensions, metric, options};
+use crate::types::Vector;
+use hnsw_core::distance::Metric;
+use hnsw_core::graph::storage::ArenaBuilder;
+use hnsw_core::graph::{build_supervised, BuildInput, Params};
+use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgMemoryContexts};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Build phases shown in pg_stat_progress_create_index.
+pub const PHASE_LOAD: i64 = 2;
+pub const PHASE_GRAPH: i64 = 3;
+pub const PHASE_WRITE: i64 = 4;
+
+pub fn phase_name(phase: i64) -> Option<&'static std::ffi::CStr> {
+    match phase {
+        PHASE_LOAD => Some(c"loading tuples"),
+        PHASE_GRAPH => Some(c"building graph"),
+        PHASE_WRITE => Some(c"writing pages"),
+        _ => None,
+    }
+}
+
+fn progress(param: u32, value: i64) {
+    // SAFETY: progress reporting is a plain backend-local call.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
+/// The seed of the level draw: fixed, so builds are reproducible.
+pub const LEVEL_SEED: u64 = 0x686e_7377_5f70_67; // "hnsw_pg"
+
+struct LoadState {
+    arena: ArenaBuilder,
+    tids: Vec<HeapTid>,
+    dim: usize,
+    metric: Metric,
+    tuple_context: PgMemoryContexts,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn load_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    // SAFETY: `state` is the LoadState passed to table_index_build_scan below; values and
+    // isnull hold one key column; `tid` points at the heap tuple's ItemPointer.
+    let (state, datum, null, tid) = unsafe {
+        (
+            &mut *(state as *mut LoadState),
+            *values,
+            *isnull,
+            pgrx::itemptr::item_pointer_get_both(*tid),
+        )
+    };
+    if null {
+        return;
+    }
+    let (dim, metric) = (state.dim, state.metric);
+    // SAFETY: the tuple context is ours; everything allocated while it is current (the
+    // detoasted vector) is used only inside the closure and freed by the reset below.
+    let pushed = unsafe {
+        state.tuple_context.switch_to(|_| {
+            // The key column is a vector (this runs inside the unsafe block above).
+            let v = Vector::from_datum(datum);
+            let values = v.as_slice();
+            if values.len() != dim {
+                pgrx::ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                    format!("expected {dim} dimensions, not {}", values.len())
+                );
+            }
+            if metric == Metric::Cosine && values.iter().all(|&x| x == 0.0) {
+                return false; // no direction, no cosine distance: not indexed
+            }
+            if let Err(e) = state.arena.push(values) {
+                io_error("could not write to the hnsw build's temporary file", e);
+            }
+            true
+        })
+    };
+    // SAFETY: nothing allocated in the tuple context is referenced any more.
+    unsafe { state.tuple_context.reset() };
+    if pushed {
+        state.tids.push(HeapTid {
+            block: tid.0,
+            offset: tid.1,
+        });
+        if state.tids.len() % 1024 == 0 {
+            progress(
+                pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+                state.tids.len() as i64,
+            );
+        }
+    }
+}
+
+pub fn io_error(what: &str, e: std::io::Error) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_IO_ERROR,
+        format!("{what}: {e}")
+    );
+}
+
+/// Temporary files live in the database's pgsql_tmp, named so that Postgres removes them
+/// after a crash.
+fn spill_path(what: &str) -> PathBuf {
+    static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from("base/pgsql_tmp"); // relative to the data directory (our cwd)
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        io_error("could not create base/pgsql_tmp", e);
+    }
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("pgsql_tmp{}.hnsw{n}.{what}", std::process::id()))
+}
+
+fn build_threads() -> usize {
+    // SAFETY: reading a GUC variable on the backend thread.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (workers + 1).min(cores).max(1)
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let opts = options(index);
+    let dim = dimensions(index);
+    let metric = metric(index);
+    // SAFETY: maintenance_work_mem is a GUC int in kB.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    let mut state = LoadState {
+        arena: ArenaBuilder::new(dim, budget, spill_path("arena")),
+        tids: Vec::new(),
+        dim,
+        metric,
+        tuple_context: PgMemoryContexts::new("hnsw build tuple"),
+    };
+    // SAFETY: the callback matches IndexBuildCallback and `state` outlives the scan.
+    let heap_tuples = unsafe {
+        pg_sys::table_index_build_scan(
+            heap,
+            index,
+            index_info,
+            true,
+            true,
+            Some(load_callback),
+            &mut state as *mut LoadState as *mut std::ffi::c_void,
+            std::ptr::null_mut(),
+        )
+    };
+    let LoadState { arena, tids, .. } = state;
+    let n = tids.len();
+    let links_bytes = n * (2 * opts.m + 1) * 4;
+    let spill = arena.is_spilled() || n * dim * 4 + links_bytes > budget;
+    if spill {
+        pgrx::ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!(
+                "hnsw graph of {n} vectors does not fit in maintenance_work_mem ({} kB); building it in memory-mapped temporary files",
+                budget / 1024
+            )
+        );
+    }
+    let vectors = arena
+        .finish()
+        .unwrap_or_else(|e| io_error("could not map the hnsw build's vectors", e));
+
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, n as i64);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    let input = BuildInput {
+        vectors,
+        dim,
+        metric,
+        params: Params {
+            m: opts.m,
+            ef_construction: opts.ef_construction,
+            seed: LEVEL_SEED,
+        },
+        threads: build_threads(),
+        links_spill_path: spill.then(|| spill_path("links")),
+    };
+    let stop = AtomicBool::new(false);
+    let inserted = AtomicUsize::new(0);
+    let mut supervise = || {
+        pg_sys::check_for_interrupts!();
+        progress(
+            pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+            inserted.load(Ordering::Relaxed) as i64,
+        );
+    };
+    let graph = build_supervised(input, &stop, &inserted, &mut supervise)
+        .unwrap_or_else(|e| io_error("could not create the hnsw build's temporary file", e));
+    SPILLED_BUILDS.fetch_add(graph.is_mapped() as usize, Ordering::Relaxed);
+
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+    let meta = Meta {
+        dim: dim as u32,
+        m: opts.m as u16,
+        ef_construction: opts.ef_construction as u16,
+        metric,
+        entry: None,
+        groups: 0,
+        nodes: 0,
+        upper_slots: 0,
+        generation: 1,
+        // SAFETY: plain reads of the WAL position and the clock.
+        last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
+        last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
+        built_nodes: 0,
+    };
+    let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
+        write_index(&graph, &tids, meta, sink);
+    });
+    log_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, nblocks, false);
+
+    // SAFETY: palloc'd result, as the AM API expects.
+    unsafe {
+        let mut result = PgBox::<pg_sys::IndexBuildResult>::alloc0();
+        result.heap_tuples = heap_tuples;
+        result.index_tuples = n as f64;
+        result.into_pg()
+    }
+}
+
+/// Builds that used the memory-mapped spill path, for tests (`hnsw_pg_spilled_builds()`).
+pub static SPILLED_BUILDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Appends the pages `produce` emits (in block order from 0) to `fork`. Returns the count.
+fn write_pages(
+    index: pg_sys::Relation,
+    fork: pg_sys::ForkNumber::Type,
+    produce: impl FnOnce(&mut dyn FnMut(u32, &[u8])),
+) -> u32 {
+    let mut count = 0u32;
+    let mut sink = |block: u32, page: &[u8]| {
+        // SAFETY: extending with P_NEW returns a pinned zero page numbered `block` (nobody
+        // else can see the index yet); we fill it under an exclusive lock and mark it dirty.
+        unsafe {
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                fork,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            assert_eq!(
+                pg_sys::BufferGetBlockNumber(buffer),
+                block,
+                "index pages are appended in order"
+            );
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            let target = pg_sys::BufferGetPage(buffer) as *mut u8;
+            std::ptr::copy_nonoverlapping(page.as_ptr(), target, PAGE_SIZE);
+            pg_sys::MarkBufferDirty(buffer);
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+        count += 1;
+        if count % 1024 == 0 {
+            pg_sys::check_for_interrupts!();
+            progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, count as i64);
+        }
+    };
+    produce(&mut sink);
+    count
+}
+
+/// WAL-logs pages 0..nblocks of `fork` as full images (always for an init fork, else
+/// when the relation is logged).
+fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u32, always: bool) {
+    // SAFETY: reading the relation's persistence from its open relcache entry.
+    let permanent = unsafe { (*(*index).rd_rel).relpersistence }
+        == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char;
+    if (always || permanent) && nblocks > 0 {
+        // SAFETY: the pages exist and are ours; log_newpage_range takes its own locks.
+        unsafe { pg_sys::log_newpage_range(index, fork, 0, nblocks, true) };
+    }
+}
+
+/// The init fork of an unlogged index: an empty index (meta page only), WAL-logged so a
+/// standby or crash recovery can reset the main fork from it.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let opts = options(index);
+    let meta = Meta {
+        dim: dimensions(index) as u32,
+        m: opts.m as u16,
+        ef_construction: opts.ef_construction as u16,
+        metric: metric(index),
+        entry: None,
+        groups: 0,
+        nodes: 0,
+        upper_slots: 0,
+        generation: 1,
+        last_change_lsn: 0,
+        last_change_time: 0,
+        built_nodes: 0,
+    };
+    let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
+        let mut page = vec![0u8; PAGE_SIZE];
+        hnsw_core::page::init_page(
+            &mut page,
+            hnsw_core::page::PageKind::Meta,
+            hnsw_core::page::meta::META_SIZE,
+        );
+        meta.write(&mut page);
+        sink(0, &page);
+    });
+    log_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, nblocks, true);
+}

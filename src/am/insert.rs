@@ -1,0 +1,482 @@
+//! INSERT: add one node to the on-disk graph, every change through generic WAL.
+//!
+//! A crash between any two records leaves a consistent index, because a node becomes
+//! reachable only at the end:
+//! 0. search the graph for neighbour candidates on every layer (changing nothing); if the
+//!    nearest one holds exactly this vector, just chain an alias record to it and stop;
+//! 1. reserve upper-layer slots (empty slots nobody points at);
+//! 2. take a node id on the current insert page and write the record, without links;
+//! 3. write the vector;
+//! 4. write the node's own links (it still has no in-links, so no scan reaches it);
+//! 5. add the back-links, one neighbour page per record: now it is found;
+//! 6. if it is above the entry point, make it the entry point (meta page).
+//!
+//! Ids come from the insert page's own `used` counter; the meta page changes only when
+//! that page fills (or the entry point moves), so inserts do not queue on the meta page.
+//! The locking protocol is in docs/locking.md.
+
+use super::build::LEVEL_SEED;
+use crate::storage::{ensure_blocks, modify_pages, read_meta, BufferStore};
+use crate::types::Vector;
+use hnsw_core::distance::{kernels, Metric};
+use hnsw_core::graph::{
+    descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
+    Visited, NO_NODE,
+};
+use hnsw_core::page::node::{
+    next_duplicate, read_layer0, read_upper, set_next_duplicate, upper_slot_of, write_layer0,
+    write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_LIVE,
+};
+use hnsw_core::page::{
+    init_page, page_is_new, page_used, set_page_used, Layout, Meta, PageKind, PageStore,
+    PagedGraph, CONTENT_SIZE, HEADER_SIZE,
+};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use std::collections::HashMap;
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: one key column; values/isnull/heap_tid are valid for this call.
+    let (datum, null, tid) = unsafe {
+        (
+            *values,
+            *isnull,
+            pgrx::itemptr::item_pointer_get_both(*heap_tid),
+        )
+    };
+    if null {
+        return false;
+    }
+    // SAFETY: the key column is a vector.
+    let vector = unsafe { Vector::from_datum(datum) };
+    let vector = vector.as_slice();
+    let meta = read_meta(index);
+    if vector.len() != meta.dim as usize {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {} dimensions, not {}", meta.dim, vector.len())
+        );
+    }
+    if meta.metric == Metric::Cosine && vector.iter().all(|&x| x == 0.0) {
+        return false; // no direction: not indexed under cosine
+    }
+    Inserter::new(index, &meta).insert(
+        vector,
+        HeapTid {
+            block: tid.0,
+            offset: tid.1,
+        },
+    );
+    false
+}
+
+struct Inserter {
+    index: pg_sys::Relation,
+    layout: Layout,
+    metric: Metric,
+    ef_construction: usize,
+    graph: PagedGraph<BufferStore>,
+    vectors: HashMap<u32, Vec<f32>>,
+}
+
+impl Inserter {
+    fn new(index: pg_sys::Relation, meta: &Meta) -> Self {
+        Inserter {
+            index,
+            layout: Layout::new(meta.dim as usize, meta.m as usize),
+            metric: meta.metric,
+            ef_construction: meta.ef_construction as usize,
+            graph: PagedGraph::new(BufferStore { index }, *meta),
+            vectors: HashMap::new(),
+        }
+    }
+
+    fn max_degree(&self, layer: usize) -> usize {
+        if layer == 0 {
+            2 * self.layout.m
+        } else {
+            self.layout.m
+        }
+    }
+
+    fn insert(mut self, vector: &[f32], tid: HeapTid) {
+        let m = self.layout.m;
+        let level = draw_level(
+            LEVEL_SEED ^ splitmix64(((tid.block as u64) << 16) | tid.offset as u64),
+            0,
+            m,
+        );
+        // An empty graph: this node becomes the entry point, unless another insert got
+        // there first (then it is linked to that one like any other node).
+        let mut created: Option<(u32, NodeRecord)> = None;
+        let entry = loop {
+            if let Some(entry) = read_meta(self.index).entry {
+                break entry;
+            }
+            let id = created
+                .get_or_insert_with(|| self.create_node(vector, tid, level, 0))
+                .0;
+            let made_entry = self.update_meta(|meta| {
+                meta.entry
+                    .is_none()
+                    .then(|| meta.entry = Some(EntryPoint { node: id, level }))
+            });
+            if made_entry {
+                return;
+            }
+        };
+
+        // Search first, changing nothing: the neighbour candidates on every layer.
+        let mut visited = Visited::sparse();
+        let mut entries = vec![descend(&self.graph, vector, entry, level)];
+        let top = level.min(entry.level);
+        let mut found_by_layer = vec![Vec::new(); top + 1];
+        for layer in (0..=top).rev() {
+            let mut found = search_layer(
+                &self.graph,
+                vector,
+                &entries,
+                self.ef_construction,
+                layer,
+                &mut visited,
+            );
+            if let Some((id, _)) = &created {
+                found.retain(|n| n.id != *id);
+            }
+            if !found.is_empty() {
+                entries = found.clone();
+            }
+            found_by_layer[layer] = found;
+        }
+        if created.is_none() {
+            if let Some(primary) = self.exact_duplicate(vector, &found_by_layer[0]) {
+                return self.add_alias(primary, vector, tid);
+            }
+        }
+
+        let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
+        for layer in (0..=top).rev() {
+            let chosen = self.select(&found_by_layer[layer], self.max_degree(layer));
+            self.write_links(id, &record, layer, &chosen);
+            for &other in &chosen {
+                self.link_back(other, id, layer);
+            }
+        }
+        if level > entry.level {
+            self.update_meta(|meta| {
+                let higher = meta.entry.is_none_or(|e| level > e.level);
+                higher.then(|| meta.entry = Some(EntryPoint { node: id, level }))
+            });
+        }
+    }
+
+    /// Reserves upper slots, takes a node id, writes the record (no links) and vector.
+    fn create_node(
+        &mut self,
+        vector: &[f32],
+        tid: HeapTid,
+        level: usize,
+        flags: u8,
+    ) -> (u32, NodeRecord) {
+        let upper_slots: Vec<u32> = (0..level).map(|_| self.allocate_upper_slot()).collect();
+        let record = NodeRecord {
+            tid,
+            level: level as u8,
+            flags: FLAG_LIVE | flags,
+            generation: 1,
+            next_duplicate: NO_NODE,
+            upper_slots,
+            layer0: Vec::new(),
+        };
+        let id = self.allocate_node(&record);
+        self.write_vector(id, vector);
+        self.vectors.insert(id, vector.to_vec());
+        (id, record)
+    }
+
+    /// The graph node among the nearest candidates whose vector equals `vector` bit for bit.
+    fn exact_duplicate(&mut self, vector: &[f32], nearest: &[Neighbour]) -> Option<u32> {
+        let best = nearest.first()?.distance;
+        let ties: Vec<u32> = nearest
+            .iter()
+            .take_while(|n| n.distance == best)
+            .map(|n| n.id)
+            .collect();
+        ties.into_iter().find(|&id| {
+            let other = self.vector(id);
+            other.len() == vector.len()
+                && other
+                    .iter()
+                    .zip(vector)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        })
+    }
+
+    /// Records `tid` as another copy of node `primary`: an unlinked alias record, put at
+    /// the head of the primary's duplicate chain in one WAL record with the primary.
+    fn add_alias(&mut self, primary: u32, vector: &[f32], tid: HeapTid) {
+        let (alias, _) = self.create_node(vector, tid, 0, FLAG_ALIAS);
+        let (alias_block, alias_at) = self.layout.node_location(alias);
+        let (primary_block, primary_at) = self.layout.node_location(primary);
+        let blocks: Vec<u32> = if alias_block == primary_block {
+            vec![alias_block]
+        } else {
+            vec![alias_block, primary_block]
+        };
+        modify_pages(self.index, &blocks, |pages| {
+            let primary_page = pages.len() - 1;
+            let rest = next_duplicate(pages[primary_page], primary_at);
+            set_next_duplicate(pages[primary_page], primary_at, alias);
+            set_next_duplicate(pages[0], alias_at, rest);
+            Some(())
+        });
+    }
+
+    fn vector(&mut self, id: u32) -> &[f32] {
+        if !self.vectors.contains_key(&id) {
+            let mut v = Vec::new();
+            self.graph.read_vector(id, &mut v);
+            self.vectors.insert(id, v);
+        }
+        &self.vectors[&id]
+    }
+
+    fn select(&mut self, candidates: &[Neighbour], max: usize) -> Vec<u32> {
+        for c in candidates {
+            self.vector(c.id);
+        }
+        let vectors = &self.vectors;
+        let metric = self.metric;
+        select_neighbours(candidates, max, |a, b| {
+            metric.distance(kernels(), &vectors[&a], &vectors[&b])
+        })
+    }
+
+    /// Changes the meta page if `change` says so (returns Some). True if it changed.
+    fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
+        modify_pages(self.index, &[0], |pages| {
+            let mut meta = Meta::read(pages[0]).unwrap_or_else(|e| crate::storage::format_error(e));
+            change(&mut meta)?;
+            meta.generation += 1;
+            // SAFETY: plain reads of the WAL position and the clock.
+            meta.last_change_lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
+            meta.last_change_time = unsafe { pg_sys::GetCurrentTimestamp() };
+            meta.write(pages[0]);
+            Some(())
+        })
+        .is_some()
+    }
+
+    /// Makes sure the group holding `block` exists.
+    fn ensure_group(&self, block: u32) {
+        let group = (block as usize - 1) / self.layout.group_pages;
+        ensure_blocks(
+            self.index,
+            (1 + (group + 1) * self.layout.group_pages) as u32,
+        );
+    }
+
+    /// Takes the next free item on the current insert page of a kind (nodes or upper
+    /// slots), writing it with `write`; moves the insert page on when it is full.
+    fn allocate(
+        &self,
+        first_of: fn(&Meta) -> u32,
+        advance: fn(&mut Meta, u32, u32) -> Option<()>,
+        locate: impl Fn(u32) -> (u32, usize),
+        kind: PageKind,
+        per_page: usize,
+        item_size: usize,
+        write: impl Fn(&mut [u8], usize),
+    ) -> u32 {
+        loop {
+            let first = first_of(&read_meta(self.index));
+            let (block, _) = locate(first);
+            self.ensure_group(block);
+            let taken = modify_pages(self.index, &[block], |pages| {
+                let page = &mut *pages[0];
+                if page_is_new(page) {
+                    init_page(page, kind, per_page * item_size);
+                }
+                let used = page_used(page) as usize;
+                if used >= per_page {
+                    return None;
+                }
+                let item = first + used as u32;
+                write(page, locate(item).1);
+                set_page_used(page, used as u16 + 1);
+                Some(item)
+            });
+            if let Some(item) = taken {
+                return item;
+            }
+            self.update_meta(|meta| advance(meta, first, per_page as u32));
+        }
+    }
+
+    fn allocate_upper_slot(&self) -> u32 {
+        let (layout, m) = (self.layout, self.layout.m);
+        self.allocate(
+            |meta| meta.upper_slots,
+            |meta, first, per_page| {
+                (meta.upper_slots == first).then(|| meta.upper_slots = first + per_page)
+            },
+            |slot| layout.upper_location(slot),
+            PageKind::Upper,
+            layout.uppers_per_page,
+            layout.upper_size,
+            |page, at| write_upper(page, at, m, &[]),
+        )
+    }
+
+    fn allocate_node(&self, record: &NodeRecord) -> u32 {
+        let (layout, m) = (self.layout, self.layout.m);
+        self.allocate(
+            |meta| meta.nodes,
+            |meta, first, per_page| (meta.nodes == first).then(|| meta.nodes = first + per_page),
+            |id| layout.node_location(id),
+            PageKind::Nodes,
+            layout.nodes_per_page,
+            layout.node_size,
+            |page, at| record.write(page, at, m),
+        )
+    }
+
+    /// Writes node `id`'s vector: one page, or several (four to a WAL record).
+    fn write_vector(&self, id: u32, vector: &[f32]) {
+        let layout = self.layout;
+        let (first_block, at) = layout.vector_location(id);
+        self.ensure_group(first_block);
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let used = if layout.vectors_per_page > 0 {
+            layout.vectors_per_page * layout.vector_size
+        } else {
+            CONTENT_SIZE
+        };
+        let pages = layout.pages_per_vector.max(1) as u32;
+        let blocks: Vec<u32> = (first_block..first_block + pages).collect();
+        for (record_index, chunk) in blocks.chunks(4).enumerate() {
+            modify_pages(self.index, chunk, |pages| {
+                for (k, page) in pages.iter_mut().enumerate() {
+                    if page_is_new(page) {
+                        init_page(page, PageKind::Vectors, used);
+                    }
+                    let part = record_index * 4 + k;
+                    let (start, offset) = if layout.vectors_per_page > 0 {
+                        (0, at)
+                    } else {
+                        (part * CONTENT_SIZE, HEADER_SIZE)
+                    };
+                    let end = (start
+                        + if layout.vectors_per_page > 0 {
+                            layout.vector_size
+                        } else {
+                            CONTENT_SIZE
+                        })
+                    .min(bytes.len());
+                    page[offset..offset + end - start].copy_from_slice(&bytes[start..end]);
+                }
+                Some(())
+            });
+        }
+    }
+
+    /// Where node `id`'s list for `layer` lives: (block, offset).
+    fn list_location(&self, id: u32, record: Option<&NodeRecord>, layer: usize) -> (u32, usize) {
+        let (block, at) = self.layout.node_location(id);
+        if layer == 0 {
+            return (block, at);
+        }
+        let slot = match record {
+            Some(r) => r.upper_slots[layer - 1],
+            None => {
+                BufferStore { index: self.index }.with_page(block, |p| upper_slot_of(p, at, layer))
+            }
+        };
+        self.layout.upper_location(slot)
+    }
+
+    fn write_links(&self, id: u32, record: &NodeRecord, layer: usize, links: &[u32]) {
+        let (block, at) = self.list_location(id, Some(record), layer);
+        let m = self.layout.m;
+        modify_pages(self.index, &[block], |pages| {
+            if layer == 0 {
+                write_layer0(pages[0], at, m, links);
+            } else {
+                write_upper(pages[0], at, m, links);
+            }
+            Some(())
+        });
+    }
+
+    /// Adds `id` to `other`'s list on `layer`, re-selecting with the heuristic when full.
+    fn link_back(&mut self, other: u32, id: u32, layer: usize) {
+        let (block, at) = self.list_location(other, None, layer);
+        let (m, max) = (self.layout.m, self.max_degree(layer));
+        let read = move |page: &[u8], out: &mut Vec<u32>| {
+            if layer == 0 {
+                read_layer0(page, at, m, out)
+            } else {
+                read_upper(page, at, m, out)
+            }
+        };
+        // Load the vectors the re-selection needs before taking the page lock.
+        let mut current = Vec::new();
+        BufferStore { index: self.index }.with_page(block, |p| read(p, &mut current));
+        for &n in current.iter().chain([&other, &id]) {
+            if n != NO_NODE {
+                self.vector(n);
+            }
+        }
+        let vectors = &mut self.vectors;
+        let graph = &self.graph;
+        let metric = self.metric;
+        modify_pages(self.index, &[block], |pages| {
+            let mut links = Vec::new();
+            read(pages[0], &mut links);
+            if links.contains(&id) {
+                return None;
+            }
+            links.push(id);
+            if links.len() > max {
+                // The list may have changed since we looked: fetch any new vectors.
+                for &n in &links {
+                    vectors.entry(n).or_insert_with(|| {
+                        let mut v = Vec::new();
+                        graph.read_vector(n, &mut v);
+                        v
+                    });
+                }
+                let base = &vectors[&other];
+                let mut candidates: Vec<Neighbour> = links
+                    .iter()
+                    .map(|&n| Neighbour {
+                        distance: metric.distance(kernels(), base, &vectors[&n]),
+                        id: n,
+                    })
+                    .collect();
+                candidates.sort();
+                links = select_neighbours(&candidates, max, |a, b| {
+                    metric.distance(kernels(), &vectors[&a], &vectors[&b])
+                });
+            }
+            if layer == 0 {
+                write_layer0(pages[0], at, m, &links);
+            } else {
+                write_upper(pages[0], at, m, &links);
+            }
+            Some(())
+        });
+    }
+}

@@ -1,0 +1,78 @@
+//! The `hnsw` index access method: one file per job (build, insert, scan, vacuum, cost).
+
+mod build;
+mod cost;
+mod insert;
+pub mod options;
+mod scan;
+mod vacuum;
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, Internal};
+
+/// The access method handler: what CREATE ACCESS METHOD hnsw points at.
+#[pg_extern(sql = false)]
+fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: makeNode-style allocation of the routine struct, handed to Postgres.
+    let mut am =
+        unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
+    am.amstrategies = 0;
+    am.amsupport = 3;
+    am.amoptsprocnum = 0;
+    am.amcanorder = false;
+    am.amcanorderbyop = true;
+    am.amcanbackward = false;
+    am.amcanunique = false;
+    am.amcanmulticol = false;
+    am.amoptionalkey = true;
+    am.amsearcharray = false;
+    am.amsearchnulls = false;
+    am.amstorage = false;
+    am.amclusterable = false;
+    am.ampredlocks = false;
+    am.amcanparallel = false;
+    am.amcaninclude = false;
+    am.amusemaintenanceworkmem = true;
+    am.amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
+    am.amkeytype = pg_sys::InvalidOid;
+
+    am.ambuild = Some(build::ambuild);
+    am.ambuildempty = Some(build::ambuildempty);
+    am.aminsert = Some(insert::aminsert);
+    am.ambulkdelete = Some(vacuum::ambulkdelete);
+    am.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
+    am.amcanreturn = None;
+    am.amcostestimate = Some(cost::amcostestimate);
+    am.amoptions = Some(options::amoptions);
+    am.amproperty = None;
+    am.ambuildphasename = Some(ambuildphasename);
+    am.amvalidate = Some(amvalidate);
+    am.amadjustmembers = None;
+    am.ambeginscan = Some(scan::ambeginscan);
+    am.amrescan = Some(scan::amrescan);
+    am.amgettuple = Some(scan::amgettuple);
+    am.amgetbitmap = None;
+    am.amendscan = Some(scan::amendscan);
+    am.ammarkpos = None;
+    am.amrestrpos = None;
+    am.amestimateparallelscan = None;
+    am.aminitparallelscan = None;
+    am.amparallelrescan = None;
+    Internal::from(Some(pg_sys::Datum::from(am.into_pg())))
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    build::phase_name(phase).map_or(std::ptr::null_mut(), |name| name.as_ptr() as *mut _)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
+    true
+}
+
+/// How many index builds in this backend spilled to memory-mapped files (for tests).
+#[pg_extern(sql = false)]
+fn hnsw_pg_spilled_builds() -> i64 {
+    build::SPILLED_BUILDS.load(std::sync::atomic::Ordering::Relaxed) as i64
+}

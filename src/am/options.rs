@@ -1,0 +1,182 @@
+//! Reloptions `m` and `ef_construction`, and the GUCs `hnsw.ef_search` and
+//! `hnsw.max_scan_tuples` (pgvector's names, so its users' settings carry over).
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const DEFAULT_M: i32 = 16;
+pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
+
+pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+
+static RELOPT_KIND: AtomicU32 = AtomicU32::new(0);
+
+/// The parsed reloptions, laid out as build_reloptions fills them.
+#[repr(C)]
+struct RawOptions {
+    vl_len: i32,
+    m: i32,
+    ef_construction: i32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub m: usize,
+    pub ef_construction: usize,
+}
+
+/// Registers the reloptions and GUCs; called from _PG_init.
+pub fn register() {
+    // SAFETY: called once from _PG_init in the backend; the names are static strings.
+    unsafe {
+        let kind = pg_sys::add_reloption_kind();
+        RELOPT_KIND.store(kind, Ordering::Relaxed);
+        pg_sys::add_int_reloption(
+            kind,
+            c"m".as_ptr(),
+            c"Maximum neighbours per node on upper layers (layer 0 keeps 2 * m)".as_ptr(),
+            DEFAULT_M,
+            2,
+            100,
+            pg_sys::AccessExclusiveLock as i32,
+        );
+        pg_sys::add_int_reloption(
+            kind,
+            c"ef_construction".as_ptr(),
+            c"Size of the dynamic candidate list while building the graph".as_ptr(),
+            DEFAULT_EF_CONSTRUCTION,
+            4,
+            1000,
+            pg_sys::AccessExclusiveLock as i32,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"hnsw.ef_search",
+        c"Beam width of the layer-0 search of an hnsw index scan.",
+        c"Larger values find more of the true nearest neighbours, more slowly.",
+        &EF_SEARCH,
+        1,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hnsw.max_scan_tuples",
+        c"Most nodes an hnsw index scan visits when it continues past its first beam.",
+        c"Bounds scans whose WHERE clause rejects many rows.",
+        &MAX_SCAN_TUPLES,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: a plain catalog-free call made once at load time.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"hnsw".as_ptr()) };
+}
+
+/// The amoptions callback.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
+    let table = [
+        pg_sys::relopt_parse_elt {
+            optname: c"m".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: std::mem::offset_of!(RawOptions, m) as i32,
+        },
+        pg_sys::relopt_parse_elt {
+            optname: c"ef_construction".as_ptr(),
+            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+            offset: std::mem::offset_of!(RawOptions, ef_construction) as i32,
+        },
+    ];
+    // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
+    unsafe {
+        pg_sys::build_reloptions(
+            reloptions,
+            validate,
+            RELOPT_KIND.load(Ordering::Relaxed),
+            std::mem::size_of::<RawOptions>(),
+            table.as_ptr(),
+            table.len() as i32,
+        ) as *mut pg_sys::bytea
+    }
+}
+
+/// The index's options (defaults when none were given), checked against each other.
+pub fn options(index: pg_sys::Relation) -> Options {
+    // SAFETY: rd_options is null or the RawOptions that amoptions built for this index.
+    let raw = unsafe { ((*index).rd_options as *const RawOptions).as_ref() };
+    let (m, ef) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION), |o| {
+        (o.m, o.ef_construction)
+    });
+    if ef < 2 * m {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("ef_construction must be at least 2 * m (m = {m}, ef_construction = {ef})")
+        );
+    }
+    Options {
+        m: m as usize,
+        ef_construction: ef as usize,
+    }
+}
+
+pub fn ef_search() -> usize {
+    EF_SEARCH.get() as usize
+}
+
+pub fn max_scan_tuples() -> usize {
+    MAX_SCAN_TUPLES.get() as usize
+}
+
+/// The name of an index's support function 1, which says which distance it orders by.
+pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
+    use hnsw_core::distance::Metric;
+    // SAFETY: index_getprocid reads the relcache entry of an open index; get_func_name
+    // returns a palloc'd name or null.
+    let name = unsafe {
+        let proc = pg_sys::index_getprocid(index, 1, 1);
+        let name = pg_sys::get_func_name(proc);
+        if name.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    };
+    match name.as_str() {
+        "vector_l2_squared_distance" => Metric::L2,
+        "vector_negative_inner_product" => Metric::InnerProduct,
+        "cosine_distance" => Metric::Cosine,
+        "l1_distance" => Metric::L1,
+        other => {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("hnsw operator class support function 1 is \"{other}\", which hnsw_pg does not know")
+            );
+        }
+    }
+}
+
+/// Dimensions of the indexed column, from its typmod (`vector(n)`).
+pub fn dimensions(index: pg_sys::Relation) -> usize {
+    // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
+    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
+    if typmod < 1 {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "column does not have dimensions",
+            "Declare the column as vector(n) to index it with hnsw."
+        );
+    }
+    typmod as usize
+}

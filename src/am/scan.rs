@@ -1,0 +1,145 @@
+//! Index scans: `ORDER BY embedding <op> query`. A scan descends from the entry point,
+//! runs a beam of `hnsw.ef_search` on layer 0, and returns its nodes nearest first; when
+//! the executor wants more (a larger LIMIT, or a WHERE clause rejecting rows), the same
+//! search continues from where it stopped, up to `hnsw.max_scan_tuples` nodes.
+
+use super::options::{ef_search, max_scan_tuples};
+use crate::storage::{read_meta, BufferStore};
+use crate::types::Vector;
+use hnsw_core::graph::{Scan, Visited, NO_NODE};
+use hnsw_core::page::node::{HeapTid, FLAG_DELETED};
+use hnsw_core::page::PagedGraph;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
+
+struct ScanState {
+    query: Option<Vec<f32>>,
+    /// Heap tuples of the exact duplicates of the last node taken, still to return.
+    pending: std::collections::VecDeque<HeapTid>,
+    search: Option<(PagedGraph<BufferStore>, Scan)>,
+    /// Nodes taken from the search so far (returned or skipped as deleted).
+    taken: usize,
+}
+
+fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    // SAFETY: ambeginscan stored a ScanState (owned by the scan's memory context) in
+    // `opaque`, and only this scan's callbacks, on this thread, use it.
+    unsafe { &mut *((*scan).opaque as *mut ScanState) }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: std::ffi::c_int,
+    norderbys: std::ffi::c_int,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: the standard allocation of a scan descriptor for this index.
+    let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
+    let state = ScanState {
+        query: None,
+        pending: Default::default(),
+        search: None,
+        taken: 0,
+    };
+    // Dropped with the scan's memory context, so an ERROR mid-scan leaks nothing.
+    let state = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
+    // SAFETY: `scan` was just allocated.
+    unsafe { (*scan).opaque = state as *mut std::ffi::c_void };
+    scan
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    _keys: pg_sys::ScanKey,
+    _nkeys: std::ffi::c_int,
+    orderbys: pg_sys::ScanKey,
+    norderbys: std::ffi::c_int,
+) {
+    let state = state(scan);
+    state.search = None;
+    state.taken = 0;
+    state.query = None;
+    state.pending.clear();
+    if norderbys < 1 || orderbys.is_null() {
+        return; // no ORDER BY: nothing to rank by, so the scan returns no rows
+    }
+    // SAFETY: orderbys holds norderbys >= 1 scan keys; the first is `<op> query`.
+    let key = unsafe { &*orderbys };
+    if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
+        return; // ORDER BY distance to NULL: every distance is NULL; return nothing
+    }
+    // SAFETY: the ORDER BY operator's right argument is a vector.
+    let query = unsafe { Vector::from_datum(key.sk_argument) };
+    state.query = Some(query.as_slice().to_vec());
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _dir: pg_sys::ScanDirection::Type,
+) -> bool {
+    let state = state(scan);
+    if state.search.is_none() {
+        let Some(query) = state.query.clone() else {
+            return false;
+        };
+        // SAFETY: the scan descriptor's index relation is open for the scan.
+        let index = unsafe { (*scan).indexRelation };
+        let meta = read_meta(index);
+        if query.len() != meta.dim as usize {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!(
+                    "different vector dimensions {} and {}",
+                    meta.dim,
+                    query.len()
+                )
+            );
+        }
+        let entry = meta.entry;
+        let search = Scan::new(query, ef_search(), entry, Visited::sparse());
+        state.search = Some((PagedGraph::new(BufferStore { index }, meta), search));
+    }
+    let (graph, search) = state.search.as_mut().expect("set just above");
+    let limit = ef_search().max(max_scan_tuples());
+    loop {
+        if let Some(tid) = state.pending.pop_front() {
+            // SAFETY: xs_heaptid is the scan's output slot for the heap tuple's address.
+            unsafe {
+                pgrx::itemptr::item_pointer_set_all(&mut (*scan).xs_heaptid, tid.block, tid.offset);
+                (*scan).xs_recheck = false;
+                (*scan).xs_recheckorderby = false;
+            }
+            return true;
+        }
+        if state.taken >= limit {
+            return false;
+        }
+        pg_sys::check_for_interrupts!();
+        let Some(found) = search.next(graph) else {
+            return false;
+        };
+        state.taken += 1;
+        // The node and its chain of exact duplicates, minus deleted ones.
+        let mut id = found.id;
+        loop {
+            let node = graph.node(id);
+            if node.flags & FLAG_DELETED == 0 {
+                state.pending.push_back(node.tid);
+            }
+            if node.next_duplicate == NO_NODE {
+                break;
+            }
+            id = node.next_duplicate;
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    // The state itself goes with the memory context; drop the search now to free it early.
+    let state = state(scan);
+    state.search = None;
+}

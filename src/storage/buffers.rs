@@ -1,0 +1,130 @@
+//! Buffer access. Every read pins the buffer and holds a share lock only while the
+//! caller's closure runs; every change goes through one generic WAL record of at most
+//! four pages, locked exclusively in block order (so two backends never wait on each
+//! other in opposite orders).
+
+use hnsw_core::page::{page_is_new, FormatError, Meta, PageStore, PAGE_SIZE};
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+
+/// Reads index pages through shared buffers.
+pub struct BufferStore {
+    pub index: pg_sys::Relation,
+}
+
+fn read_buffer(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
+    // SAFETY: `index` is an open index relation; ReadBufferExtended raises an ERROR for a
+    // block past the end rather than returning garbage.
+    unsafe {
+        pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+            block,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+impl PageStore for BufferStore {
+    fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R {
+        let buffer = read_buffer(self.index, block);
+        // SAFETY: the buffer is pinned; under the share lock its page is a stable,
+        // BLCKSZ-long byte array until UnlockReleaseBuffer.
+        unsafe {
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
+            let page =
+                std::slice::from_raw_parts(pg_sys::BufferGetPage(buffer) as *const u8, PAGE_SIZE);
+            let result = f(page);
+            pg_sys::UnlockReleaseBuffer(buffer);
+            result
+        }
+    }
+}
+
+/// Raises a format error as an ERROR.
+pub fn format_error(e: FormatError) -> ! {
+    let code = match e {
+        FormatError::UnsupportedVersion { .. } => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        _ => PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+    };
+    pgrx::ereport!(ERROR, code, e.to_string());
+}
+
+/// The meta page, checked.
+pub fn read_meta(index: pg_sys::Relation) -> Meta {
+    BufferStore { index }
+        .with_page(0, |p| Meta::read(p))
+        .unwrap_or_else(|e| format_error(e))
+}
+
+/// Changes `blocks` (at most 4, distinct) in one generic WAL record. `f` gets the pages in
+/// the order of `blocks`; pages never initialised arrive all zero and are logged whole.
+/// If `f` returns `None` nothing is changed or logged.
+pub fn modify_pages<R>(
+    index: pg_sys::Relation,
+    blocks: &[u32],
+    f: impl FnOnce(&mut [&mut [u8]]) -> Option<R>,
+) -> Option<R> {
+    assert!(
+        !blocks.is_empty() && blocks.len() <= 4,
+        "a generic WAL record holds 1 to 4 pages"
+    );
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    order.sort_by_key(|&i| blocks[i]);
+    let buffers: Vec<pg_sys::Buffer> = blocks.iter().map(|&b| read_buffer(index, b)).collect();
+    // SAFETY: buffers are pinned and locked exclusively (in block order) before being
+    // registered; the generic WAL state hands out private BLCKSZ copies that we may write,
+    // applied and logged by GenericXLogFinish, or dropped by GenericXLogAbort.
+    unsafe {
+        for &i in &order {
+            pg_sys::LockBuffer(buffers[i], pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+        }
+        let state = pg_sys::GenericXLogStart(index);
+        let mut pages: Vec<&mut [u8]> = buffers
+            .iter()
+            .map(|&buffer| {
+                let fresh = page_is_new(std::slice::from_raw_parts(
+                    pg_sys::BufferGetPage(buffer) as *const u8,
+                    PAGE_SIZE,
+                ));
+                let flags = if fresh {
+                    pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+                } else {
+                    0
+                };
+                let copy = pg_sys::GenericXLogRegisterBuffer(state, buffer, flags);
+                std::slice::from_raw_parts_mut(copy as *mut u8, PAGE_SIZE)
+            })
+            .collect();
+        let result = f(&mut pages);
+        if result.is_some() {
+            pg_sys::GenericXLogFinish(state);
+        } else {
+            pg_sys::GenericXLogAbort(state);
+        }
+        for &buffer in &buffers {
+            pg_sys::UnlockReleaseBuffer(buffer);
+        }
+        result
+    }
+}
+
+/// Extends the relation with empty pages until it has at least `blocks` blocks. The new
+/// pages are not logged: each is logged whole by the first change that initialises it.
+pub fn ensure_blocks(index: pg_sys::Relation, blocks: u32) {
+    // SAFETY: `index` is open; extension happens under the relation extension lock, and
+    // each new buffer is released at once.
+    unsafe {
+        let fork = pg_sys::ForkNumber::MAIN_FORKNUM;
+        if pg_sys::RelationGetNumberOfBlocksInFork(index, fork) >= blocks {
+            return;
+        }
+        pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+        while pg_sys::RelationGetNumberOfBlocksInFork(index, fork) < blocks {
+            let buffer = read_buffer(index, pg_sys::InvalidBlockNumber);
+            pg_sys::ReleaseBuffer(buffer);
+        }
+        pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+    }
+}

@@ -1,0 +1,6 @@
+//! Postgres storage for the index: reading pages through shared buffers, changing them
+//! through generic WAL, extending the relation.
+
+mod buffers;
+
+pub use buffers::{ensure_blocks, format_error, modify_pages, read_meta, BufferStore};
