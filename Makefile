@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup install demo test test-core test-pgrx test-regress test-client bench bench-kernels fmt
+.PHONY: setup install demo test test-core test-pgrx test-regress test-client bench bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -39,7 +39,11 @@ test-regress:
 test-client:
 	bash scripts/with_cluster.sh 55433 "$$(bash scripts/pyenv.sh)" -m pytest -q tests/client
 
-bench: bench-kernels
+bench: bench-kernels bench-hnsw
+
+# The index on 100k x 384 real vectors: build, size, recall/QPS by ef_search, inserts.
+bench-hnsw: install
+	bash scripts/with_cluster.sh 55434 "$$(bash scripts/pyenv.sh)" bench/hnsw_100k.py
 
 # Criterion kernel benches, then a scalar vs AVX2 summary table.
 bench-kernels:

@@ -57,6 +57,23 @@ impl<S: PageStore> PagedGraph<S> {
 
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
+        let layout = &self.layout;
+        if layout.vectors_per_page > 0 && cfg!(target_endian = "little") {
+            // The common case: compute on the page itself, without copying the vector.
+            let (block, at) = layout.vector_location(id);
+            let direct = self.store.with_page(block, |p| {
+                let bytes = &p[at..at + layout.vector_size];
+                // SAFETY: every bit pattern is a valid f32; align_to only returns a float
+                // slice for the 4-aligned part (buffer pages are aligned; a test store's
+                // pages may not be, and then the copy below is used).
+                let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+                (head.is_empty() && tail.is_empty())
+                    .then(|| self.meta.metric.distance(self.kernels, query, floats))
+            });
+            if let Some(d) = direct {
+                return d;
+            }
+        }
         let mut v = self.scratch.borrow_mut();
         self.read_vector(id, &mut v);
         self.meta.metric.distance(self.kernels, query, &v)
