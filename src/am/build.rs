@@ -3,7 +3,7 @@
 
 use super::options::{dimensions, metric, options};
 use crate::types::Vector;
-use hnsw_core::distance::Metric;
+use hnsw_core::distance::{normalized, Metric};
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{build_supervised, BuildInput, Params};
 use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
@@ -79,9 +79,19 @@ unsafe extern "C-unwind" fn load_callback(
                     format!("expected {dim} dimensions, not {}", values.len())
                 );
             }
-            if metric == Metric::Cosine && values.iter().all(|&x| x == 0.0) {
-                return false; // no direction, no cosine distance: not indexed
-            }
+            let unit;
+            let values = if metric.normalizes() {
+                // Stored at unit length; a zero vector has no direction and is not indexed.
+                match normalized(values) {
+                    Some(v) => {
+                        unit = v;
+                        &unit[..]
+                    }
+                    None => return false,
+                }
+            } else {
+                values
+            };
             if let Err(e) = state.arena.push(values) {
                 io_error("could not write to the hnsw build's temporary file", e);
             }
@@ -188,7 +198,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let input = BuildInput {
         vectors,
         dim,
-        metric,
+        metric: metric.indexed(),
         params: Params {
             m: opts.m,
             ef_construction: opts.ef_construction,

@@ -18,7 +18,7 @@
 use super::build::LEVEL_SEED;
 use crate::storage::{ensure_blocks, modify_pages, read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::distance::{kernels, Metric};
+use hnsw_core::distance::{kernels, normalized, Metric};
 use hnsw_core::graph::{
     descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
     Visited, NO_NODE,
@@ -69,9 +69,19 @@ pub unsafe extern "C-unwind" fn aminsert(
             format!("expected {} dimensions, not {}", meta.dim, vector.len())
         );
     }
-    if meta.metric == Metric::Cosine && vector.iter().all(|&x| x == 0.0) {
-        return false; // no direction: not indexed under cosine
-    }
+    let unit;
+    let vector = if meta.metric.normalizes() {
+        // Stored at unit length; a zero vector has no direction and is not indexed.
+        match normalized(vector) {
+            Some(v) => {
+                unit = v;
+                &unit[..]
+            }
+            None => return false,
+        }
+    } else {
+        vector
+    };
     Inserter::new(index, &meta).insert(
         vector,
         HeapTid {
@@ -96,9 +106,9 @@ impl Inserter {
         Inserter {
             index,
             layout: Layout::new(meta.dim as usize, meta.m as usize),
-            metric: meta.metric,
+            metric: meta.metric.indexed(),
             ef_construction: meta.ef_construction as usize,
-            graph: PagedGraph::new(BufferStore { index }, *meta),
+            graph: PagedGraph::new(BufferStore::new(index), *meta),
             vectors: HashMap::new(),
         }
     }
@@ -400,9 +410,7 @@ impl Inserter {
         }
         let slot = match record {
             Some(r) => r.upper_slots[layer - 1],
-            None => {
-                BufferStore { index: self.index }.with_page(block, |p| upper_slot_of(p, at, layer))
-            }
+            None => BufferStore::new(self.index).with_page(block, |p| upper_slot_of(p, at, layer)),
         };
         self.layout.upper_location(slot)
     }
@@ -433,7 +441,7 @@ impl Inserter {
         };
         // Load the vectors the re-selection needs before taking the page lock.
         let mut current = Vec::new();
-        BufferStore { index: self.index }.with_page(block, |p| read(p, &mut current));
+        BufferStore::new(self.index).with_page(block, |p| read(p, &mut current));
         for &n in current.iter().chain([&other, &id]) {
             if n != NO_NODE {
                 self.vector(n);

@@ -6,6 +6,7 @@
 use super::options::{ef_search, max_scan_tuples};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
+use hnsw_core::distance::normalized;
 use hnsw_core::graph::{Scan, Visited, NO_NODE};
 use hnsw_core::page::node::{HeapTid, FLAG_DELETED};
 use hnsw_core::page::PagedGraph;
@@ -87,6 +88,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
         // SAFETY: the scan descriptor's index relation is open for the scan.
         let index = unsafe { (*scan).indexRelation };
         let meta = read_meta(index);
+        // Cosine indexes hold unit vectors; a zero query has no direction and ranks
+        // everything equal, as its distances (NaN) do.
+        let query = if meta.metric.normalizes() {
+            normalized(&query).unwrap_or(query)
+        } else {
+            query
+        };
         if query.len() != meta.dim as usize {
             pgrx::ereport!(
                 ERROR,
@@ -100,7 +108,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
         }
         let entry = meta.entry;
         let search = Scan::new(query, ef_search(), entry, Visited::sparse());
-        state.search = Some((PagedGraph::new(BufferStore { index }, meta), search));
+        state.search = Some((PagedGraph::new(BufferStore::new(index), meta), search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
     let limit = ef_search().max(max_scan_tuples());

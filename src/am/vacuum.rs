@@ -29,13 +29,13 @@ fn for_each_node(
         // SAFETY: a plain backend call between pages.
         unsafe { pg_sys::vacuum_delay_point() };
         let used =
-            BufferStore { index }
+            BufferStore::new(index)
                 .with_page(block, |p| if page_is_new(p) { 0 } else { page_used(p) });
         if used == 0 {
             continue;
         }
         let mut to_delete = Vec::new();
-        BufferStore { index }.with_page(block, |p| {
+        BufferStore::new(index).with_page(block, |p| {
             for k in 0..page_used(p) as usize {
                 let record = NodeRecord::read(p, HEADER_SIZE + k * layout.node_size, layout.m);
                 if record.flags & FLAG_LIVE == 0 || record.flags & FLAG_DELETED != 0 {

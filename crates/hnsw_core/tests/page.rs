@@ -175,6 +175,7 @@ fn written(
         &tids,
         Meta {
             generation: 1,
+            metric,
             ..sample_meta()
         },
         |b, p| store.append(b, p),

@@ -16,6 +16,22 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Whether an index stores this metric's vectors scaled to unit length. Cosine does:
+    /// on unit vectors, ordering by 1 - cos is ordering by -a·b, one multiply-add per
+    /// element instead of three, and vectors of one direction become exact duplicates.
+    pub fn normalizes(self) -> bool {
+        self == Metric::Cosine
+    }
+
+    /// The metric an index computes on its stored (possibly normalised) vectors.
+    pub fn indexed(self) -> Metric {
+        if self.normalizes() {
+            Metric::InnerProduct
+        } else {
+            self
+        }
+    }
+
     pub fn distance(self, kernels: &Kernels, a: &[f32], b: &[f32]) -> f32 {
         match self {
             Metric::L2 => (kernels.l2_squared)(a, b),
@@ -24,4 +40,10 @@ impl Metric {
             Metric::L1 => (kernels.l1)(a, b),
         }
     }
+}
+
+/// `v` scaled to unit length (norm accumulated in f64); `None` for the zero vector.
+pub fn normalized(v: &[f32]) -> Option<Vec<f32>> {
+    let norm = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    (norm > 0.0).then(|| v.iter().map(|&x| (x as f64 / norm) as f32).collect())
 }

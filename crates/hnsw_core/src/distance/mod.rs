@@ -9,7 +9,7 @@ mod avx2;
 mod metric;
 mod scalar;
 
-pub use metric::Metric;
+pub use metric::{normalized, Metric};
 
 use std::sync::OnceLock;
 

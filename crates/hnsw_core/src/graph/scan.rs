@@ -68,7 +68,7 @@ impl Scan {
                 }
             }
         }
-        let mut links = Vec::new();
+        let (mut links, mut distances) = (Vec::new(), Vec::new());
         while let Some(Reverse(current)) = self.candidates.pop() {
             let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
             if current.distance > worst && results.len() >= self.ef {
@@ -76,14 +76,10 @@ impl Scan {
                 break;
             }
             g.neighbours_into(current.id, 0, &mut links);
-            for &n in &links {
-                if !self.visited.insert(n) {
-                    continue;
-                }
-                let found = Neighbour {
-                    distance: g.distance_to(&self.query, n),
-                    id: n,
-                };
+            links.retain(|&n| self.visited.insert(n));
+            g.distances_to(&self.query, &links, &mut distances);
+            for (&n, &distance) in links.iter().zip(&distances) {
+                let found = Neighbour { distance, id: n };
                 let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
                 if results.len() < self.ef || found.distance < worst {
                     self.candidates.push(Reverse(found));

@@ -4,6 +4,7 @@
 use super::{EntryPoint, Graph};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a search needs from a graph.
 pub trait GraphRead {
@@ -11,6 +12,12 @@ pub trait GraphRead {
     fn distance_to(&self, query: &[f32], id: u32) -> f32;
     /// Node `id`'s neighbours on `layer`, replacing `out`'s contents.
     fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>);
+    /// Distances from `query` to each of `ids`, replacing `out`'s contents. Graphs on
+    /// pages override this to fetch all the vectors' memory before computing any.
+    fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
+    }
 }
 
 /// A node and its distance to the query; orders by distance, then id.
@@ -40,7 +47,26 @@ impl PartialOrd for Neighbour {
 /// many times over a known node count; sparse (a hash set) for one index scan.
 pub enum Visited {
     Dense { marks: Vec<u32>, epoch: u32 },
-    Sparse(HashSet<u32>),
+    Sparse(HashSet<u32, BuildHasherDefault<IdHasher>>),
+}
+
+/// Node ids are dense small integers: one multiply spreads them well enough, far cheaper
+/// than the default SipHash.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl Visited {
@@ -52,7 +78,10 @@ impl Visited {
     }
 
     pub fn sparse() -> Self {
-        Visited::Sparse(HashSet::new())
+        Visited::Sparse(HashSet::with_capacity_and_hasher(
+            4096,
+            BuildHasherDefault::default(),
+        ))
     }
 
     pub fn reset(&mut self) {
@@ -90,12 +119,12 @@ pub fn greedy_closest<G: GraphRead>(
     layer: usize,
 ) -> Neighbour {
     let mut best = start;
-    let mut links = Vec::new();
+    let (mut links, mut distances) = (Vec::new(), Vec::new());
     loop {
         let mut improved = false;
         g.neighbours_into(best.id, layer, &mut links);
-        for &n in &links {
-            let d = g.distance_to(query, n);
+        g.distances_to(query, &links, &mut distances);
+        for (&n, &d) in links.iter().zip(&distances) {
             if d < best.distance {
                 best = Neighbour { distance: d, id: n };
                 improved = true;
@@ -146,18 +175,16 @@ pub fn search_layer<G: GraphRead>(
     while results.len() > ef {
         results.pop();
     }
-    let mut links = Vec::new();
+    let (mut links, mut distances) = (Vec::new(), Vec::new());
     while let Some(Reverse(current)) = candidates.pop() {
         let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
         if current.distance > worst && results.len() >= ef {
             break;
         }
         g.neighbours_into(current.id, layer, &mut links);
-        for &n in &links {
-            if !visited.insert(n) {
-                continue;
-            }
-            let d = g.distance_to(query, n);
+        links.retain(|&n| visited.insert(n));
+        g.distances_to(query, &links, &mut distances);
+        for (&n, &d) in links.iter().zip(&distances) {
             let worst = results.peek().map_or(f32::INFINITY, |w| w.distance);
             if results.len() < ef || d < worst {
                 let found = Neighbour { distance: d, id: n };

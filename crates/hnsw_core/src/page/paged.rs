@@ -55,6 +55,46 @@ impl<S: PageStore> PagedGraph<S> {
     }
 }
 
+impl<S: PageStore> PagedGraph<S> {
+    /// Appends the distances to `ids`, whose vectors each fit in a page, holding all
+    /// their pages at once and prefetching each vector a few ahead of the one computed.
+    fn distances_on_pages(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        let layout = &self.layout;
+        let places: Vec<(u32, usize)> = ids.iter().map(|&id| layout.vector_location(id)).collect();
+        let blocks: Vec<u32> = places.iter().map(|p| p.0).collect();
+        let size = layout.vector_size;
+        self.store.with_pages(&blocks, |pages| {
+            const AHEAD: usize = 2;
+            let vector_bytes = |i: usize| &pages[i][places[i].1..places[i].1 + size];
+            for i in 0..AHEAD.min(ids.len()) {
+                prefetch(vector_bytes(i));
+            }
+            for i in 0..ids.len() {
+                if i + AHEAD < ids.len() {
+                    prefetch(vector_bytes(i + AHEAD));
+                }
+                let bytes = vector_bytes(i);
+                // SAFETY: every bit pattern is a valid f32; only a 4-aligned middle part
+                // comes back as floats (buffer pages are aligned; a test store's may not be).
+                let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+                let d = if head.is_empty() && tail.is_empty() {
+                    self.meta
+                        .metric
+                        .indexed()
+                        .distance(self.kernels, query, floats)
+                } else {
+                    let v: Vec<f32> = bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    self.meta.metric.indexed().distance(self.kernels, query, &v)
+                };
+                out.push(d);
+            }
+        });
+    }
+}
+
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
         let layout = &self.layout;
@@ -67,8 +107,12 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
                 // slice for the 4-aligned part (buffer pages are aligned; a test store's
                 // pages may not be, and then the copy below is used).
                 let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-                (head.is_empty() && tail.is_empty())
-                    .then(|| self.meta.metric.distance(self.kernels, query, floats))
+                (head.is_empty() && tail.is_empty()).then(|| {
+                    self.meta
+                        .metric
+                        .indexed()
+                        .distance(self.kernels, query, floats)
+                })
             });
             if let Some(d) = direct {
                 return d;
@@ -76,7 +120,22 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
         }
         let mut v = self.scratch.borrow_mut();
         self.read_vector(id, &mut v);
-        self.meta.metric.distance(self.kernels, query, &v)
+        self.meta.metric.indexed().distance(self.kernels, query, &v)
+    }
+
+    fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        let layout = &self.layout;
+        if layout.vectors_per_page == 0 || cfg!(target_endian = "big") {
+            out.clear();
+            out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
+            return;
+        }
+        out.clear();
+        // A few pages at a time: Postgres tracks up to 8 buffer pins per backend in a small
+        // array and more in a hash table, which would cost more than prefetching saves.
+        for chunk in ids.chunks(6) {
+            self.distances_on_pages(query, chunk, out);
+        }
     }
 
     fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>) {
@@ -93,5 +152,18 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
         let slot = self.store.with_page(block, |p| upper_slot_of(p, at, layer));
         let (block, at) = self.layout.upper_location(slot);
         self.store.with_page(block, |p| read_upper(p, at, m, out))
+    }
+}
+
+/// Hints the CPU to load `bytes` into cache (a no-op off x86_64).
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: prefetching is only a hint; it never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr() as *const i8
+            )
+        };
     }
 }

@@ -6,6 +6,10 @@ use super::PAGE_SIZE;
 /// and holds a share lock while `f` runs.
 pub trait PageStore {
     fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R;
+
+    /// Runs `f` with several pages readable at once (`pages[i]` is `blocks[i]`; blocks may
+    /// repeat), so a caller can prefetch from all of them before computing on any.
+    fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
 
 /// Pages in memory, for tests and tools.
@@ -46,5 +50,13 @@ impl MemStore {
 impl PageStore for MemStore {
     fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&self.pages[block as usize])
+    }
+
+    fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let pages: Vec<&[u8]> = blocks
+            .iter()
+            .map(|&b| self.pages[b as usize].as_slice())
+            .collect();
+        f(&pages)
     }
 }

@@ -6,7 +6,8 @@ use crate::graph::Graph;
 
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
 /// points at heap tuple `tids[i]`. `meta` supplies the fields a graph does not know
-/// (ef_construction, checkpoint metadata); the rest are filled in. Returns the meta page.
+/// (the operator class's metric, ef_construction, checkpoint metadata); the rest are
+/// filled in. The graph must have been built with `meta.metric.indexed()`.
 pub fn write_index(
     graph: &Graph,
     tids: &[HeapTid],
@@ -28,7 +29,11 @@ pub fn write_index(
     let groups = layout.groups_for(n, total_upper);
     meta.dim = graph.dim() as u32;
     meta.m = m as u16;
-    meta.metric = graph.metric();
+    assert_eq!(
+        graph.metric(),
+        meta.metric.indexed(),
+        "graph built with the index's metric"
+    );
     meta.entry = graph.entry_point();
     meta.groups = groups as u32;
     // Inserts continue on the page holding the next free id (and slot).
