@@ -59,7 +59,7 @@ def main():
 
         sql = "SELECT id FROM items ORDER BY embedding <=> %s LIMIT 10"
         results = {}
-        for ef in (10, 20, 40, 80, 160):
+        for ef in (10, 20, 30, 40, 80, 160):
             conn.execute(f"SET hnsw.ef_search = {ef}")
             for q in queries[:20]:
                 conn.execute(sql, (q,), prepare=True).fetchall()
@@ -86,6 +86,8 @@ def main():
         f"{PGVECTOR['recall_ef20']} / {PGVECTOR['qps_ef20']} | |")
     say(f"| recall@10 / QPS at ef 40 | {results[40][0]:.3f} / {results[40][1]:.0f} | "
         f"{PGVECTOR['recall_ef40']} / {PGVECTOR['qps_ef40']} | >= 1,900 QPS at recall >= 0.95 |")
+    best = max((qps for recall, qps in results.values() if recall >= 0.95), default=0)
+    say(f"| best QPS at recall@10 >= 0.95 | {best:.0f} | 750 (ef 40) | >= 1,900 |")
     say(f"| single-row inserts (rows/s) | {inserts:.0f} | {PGVECTOR['inserts_per_s']} | >= 630 |")
 
 
