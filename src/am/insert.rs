@@ -180,8 +180,14 @@ impl Inserter {
         for layer in (0..=top).rev() {
             let chosen = self.select(&found_by_layer[layer], self.max_degree(layer));
             self.write_links(id, &record, layer, &chosen);
-            for &other in &chosen {
-                self.link_back(other, id, layer);
+            let kept = chosen
+                .iter()
+                .filter(|&&other| self.link_back(other, id, layer, false))
+                .count();
+            // Pruning may drop the new node from every neighbour's list; on layer 0 that
+            // would make it unreachable, so the nearest neighbour keeps it regardless.
+            if layer == 0 && kept == 0 && !chosen.is_empty() {
+                self.link_back(chosen[0], id, 0, true);
             }
         }
         if level > entry.level {
@@ -429,7 +435,9 @@ impl Inserter {
     }
 
     /// Adds `id` to `other`'s list on `layer`, re-selecting with the heuristic when full.
-    fn link_back(&mut self, other: u32, id: u32, layer: usize) {
+    /// With `force`, `id` stays even if the heuristic drops it (in place of the farthest
+    /// link kept). Returns whether `id` is in the list afterwards.
+    fn link_back(&mut self, other: u32, id: u32, layer: usize, force: bool) -> bool {
         let (block, at) = self.list_location(other, None, layer);
         let (m, max) = (self.layout.m, self.max_degree(layer));
         let read = move |page: &[u8], out: &mut Vec<u32>| {
@@ -450,11 +458,13 @@ impl Inserter {
         let vectors = &mut self.vectors;
         let graph = &self.graph;
         let metric = self.metric;
-        modify_pages(self.index, &[block], |pages| {
+        let mut already_there = false;
+        let written = modify_pages(self.index, &[block], |pages| {
             let mut links = Vec::new();
             read(pages[0], &mut links);
             if links.contains(&id) {
-                return None;
+                already_there = true;
+                return None; // nothing to change or log
             }
             links.push(id);
             if links.len() > max {
@@ -478,13 +488,19 @@ impl Inserter {
                 links = select_neighbours(&candidates, max, |a, b| {
                     metric.distance(kernels(), &vectors[&a], &vectors[&b])
                 });
+                if force && !links.contains(&id) {
+                    *links
+                        .last_mut()
+                        .expect("a full list re-selects at least one") = id;
+                }
             }
             if layer == 0 {
                 write_layer0(pages[0], at, m, &links);
             } else {
                 write_upper(pages[0], at, m, &links);
             }
-            Some(())
+            Some(links.contains(&id))
         });
+        already_there || written.unwrap_or(false)
     }
 }

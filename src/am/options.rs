@@ -41,7 +41,7 @@ pub fn register() {
             c"Maximum neighbours per node on upper layers (layer 0 keeps 2 * m)".as_ptr(),
             DEFAULT_M,
             2,
-            100,
+            hnsw_core::page::MAX_M as i32,
             pg_sys::AccessExclusiveLock as i32,
         );
         pg_sys::add_int_reloption(

@@ -87,6 +87,7 @@ const O_GENERATION: usize = 40;
 const O_LSN: usize = 48;
 const O_TIME: usize = 56;
 const O_BUILT: usize = 64;
+const _: () = assert!(O_BUILT + 4 <= META_SIZE);
 
 impl Meta {
     /// Writes the meta content into a page initialised as `PageKind::Meta`.

@@ -27,6 +27,20 @@ pub const SPECIAL_OFFSET: usize = PAGE_SIZE - SPECIAL_SIZE;
 /// Bytes between the header and the special space.
 pub const CONTENT_SIZE: usize = SPECIAL_OFFSET - HEADER_SIZE;
 
+/// The most neighbours per node an index allows (the `m` reloption's upper bound).
+pub const MAX_M: usize = 100;
+
+// Layout facts checked when compiling, not just in tests.
+const _: () = assert!(HEADER_SIZE + CONTENT_SIZE + SPECIAL_SIZE == PAGE_SIZE);
+const _: () = assert!(CONTENT_SIZE == 8160);
+const _: () = assert!(meta::META_SIZE <= CONTENT_SIZE);
+// The largest node record and upper slot (m = MAX_M) fit a page.
+const _: () =
+    assert!(layout::NODE_HEADER + 4 * crate::graph::MAX_LEVEL + 8 * MAX_M <= CONTENT_SIZE);
+const _: () = assert!(4 + 4 * MAX_M <= CONTENT_SIZE);
+// The largest vector spans a whole number of pages that a group can hold.
+const _: () = assert!((4 * crate::MAX_DIM).div_ceil(CONTENT_SIZE) <= 8);
+
 /// Reads a little-endian u16 at `at`.
 pub fn get_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
