@@ -3,7 +3,7 @@
 
 use super::options::{dimensions, metric, options};
 use crate::types::Vector;
-use hnsw_core::distance::{normalized, Metric};
+use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{build_supervised, BuildInput, Params};
 use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
@@ -79,20 +79,11 @@ unsafe extern "C-unwind" fn load_callback(
                     format!("expected {dim} dimensions, not {}", values.len())
                 );
             }
-            let unit;
-            let values = if metric.normalizes() {
-                // Stored at unit length; a zero vector has no direction and is not indexed.
-                match normalized(values) {
-                    Some(v) => {
-                        unit = v;
-                        &unit[..]
-                    }
-                    None => return false,
-                }
-            } else {
-                values
+            // Unit length under cosine; a zero vector there is not indexed.
+            let Some(values) = metric.stored_form(values) else {
+                return false;
             };
-            if let Err(e) = state.arena.push(values) {
+            if let Err(e) = state.arena.push(&values) {
                 io_error("could not write to the hnsw build's temporary file", e);
             }
             true

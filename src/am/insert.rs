@@ -18,7 +18,7 @@
 use super::build::LEVEL_SEED;
 use crate::storage::{ensure_blocks, modify_pages, read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::distance::{kernels, normalized, Metric};
+use hnsw_core::distance::{kernels, Metric};
 use hnsw_core::graph::{
     descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
     Visited, NO_NODE,
@@ -69,21 +69,12 @@ pub unsafe extern "C-unwind" fn aminsert(
             format!("expected {} dimensions, not {}", meta.dim, vector.len())
         );
     }
-    let unit;
-    let vector = if meta.metric.normalizes() {
-        // Stored at unit length; a zero vector has no direction and is not indexed.
-        match normalized(vector) {
-            Some(v) => {
-                unit = v;
-                &unit[..]
-            }
-            None => return false,
-        }
-    } else {
-        vector
+    // Unit length under cosine; a zero vector there is not indexed.
+    let Some(vector) = meta.metric.stored_form(vector) else {
+        return false;
     };
     Inserter::new(index, &meta).insert(
-        vector,
+        &vector,
         HeapTid {
             block: tid.0,
             offset: tid.1,

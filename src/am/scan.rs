@@ -6,7 +6,6 @@
 use super::options::{ef_search, max_scan_tuples};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::distance::normalized;
 use hnsw_core::graph::{Scan, Visited, NO_NODE};
 use hnsw_core::page::node::{HeapTid, FLAG_DELETED};
 use hnsw_core::page::PagedGraph;
@@ -90,10 +89,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let meta = read_meta(index);
         // Cosine indexes hold unit vectors; a zero query has no direction and ranks
         // everything equal, as its distances (NaN) do.
-        let query = if meta.metric.normalizes() {
-            normalized(&query).unwrap_or(query)
-        } else {
-            query
+        let query = match meta.metric.stored_form(&query) {
+            Some(stored) => stored.into_owned(),
+            None => query,
         };
         if query.len() != meta.dim as usize {
             pgrx::ereport!(

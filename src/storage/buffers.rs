@@ -3,34 +3,17 @@
 //! four pages, locked exclusively in block order (so two backends never wait on each
 //! other in opposite orders).
 
+use hnsw_core::graph::IdHasher;
 use hnsw_core::page::{page_is_new, FormatError, Meta, PageStore, PAGE_SIZE};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 /// Reads index pages through shared buffers.
 pub struct BufferStore {
     index: pg_sys::Relation,
-}
-
-/// Block numbers are already well spread: a multiplicative hash is plenty.
-#[derive(Default)]
-struct BlockHasher(u64);
-
-impl Hasher for BlockHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
 }
 
 fn read_buffer(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
@@ -55,7 +38,7 @@ thread_local! {
     /// lets ReadRecentBuffer pin the page without the shared buffer-mapping lookup, which
     /// otherwise costs a quarter of a scan's time. Entries may go stale; ReadRecentBuffer
     /// checks the buffer's tag, so a stale entry only costs the normal lookup.
-    static RECENT: RefCell<HashMap<u64, pg_sys::Buffer, BuildHasherDefault<BlockHasher>>> =
+    static RECENT: RefCell<HashMap<u64, pg_sys::Buffer, BuildHasherDefault<IdHasher>>> =
         RefCell::new(HashMap::default());
 }
 

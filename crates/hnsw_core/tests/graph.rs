@@ -1,16 +1,14 @@
 //! The in-memory HNSW graph against brute force: recall, invariants, thread counts.
 
+mod common;
+
+use common::random_vectors;
+
 use hnsw_core::distance::{kernels, Metric};
 use hnsw_core::graph::storage::{ArenaBuilder, Backing};
-use hnsw_core::graph::{build, splitmix64, BuildInput, Graph, Params, Scan, Visited};
+use hnsw_core::graph::{build, BuildInput, Graph, Params, Scan, Visited};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-
-fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    (0..n * dim)
-        .map(|i| (splitmix64(seed ^ i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-        .collect()
-}
 
 fn build_from(
     vectors: Backing,
@@ -325,32 +323,45 @@ fn resumed_scan_returns_every_node_once_starting_with_the_plain_search() {
 fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
     use hnsw_core::graph::build_supervised;
     use std::sync::atomic::Ordering;
-    // Big enough that the workers are still busy when the supervisor's panic (and its
-    // backtrace printing) is done.
-    let (n, dim) = (30000, 32);
-    let vectors = random_vectors(n, dim, 41);
-    let input = |v: &[f32]| BuildInput {
-        vectors: Backing::from_f32(v.to_vec()),
+    let dim = 32;
+    let input = |v: Vec<f32>| BuildInput {
+        vectors: Backing::from_f32(v),
         dim,
         metric: Metric::L2,
         params: Params::default(),
         threads: 2,
         links_spill_path: None,
     };
+    let n = 4000;
     let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
     let mut calls = 0;
-    let g = build_supervised(input(&vectors), &stop, &progress, &mut || calls += 1).unwrap();
+    let g = build_supervised(
+        input(random_vectors(n, dim, 41)),
+        &stop,
+        &progress,
+        &mut || calls += 1,
+    )
+    .unwrap();
     assert!(calls > 0);
     assert_eq!(progress.load(Ordering::SeqCst), n);
     check_invariants(&g);
 
+    // A build that would take many seconds: the supervisor's panic (and the printing of
+    // its backtrace) must stop it long before it could finish on its own.
+    let big = 200_000;
     let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build_supervised(input(&vectors), &stop, &progress, &mut || {
-            panic!("query canceled")
-        })
+        build_supervised(
+            input(random_vectors(big, dim, 42)),
+            &stop,
+            &progress,
+            &mut || panic!("query canceled"),
+        )
     }));
     assert!(result.is_err(), "the supervisor's panic propagates");
     assert!(stop.load(Ordering::SeqCst), "workers were told to stop");
-    assert!(progress.load(Ordering::SeqCst) < n, "workers stopped early");
+    assert!(
+        progress.load(Ordering::SeqCst) < big,
+        "workers stopped early"
+    );
 }

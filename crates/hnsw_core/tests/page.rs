@@ -1,9 +1,13 @@
 //! The page format: layout arithmetic, meta and node records, and a written index that
 //! searches exactly like the graph it came from.
 
+mod common;
+
+use common::random_vectors;
+
 use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::Backing;
-use hnsw_core::graph::{build, search, splitmix64, BuildInput, EntryPoint, Params, Visited};
+use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited};
 use hnsw_core::page::node::{HeapTid, NodeRecord, FLAG_LIVE};
 use hnsw_core::page::{
     init_page, page_kind, write_index, FormatError, Layout, MemStore, Meta, PageKind, PageStore,
@@ -140,12 +144,6 @@ fn layouts_place_everything_inside_its_page_without_overlap() {
             assert!(seen.insert((b, at)), "slot {slot} overlaps");
         }
     }
-}
-
-fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    (0..n * dim)
-        .map(|i| (splitmix64(seed ^ i as u64) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-        .collect()
 }
 
 fn written(

@@ -23,6 +23,17 @@ impl Metric {
         self == Metric::Cosine
     }
 
+    /// The form in which an index stores (and searches with) `v`: unit length under
+    /// cosine, else as is. `None` for a zero vector under cosine, which has no direction
+    /// and is not indexed.
+    pub fn stored_form(self, v: &[f32]) -> Option<std::borrow::Cow<'_, [f32]>> {
+        if self.normalizes() {
+            normalized(v).map(std::borrow::Cow::Owned)
+        } else {
+            Some(std::borrow::Cow::Borrowed(v))
+        }
+    }
+
     /// The metric an index computes on its stored (possibly normalised) vectors.
     pub fn indexed(self) -> Metric {
         if self.normalizes() {

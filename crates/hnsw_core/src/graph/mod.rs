@@ -16,7 +16,7 @@ pub mod storage;
 
 pub use build::{build, build_supervised, BuildInput};
 pub use scan::Scan;
-pub use search::{descend, search, search_layer, GraphRead, Neighbour, Visited};
+pub use search::{descend, search, search_layer, GraphRead, IdHasher, Neighbour, Visited};
 pub use select::select_neighbours;
 
 use crate::distance::{Kernels, Metric};

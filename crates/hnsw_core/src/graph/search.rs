@@ -50,8 +50,8 @@ pub enum Visited {
     Sparse(HashSet<u32, BuildHasherDefault<IdHasher>>),
 }
 
-/// Node ids are dense small integers: one multiply spreads them well enough, far cheaper
-/// than the default SipHash.
+/// Node ids and block numbers are dense small integers: one multiply spreads them well
+/// enough, far cheaper than the default SipHash.
 #[derive(Default)]
 pub struct IdHasher(u64);
 
@@ -66,6 +66,9 @@ impl Hasher for IdHasher {
     }
     fn write_u32(&mut self, n: u32) {
         self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

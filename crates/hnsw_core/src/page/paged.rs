@@ -73,50 +73,39 @@ impl<S: PageStore> PagedGraph<S> {
                 if i + AHEAD < ids.len() {
                     prefetch(vector_bytes(i + AHEAD));
                 }
-                let bytes = vector_bytes(i);
-                // SAFETY: every bit pattern is a valid f32; only a 4-aligned middle part
-                // comes back as floats (buffer pages are aligned; a test store's may not be).
-                let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-                let d = if head.is_empty() && tail.is_empty() {
-                    self.meta
-                        .metric
-                        .indexed()
-                        .distance(self.kernels, query, floats)
-                } else {
-                    let v: Vec<f32> = bytes
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect();
-                    self.meta.metric.indexed().distance(self.kernels, query, &v)
-                };
-                out.push(d);
+                out.push(self.distance_on_bytes(query, vector_bytes(i)));
             }
         });
     }
 }
 
+impl<S: PageStore> PagedGraph<S> {
+    /// The distance from `query` to the little-endian vector in `bytes`, computed in place
+    /// when the bytes are aligned floats (buffer pages are), else on a copy.
+    fn distance_on_bytes(&self, query: &[f32], bytes: &[u8]) -> f32 {
+        let metric = self.meta.metric.indexed();
+        if cfg!(target_endian = "little") {
+            // SAFETY: every bit pattern is a valid f32; align_to only yields floats for a
+            // 4-aligned part, and we use them only when that part is all of `bytes`.
+            let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+            if head.is_empty() && tail.is_empty() {
+                return metric.distance(self.kernels, query, floats);
+            }
+        }
+        let v: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        metric.distance(self.kernels, query, &v)
+    }
+}
+
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
-        let layout = &self.layout;
-        if layout.vectors_per_page > 0 && cfg!(target_endian = "little") {
-            // The common case: compute on the page itself, without copying the vector.
-            let (block, at) = layout.vector_location(id);
-            let direct = self.store.with_page(block, |p| {
-                let bytes = &p[at..at + layout.vector_size];
-                // SAFETY: every bit pattern is a valid f32; align_to only returns a float
-                // slice for the 4-aligned part (buffer pages are aligned; a test store's
-                // pages may not be, and then the copy below is used).
-                let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-                (head.is_empty() && tail.is_empty()).then(|| {
-                    self.meta
-                        .metric
-                        .indexed()
-                        .distance(self.kernels, query, floats)
-                })
-            });
-            if let Some(d) = direct {
-                return d;
-            }
+        if self.layout.vectors_per_page > 0 {
+            let mut out = Vec::with_capacity(1);
+            self.distances_on_pages(query, &[id], &mut out);
+            return out[0];
         }
         let mut v = self.scratch.borrow_mut();
         self.read_vector(id, &mut v);
@@ -125,7 +114,7 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
 
     fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
         let layout = &self.layout;
-        if layout.vectors_per_page == 0 || cfg!(target_endian = "big") {
+        if layout.vectors_per_page == 0 {
             out.clear();
             out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
             return;
