@@ -7,8 +7,10 @@
 //! 1. reserve upper-layer slots (empty slots nobody points at);
 //! 2. take a node id on the current insert page and write the record, without links;
 //! 3. write the vector;
-//! 4. write the node's own links (it still has no in-links, so no scan reaches it);
-//! 5. add the back-links, one neighbour page per record: now it is found;
+//! 4. write the node's own links on every layer (it has no in-links yet, so no scan
+//!    reaches it);
+//! 5. add the back-links, one neighbour page per record: now it is found, and whatever
+//!    layer a scan reaches it through, its layer-0 list is already written;
 //! 6. if it is above the entry point, make it the entry point (meta page).
 //!
 //! Ids come from the insert page's own `used` counter; the meta page changes only when
@@ -168,9 +170,16 @@ impl Inserter {
         }
 
         let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
+        // All of the node's own lists first, layer 0 included: a scan that reaches it
+        // through an upper layer must find its layer-0 neighbours already there.
+        let chosen_by_layer: Vec<Vec<u32>> = (0..=top)
+            .map(|layer| self.select(&found_by_layer[layer], self.max_degree(layer)))
+            .collect();
+        for (layer, chosen) in chosen_by_layer.iter().enumerate() {
+            self.write_links(id, &record, layer, chosen);
+        }
         for layer in (0..=top).rev() {
-            let chosen = self.select(&found_by_layer[layer], self.max_degree(layer));
-            self.write_links(id, &record, layer, &chosen);
+            let chosen = &chosen_by_layer[layer];
             let kept = chosen
                 .iter()
                 .filter(|&&other| self.link_back(other, id, layer, false))
