@@ -488,6 +488,17 @@ impl Inserter {
                 links = select_neighbours(&candidates, max, |a, b| {
                     metric.distance(kernels(), &vectors[&a], &vectors[&b])
                 });
+                // Keep the list full with the nearest candidates the heuristic passed
+                // over (the paper's keepPrunedConnections): each overflow then drops one
+                // link, not several, so fewer nodes lose their last in-link.
+                for c in &candidates {
+                    if links.len() >= max {
+                        break;
+                    }
+                    if !links.contains(&c.id) {
+                        links.push(c.id);
+                    }
+                }
                 if force && !links.contains(&id) {
                     *links
                         .last_mut()
