@@ -9,6 +9,8 @@ bash scripts/pgcluster.sh stop "$dir"
 bash scripts/pgcluster.sh start "$dir" "$port"
 trap 'bash scripts/pgcluster.sh stop "$dir"' EXIT
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=hnsw_pg_demo
+# For tests that stop and restart the server (crash recovery).
+export HNSW_PG_CLUSTER_DIR=$dir
 /usr/lib/postgresql/15/bin/psql -q -d postgres -c "CREATE DATABASE hnsw_pg_demo"
 /usr/lib/postgresql/15/bin/psql -q -c "CREATE EXTENSION hnsw_pg"
 "$@"
