@@ -11,6 +11,7 @@ fn error_code(e: &VectorError) -> PgSqlErrorCode {
         "22004" => PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
         "22023" => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         "54000" => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        "08P01" => PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION,
         _ => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
     }
 }

@@ -2,10 +2,9 @@
 //! int16 dim, int16 unused (0), then dim float4, all in network byte order.
 
 use super::datum::Vector;
-use crate::error::{raise, OrRaise};
-use hnsw_core::error::{check_dimensions, check_typmod, check_vector, typmod_from_modifiers};
+use crate::error::OrRaise;
+use hnsw_core::error::{check_typmod, typmod_from_modifiers};
 use hnsw_core::text::{format_vector, parse_vector};
-use hnsw_core::VectorError;
 use pgrx::prelude::*;
 use pgrx::Internal;
 use std::ffi::{CStr, CString};
@@ -57,31 +56,23 @@ fn vector_recv(mut buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector
         Some(b) => b,
         None => pgrx::error!("vector_recv called without a buffer"),
     };
-    // SAFETY: pq_getmsgint/pq_getmsgfloat4 read from the StringInfo and raise a protocol
-    // ERROR ("insufficient data left in message") instead of reading past its end.
-    let dim = unsafe { pg_sys::pq_getmsgint(buf, 2) } as u16 as i16;
-    let unused = unsafe { pg_sys::pq_getmsgint(buf, 2) } as u16 as i16;
-    if unused != 0 {
-        raise(VectorError::UnusedNotZero { unused });
-    }
-    check_dimensions(dim.max(0) as usize).or_raise();
-    check_typmod(typmod, dim as usize).or_raise();
-    let values: Vec<f32> = (0..dim)
-        // SAFETY: as above, a short message is an ERROR, never an overread.
-        .map(|_| unsafe { pg_sys::pq_getmsgfloat4(buf) })
-        .collect();
-    check_vector(&values).or_raise();
+    // SAFETY: a StringInfo's `data` holds `len` bytes, of which `cursor` are consumed.
+    let rest = unsafe {
+        let (data, len, cursor) = (
+            (*buf).data as *const u8,
+            (*buf).len as usize,
+            (*buf).cursor as usize,
+        );
+        std::slice::from_raw_parts(data.add(cursor), len.saturating_sub(cursor))
+    };
+    let (values, used) = hnsw_core::binary::decode(rest).or_raise();
+    check_typmod(typmod, values.len()).or_raise();
+    // SAFETY: `used` <= the bytes left, so the cursor stays within the message.
+    unsafe { (*buf).cursor += used as i32 };
     Vector::from_slice(&values)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_send(v: Vector) -> Vec<u8> {
-    let values = v.as_slice();
-    let mut out = Vec::with_capacity(4 + 4 * values.len());
-    out.extend_from_slice(&(values.len() as i16).to_be_bytes());
-    out.extend_from_slice(&0i16.to_be_bytes());
-    for x in values {
-        out.extend_from_slice(&x.to_be_bytes());
-    }
-    out
+    hnsw_core::binary::encode(v.as_slice())
 }

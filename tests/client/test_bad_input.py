@@ -9,7 +9,7 @@ import struct
 import psycopg
 import pytest
 
-ROUNDS = 400
+ROUNDS = 2000
 
 
 def server_identity(conn):

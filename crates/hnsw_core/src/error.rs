@@ -43,6 +43,8 @@ pub enum VectorError {
     TypmodTooLarge,
     /// `vector(1, 2)` and other malformed modifiers.
     InvalidTypmod,
+    /// Binary input shorter than its header says.
+    Truncated,
 }
 
 impl VectorError {
@@ -58,6 +60,7 @@ impl VectorError {
             ArrayHasNulls => "22004",     // null_value_not_allowed
             TooManyDimensions => "54000", // program_limit_exceeded
             UnusedNotZero { .. } | TypmodTooSmall | TypmodTooLarge | InvalidTypmod => "22023", // invalid_parameter_value
+            Truncated => "08P01", // protocol_violation, as Postgres' own pq_getmsg* functions
         }
     }
 
@@ -96,6 +99,7 @@ impl fmt::Display for VectorError {
             TypmodTooSmall => write!(f, "dimensions for type vector must be at least 1"),
             TypmodTooLarge => write!(f, "dimensions for type vector cannot exceed {MAX_DIM}"),
             InvalidTypmod => write!(f, "invalid type modifier"),
+            Truncated => write!(f, "insufficient data left in message"),
         }
     }
 }

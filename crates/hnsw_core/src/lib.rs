@@ -2,6 +2,7 @@
 //! tested with a plain `cargo test`: distance kernels, the vector text format and vector
 //! arithmetic (and, as the index lands, the graph and the page format).
 
+pub mod binary;
 pub mod distance;
 pub mod error;
 pub mod graph;

@@ -1,0 +1,35 @@
+//! The `vector` binary format (send/recv, binary COPY), as pgvector's: int16 dim,
+//! int16 unused (must be 0), then dim float4, all big-endian.
+
+use crate::error::{check_dimensions, check_vector, VectorError};
+
+/// Encodes `values` (at most 16,000 of them, so the count fits an int16).
+pub fn encode(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + 4 * values.len());
+    out.extend_from_slice(&(values.len() as i16).to_be_bytes());
+    out.extend_from_slice(&0i16.to_be_bytes());
+    for x in values {
+        out.extend_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+/// Decodes a vector from the start of `bytes`, checking it as text input does. Returns the
+/// values and how many bytes they took (the caller decides what trailing bytes mean).
+pub fn decode(bytes: &[u8]) -> Result<(Vec<f32>, usize), VectorError> {
+    let header = bytes.get(..4).ok_or(VectorError::Truncated)?;
+    let dim = i16::from_be_bytes([header[0], header[1]]);
+    let unused = i16::from_be_bytes([header[2], header[3]]);
+    if unused != 0 {
+        return Err(VectorError::UnusedNotZero { unused });
+    }
+    check_dimensions(dim.max(0) as usize)?;
+    let len = 4 + 4 * dim as usize;
+    let body = bytes.get(4..len).ok_or(VectorError::Truncated)?;
+    let values: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    check_vector(&values)?;
+    Ok((values, len))
+}
