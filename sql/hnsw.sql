@@ -27,3 +27,8 @@ CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hnsw_pg_spilled_builds() IS
     'index builds in this backend that spilled to memory-mapped files (maintenance_work_mem exceeded)';
+
+CREATE FUNCTION hnsw_pg_check(index regclass) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'hnsw_pg_check_wrapper' LANGUAGE C STRICT;
+COMMENT ON FUNCTION hnsw_pg_check(regclass) IS
+    'problems found in an hnsw index, one row each (no rows: healthy)';

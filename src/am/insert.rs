@@ -18,7 +18,7 @@
 //! The locking protocol is in docs/locking.md.
 
 use super::build::LEVEL_SEED;
-use crate::storage::{ensure_blocks, modify_pages, read_meta, BufferStore};
+use crate::storage::{ensure_blocks, modify_pages, read_meta, update_meta, BufferStore};
 use crate::types::Vector;
 use hnsw_core::distance::{kernels, Metric};
 use hnsw_core::graph::{
@@ -280,19 +280,8 @@ impl Inserter {
         })
     }
 
-    /// Changes the meta page if `change` says so (returns Some). True if it changed.
     fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
-        modify_pages(self.index, &[0], |pages| {
-            let mut meta = Meta::read(pages[0]).unwrap_or_else(|e| crate::storage::format_error(e));
-            change(&mut meta)?;
-            meta.generation += 1;
-            // SAFETY: plain reads of the WAL position and the clock.
-            meta.last_change_lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
-            meta.last_change_time = unsafe { pg_sys::GetCurrentTimestamp() };
-            meta.write(pages[0]);
-            Some(())
-        })
-        .is_some()
+        update_meta(self.index, change)
     }
 
     /// Makes sure the group holding `block` exists.

@@ -1,9 +1,11 @@
 //! The `hnsw` index access method: one file per job (build, insert, scan, vacuum, cost).
 
 mod build;
+mod check;
 mod cost;
 mod insert;
 pub mod options;
+mod repair;
 mod scan;
 mod vacuum;
 

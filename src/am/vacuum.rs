@@ -1,6 +1,6 @@
-//! VACUUM: mark the nodes of dead heap tuples deleted, so scans skip them. Scans still
-//! walk through deleted nodes, so the graph stays connected. (Repairing the graph around
-//! them and reusing their slots is the next step.)
+//! VACUUM: mark the nodes of dead heap tuples deleted (scans skip them at once), then
+//! repair the graph around them (`repair`), so no live node points at a deleted one.
+//! Reusing their slots for later inserts is the next step.
 
 use crate::storage::{modify_pages, read_meta, BufferStore};
 use hnsw_core::page::node::{NodeRecord, FLAG_DELETED, FLAG_LIVE};
@@ -83,6 +83,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             callback(&mut tid, callback_state)
         });
         (*stats).tuples_removed += deleted;
+        if deleted > 0.0 {
+            super::repair::repair(index);
+        }
         (*stats).num_index_tuples = kept;
         (*stats).num_pages = blocks(index);
         stats

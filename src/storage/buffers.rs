@@ -189,6 +189,22 @@ pub fn modify_pages<R>(
     }
 }
 
+/// Changes the meta page if `change` says so (returns Some), recording it as a structural
+/// change: generation bumped, LSN and time noted. True if it changed.
+pub fn update_meta(index: pg_sys::Relation, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
+    modify_pages(index, &[0], |pages| {
+        let mut meta = Meta::read(pages[0]).unwrap_or_else(|e| format_error(e));
+        change(&mut meta)?;
+        meta.generation += 1;
+        // SAFETY: plain reads of the WAL position and the clock.
+        meta.last_change_lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
+        meta.last_change_time = unsafe { pg_sys::GetCurrentTimestamp() };
+        meta.write(pages[0]);
+        Some(())
+    })
+    .is_some()
+}
+
 /// Extends the relation with empty pages until it has at least `blocks` blocks. The new
 /// pages are not logged: each is logged whole by the first change that initialises it.
 pub fn ensure_blocks(index: pg_sys::Relation, blocks: u32) {

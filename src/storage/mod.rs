@@ -3,4 +3,4 @@
 
 mod buffers;
 
-pub use buffers::{ensure_blocks, format_error, modify_pages, read_meta, BufferStore};
+pub use buffers::{ensure_blocks, modify_pages, read_meta, update_meta, BufferStore};

@@ -98,6 +98,26 @@ DELETE FROM dup WHERE id % 2 = 0;
 VACUUM dup;
 SELECT count(*), count(*) FILTER (WHERE id % 2 = 0) AS deleted_returned
 FROM (SELECT id FROM dup ORDER BY v <-> '[3,3]' LIMIT 4000) s;
+SELECT count(*) AS problems FROM hnsw_pg_check('dup_v_idx');
+
+-- VACUUM repairs the graph around deleted nodes: afterwards no live node links to one,
+-- every live row is still found, and no deleted one.
+CREATE TABLE vac (id int, v vector(8));
+INSERT INTO vac SELECT i, (SELECT array_agg(((i * j * 7919) % 1000)::real / 100) FROM generate_series(1, 8) j)
+FROM generate_series(1, 3000) i;
+CREATE INDEX vac_v ON vac USING hnsw (v);
+INSERT INTO vac SELECT i, (SELECT array_agg(((i::bigint * j * 104729) % 997)::real / 100) FROM generate_series(1, 8) j)
+FROM generate_series(3001, 4000) i;
+SELECT count(*) AS problems_before FROM hnsw_pg_check('vac_v');
+DELETE FROM vac WHERE id % 3 = 0;
+VACUUM vac;
+SELECT count(*) AS problems_after_vacuum FROM hnsw_pg_check('vac_v');
+DELETE FROM vac WHERE id % 5 = 1;
+VACUUM vac;
+SELECT count(*) AS problems_after_second_vacuum FROM hnsw_pg_check('vac_v');
+SELECT count(*) AS found, (SELECT count(*) FROM vac) AS live,
+       count(*) FILTER (WHERE id % 3 = 0 OR id % 5 = 1) AS deleted_returned
+FROM (SELECT id FROM vac ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 10000) s;
 RESET hnsw.max_scan_tuples;
 
 -- 3,072 and 16,000 dimensions.
@@ -113,6 +133,8 @@ INSERT INTO huge VALUES (11, array_fill(4.5::real, ARRAY[16000]));
 SELECT id FROM huge ORDER BY v <+> array_fill(4.4::real, ARRAY[16000])::vector LIMIT 3;
 
 -- Errors: the message, then its SQLSTATE.
+SELECT * FROM hnsw_pg_check('pts_pkey');
+\echo :LAST_ERROR_SQLSTATE
 CREATE TABLE nodim (v vector);
 CREATE INDEX ON nodim USING hnsw (v);
 \echo :LAST_ERROR_SQLSTATE
@@ -143,5 +165,5 @@ SELECT id FROM pts ORDER BY v <-> '[1,2]' LIMIT 1;
 SHOW hnsw.ef_search;
 SHOW hnsw.max_scan_tuples;
 
-DROP TABLE pts, docs, z, e, u, dup, big, huge, nodim;
+DROP TABLE pts, docs, z, e, u, dup, vac, big, huge, nodim;
 DROP FUNCTION knn;

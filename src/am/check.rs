@@ -1,0 +1,158 @@
+//! `hnsw_pg_check(index)`: one row per problem found in an index (none when healthy).
+//! A meta page that is not ours, or of another format version, is an ERROR instead.
+
+use super::repair::for_each_record;
+use crate::storage::{read_meta, BufferStore};
+use hnsw_core::graph::{GraphRead, NO_NODE};
+use hnsw_core::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
+use hnsw_core::page::{Layout, PagedGraph};
+use pgrx::prelude::*;
+use pgrx::PgRelation;
+use std::collections::{HashMap, HashSet};
+
+#[pg_extern(sql = false)]
+fn hnsw_pg_check(index: PgRelation) -> SetOfIterator<'static, String> {
+    SetOfIterator::new(problems(&index))
+}
+
+fn problems(index: &PgRelation) -> Vec<String> {
+    let rel = index.as_ptr();
+    let meta = read_meta(rel);
+    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let mut records: HashMap<u32, NodeRecord> = HashMap::new();
+    for_each_record(rel, &layout, |id, r| {
+        records.insert(id, r.clone());
+    });
+    let graph = PagedGraph::new(BufferStore::new(rel), meta);
+    let mut found = Vec::new();
+    let is_graph_node = |id: &u32| records.get(id).is_some_and(|r| r.flags & FLAG_ALIAS == 0);
+
+    match meta.entry {
+        None if records
+            .values()
+            .any(|r| r.flags & (FLAG_ALIAS | FLAG_DELETED) == 0) =>
+        {
+            found.push("the index has live nodes but no entry point".to_string())
+        }
+        None => {}
+        Some(e) => match records.get(&e.node) {
+            None => found.push(format!("entry point {} does not exist", e.node)),
+            Some(r) if r.flags & FLAG_ALIAS != 0 => {
+                found.push(format!("entry point {} is an alias", e.node))
+            }
+            Some(r) if r.level as usize != e.level => found.push(format!(
+                "entry point {} has level {}, the meta page says {}",
+                e.node, r.level, e.level
+            )),
+            Some(r) if r.flags & FLAG_DELETED != 0 => {
+                found.push(format!("entry point {} is deleted", e.node))
+            }
+            Some(_) => {}
+        },
+    }
+
+    // A deleted node stays linked while its duplicate chain holds a live copy.
+    let holds_live_copy = |id: u32| {
+        let mut next = records[&id].next_duplicate;
+        let mut steps = 0;
+        while next != NO_NODE && steps <= records.len() {
+            match records.get(&next) {
+                Some(a) if a.flags & FLAG_DELETED == 0 => return true,
+                Some(a) => next = a.next_duplicate,
+                None => return false,
+            }
+            steps += 1;
+        }
+        false
+    };
+    let mut list = Vec::new();
+    for (&id, r) in &records {
+        if r.flags & FLAG_ALIAS != 0 || r.flags & FLAG_DELETED != 0 {
+            continue;
+        }
+        for layer in 0..=r.level as usize {
+            graph.neighbours_into(id, layer, &mut list);
+            let max = if layer == 0 { 2 * layout.m } else { layout.m };
+            if list.len() > max {
+                found.push(format!(
+                    "node {id} has {} neighbours on layer {layer}, more than {max}",
+                    list.len()
+                ));
+            }
+            let mut seen = HashSet::new();
+            for &n in &list {
+                if n == id {
+                    found.push(format!("node {id} links to itself on layer {layer}"));
+                } else if !seen.insert(n) {
+                    found.push(format!("node {id} links to {n} twice on layer {layer}"));
+                } else if !is_graph_node(&n) {
+                    found.push(format!(
+                        "node {id} links to {n} on layer {layer}, which is not a graph node"
+                    ));
+                } else if (records[&n].level as usize) < layer {
+                    found.push(format!(
+                        "node {id} links to {n} on layer {layer}, above that node's level"
+                    ));
+                } else if records[&n].flags & FLAG_DELETED != 0 && !holds_live_copy(n) {
+                    found.push(format!(
+                        "node {id} links to deleted node {n} on layer {layer}"
+                    ));
+                }
+            }
+        }
+        // Its duplicate chain holds aliases only, and ends.
+        let mut next = r.next_duplicate;
+        let mut steps = 0;
+        while next != NO_NODE {
+            match records.get(&next) {
+                Some(a) if a.flags & FLAG_ALIAS != 0 && steps <= records.len() => {
+                    next = a.next_duplicate
+                }
+                _ => {
+                    found.push(format!("node {id} has a broken duplicate chain at {next}"));
+                    break;
+                }
+            }
+            steps += 1;
+        }
+    }
+
+    // Every live node is reachable from the entry point on layer 0 (scans walk through
+    // deleted nodes, so paths may pass through them).
+    if let Some(e) = meta.entry.filter(|e| is_graph_node(&e.node)) {
+        let mut reached = HashSet::from([e.node]);
+        let mut stack = vec![e.node];
+        while let Some(id) = stack.pop() {
+            graph.neighbours_into(id, 0, &mut list);
+            for &n in &list {
+                if is_graph_node(&n) && reached.insert(n) {
+                    stack.push(n);
+                }
+            }
+        }
+        // Copies are found through the chain of the node they duplicate.
+        let chained: Vec<u32> = reached.iter().copied().collect();
+        for id in chained {
+            let mut next = records[&id].next_duplicate;
+            while next != NO_NODE && reached.len() <= records.len() {
+                match records.get(&next) {
+                    Some(a) if reached.insert(next) => next = a.next_duplicate,
+                    _ => break,
+                }
+            }
+        }
+        let mut unreachable: Vec<u32> = records
+            .iter()
+            .filter(|(id, r)| r.flags & FLAG_DELETED == 0 && !reached.contains(id))
+            .map(|(&id, _)| id)
+            .collect();
+        unreachable.sort_unstable();
+        for id in unreachable {
+            found.push(format!(
+                "live node {id} is not reachable from the entry point"
+            ));
+        }
+    }
+    found.sort();
+    found
+}

@@ -1,0 +1,421 @@
+//! Repairing the graph around deleted nodes, after VACUUM has marked them.
+//!
+//! Locally, without searching from the entry point: each live node X whose list on some
+//! layer names a deleted node d takes, in d's place, d's own neighbours on that layer
+//! (minus deleted ones), and re-selects with the heuristic when that is more than the
+//! list holds. Afterwards no live node points at a deleted one, so scans stop walking
+//! through them. If the entry point was deleted, the highest live node replaces it. A
+//! deleted node whose duplicate chain still holds live copies stays in the graph.
+
+use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
+use hnsw_core::distance::kernels;
+use hnsw_core::graph::{
+    search, select_neighbours, EntryPoint, GraphRead, Neighbour, Visited, NO_NODE,
+};
+use hnsw_core::page::node::{
+    read_layer0, read_upper, write_layer0, write_upper, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
+};
+use hnsw_core::page::{
+    page_is_new, page_used, Layout, PageKind, PageStore, PagedGraph, HEADER_SIZE,
+};
+use pgrx::pg_sys;
+use std::collections::{HashMap, HashSet};
+
+/// What a repair pass did.
+#[derive(Default, Debug)]
+pub struct Repaired {
+    pub lists: usize,
+    pub entry_moved: bool,
+    /// Live nodes that had lost every in-link and were linked back.
+    pub reconnected: usize,
+}
+
+/// Every node record in the index, with its id, page by page.
+pub(super) fn for_each_record(
+    index: pg_sys::Relation,
+    layout: &Layout,
+    mut f: impl FnMut(u32, &NodeRecord),
+) {
+    // SAFETY: reading the size of an open relation.
+    let blocks =
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    for block in 1..blocks {
+        if layout.block_kind(block).0 != PageKind::Nodes {
+            continue;
+        }
+        // SAFETY: a plain backend call between pages.
+        unsafe { pg_sys::vacuum_delay_point() };
+        let group = (block as usize - 1) / layout.group_pages;
+        let within = (block as usize - 1) % layout.group_pages;
+        let first = (group * layout.group_nodes + within * layout.nodes_per_page) as u32;
+        let records: Vec<NodeRecord> = BufferStore::new(index).with_page(block, |p| {
+            let used = if page_is_new(p) {
+                0
+            } else {
+                page_used(p) as usize
+            };
+            (0..used)
+                .map(|k| NodeRecord::read(p, HEADER_SIZE + k * layout.node_size, layout.m))
+                .collect()
+        });
+        for (k, record) in records.iter().enumerate() {
+            f(first + k as u32, record);
+        }
+    }
+}
+
+pub fn repair(index: pg_sys::Relation) -> Repaired {
+    let meta = read_meta(index);
+    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let mut deleted = HashSet::new();
+    let mut highest_live: Option<EntryPoint> = None;
+    // Duplicate chains: a deleted node whose chain still holds a live copy must stay in
+    // the graph, or that copy could no longer be found.
+    let mut next_duplicate: HashMap<u32, u32> = HashMap::new();
+    let mut live_aliases: HashSet<u32> = HashSet::new();
+    for_each_record(index, &layout, |id, r| {
+        if r.next_duplicate != NO_NODE {
+            next_duplicate.insert(id, r.next_duplicate);
+        }
+        if r.flags & FLAG_ALIAS != 0 {
+            if r.flags & FLAG_DELETED == 0 {
+                live_aliases.insert(id);
+            }
+            return;
+        }
+        if r.flags & FLAG_DELETED != 0 {
+            deleted.insert(id);
+        } else if highest_live.is_none_or(|e| (r.level as usize) > e.level) {
+            highest_live = Some(EntryPoint {
+                node: id,
+                level: r.level as usize,
+            });
+        }
+    });
+    deleted.retain(|&id| {
+        let mut next = next_duplicate.get(&id).copied();
+        let mut steps = 0;
+        while let Some(alias) = next {
+            if live_aliases.contains(&alias) {
+                return false;
+            }
+            next = next_duplicate.get(&alias).copied();
+            steps += 1;
+            if steps > next_duplicate.len() {
+                break; // a broken (cyclic) chain: hnsw_pg_check reports it
+            }
+        }
+        true
+    });
+    let mut done = Repaired::default();
+    if deleted.is_empty() {
+        return done;
+    }
+    let graph = PagedGraph::new(BufferStore::new(index), meta);
+    let mut repairer = Repairer {
+        index,
+        layout,
+        graph: &graph,
+        deleted: &deleted,
+        vectors: HashMap::new(),
+    };
+    for_each_record(index, &layout, |id, r| {
+        if r.flags & (FLAG_ALIAS | FLAG_DELETED) != 0 {
+            return;
+        }
+        for layer in 0..=r.level as usize {
+            if repairer.repair_list(id, r, layer) {
+                done.lists += 1;
+            }
+        }
+        repairer.vectors.clear(); // keep memory bounded: vectors are cached per node
+    });
+    update_meta(index, |meta| {
+        if meta.entry.is_some_and(|e| deleted.contains(&e.node)) {
+            meta.entry = highest_live;
+            done.entry_moved = true;
+        }
+        Some(()) // a repair pass is a structural change either way
+    });
+    done.reconnected = reconnect_orphans(index, &layout, &deleted);
+    done
+}
+
+struct Repairer<'a> {
+    index: pg_sys::Relation,
+    layout: Layout,
+    graph: &'a PagedGraph<BufferStore>,
+    deleted: &'a HashSet<u32>,
+    vectors: HashMap<u32, Vec<f32>>,
+}
+
+impl Repairer<'_> {
+    fn max_degree(&self, layer: usize) -> usize {
+        if layer == 0 {
+            2 * self.layout.m
+        } else {
+            self.layout.m
+        }
+    }
+
+    fn location(&self, id: u32, record: &NodeRecord, layer: usize) -> (u32, usize) {
+        if layer == 0 {
+            self.layout.node_location(id)
+        } else {
+            self.layout.upper_location(record.upper_slots[layer - 1])
+        }
+    }
+
+    fn read_list(&self, page: &[u8], at: usize, layer: usize, out: &mut Vec<u32>) {
+        if layer == 0 {
+            read_layer0(page, at, self.layout.m, out)
+        } else {
+            read_upper(page, at, self.layout.m, out)
+        }
+    }
+
+    fn vector(&mut self, id: u32) -> &[f32] {
+        let graph = self.graph;
+        self.vectors.entry(id).or_insert_with(|| {
+            let mut v = Vec::new();
+            graph.read_vector(id, &mut v);
+            v
+        })
+    }
+
+    /// The list that should replace `list` (node `id`'s on `layer`), if it names a
+    /// deleted node and there is anything to put in its place.
+    fn replacement(&mut self, id: u32, list: &[u32], layer: usize) -> Option<Vec<u32>> {
+        if !list.iter().any(|n| self.deleted.contains(n)) {
+            return None;
+        }
+        let mut candidates: Vec<u32> = list
+            .iter()
+            .copied()
+            .filter(|n| !self.deleted.contains(n))
+            .collect();
+        let mut seen: HashSet<u32> = candidates.iter().copied().collect();
+        seen.insert(id);
+        let mut their = Vec::new();
+        for d in list.iter().filter(|n| self.deleted.contains(n)) {
+            self.graph.neighbours_into(*d, layer, &mut their);
+            candidates.extend(
+                their
+                    .iter()
+                    .filter(|n| !self.deleted.contains(n) && seen.insert(**n)),
+            );
+        }
+        if candidates.is_empty() {
+            return None; // nothing live to link to: keep walking through the deleted ones
+        }
+        let max = self.max_degree(layer);
+        if candidates.len() <= max {
+            return Some(candidates);
+        }
+        let base = self.vector(id).to_vec();
+        for &c in &candidates {
+            self.vector(c);
+        }
+        let metric = self.graph.meta.metric.indexed();
+        let vectors = &self.vectors;
+        let mut scored: Vec<Neighbour> = candidates
+            .iter()
+            .map(|&n| Neighbour {
+                distance: metric.distance(kernels(), &base, &vectors[&n]),
+                id: n,
+            })
+            .collect();
+        scored.sort();
+        let mut kept = select_neighbours(&scored, max, |a, b| {
+            metric.distance(kernels(), &vectors[&a], &vectors[&b])
+        });
+        for c in &scored {
+            if kept.len() >= max {
+                break;
+            }
+            if !kept.contains(&c.id) {
+                kept.push(c.id);
+            }
+        }
+        Some(kept)
+    }
+
+    /// Repairs node `id`'s list on `layer`; true if it changed. The list is re-read under
+    /// the page lock, and recomputed if an insert changed it meanwhile.
+    fn repair_list(&mut self, id: u32, record: &NodeRecord, layer: usize) -> bool {
+        let (block, at) = self.location(id, record, layer);
+        for _ in 0..3 {
+            let mut list = Vec::new();
+            BufferStore::new(self.index)
+                .with_page(block, |p| self.read_list(p, at, layer, &mut list));
+            let Some(new) = self.replacement(id, &list, layer) else {
+                return false;
+            };
+            let m = self.layout.m;
+            let written = modify_pages(self.index, &[block], |pages| {
+                let mut current = Vec::new();
+                if layer == 0 {
+                    read_layer0(pages[0], at, m, &mut current);
+                } else {
+                    read_upper(pages[0], at, m, &mut current);
+                }
+                if current != list {
+                    return None; // changed under us: compute again
+                }
+                if layer == 0 {
+                    write_layer0(pages[0], at, m, &new);
+                } else {
+                    write_upper(pages[0], at, m, &new);
+                }
+                Some(())
+            });
+            if written.is_some() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Links back every live node that re-selection left without a path from the entry point
+/// (as the build does): from the nearest reachable node that can take it, giving up that
+/// node's farthest link only if the link's target keeps another in-link.
+fn reconnect_orphans(index: pg_sys::Relation, layout: &Layout, deleted: &HashSet<u32>) -> usize {
+    let meta = read_meta(index);
+    let Some(entry) = meta.entry else { return 0 };
+    let graph = PagedGraph::new(BufferStore::new(index), meta);
+    let mut nodes = Vec::new(); // graph nodes still linked (live, or holding live copies)
+    for_each_record(index, layout, |id, r| {
+        if r.flags & FLAG_ALIAS == 0 && (r.flags & FLAG_DELETED == 0 || !deleted.contains(&id)) {
+            nodes.push(id);
+        }
+    });
+    let mut in_degree: HashMap<u32, u32> = HashMap::new();
+    let mut list = Vec::new();
+    for &id in &nodes {
+        graph.neighbours_into(id, 0, &mut list);
+        for &n in &list {
+            *in_degree.entry(n).or_default() += 1;
+        }
+    }
+    let mut reached = HashSet::new();
+    mark_reachable(&graph, entry.node, &mut reached);
+    let mut reconnected = 0;
+    let max = 2 * layout.m;
+    for &orphan in &nodes {
+        if reached.contains(&orphan) {
+            continue;
+        }
+        let mut query = Vec::new();
+        graph.read_vector(orphan, &mut query);
+        let ef = meta.ef_construction as usize;
+        let found = search(&graph, &query, entry, ef, ef, &mut Visited::sparse());
+        let mut hosts: Vec<u32> = found
+            .iter()
+            .map(|n| n.id)
+            .filter(|h| *h != orphan && reached.contains(h))
+            .collect();
+        if hosts.is_empty() {
+            // The search stayed in the orphan's own island: try every reached node, nearest first.
+            let mut all: Vec<Neighbour> = reached
+                .iter()
+                .map(|&id| Neighbour {
+                    distance: graph.distance_to(&query, id),
+                    id,
+                })
+                .collect();
+            all.sort();
+            hosts = all.into_iter().map(|n| n.id).collect();
+        }
+        if hosts
+            .into_iter()
+            .any(|host| add_link(index, &graph, layout, host, orphan, max, &mut in_degree))
+        {
+            reconnected += 1;
+            mark_reachable(&graph, orphan, &mut reached);
+        }
+    }
+    reconnected
+}
+
+fn mark_reachable(graph: &PagedGraph<BufferStore>, from: u32, reached: &mut HashSet<u32>) {
+    if !reached.insert(from) {
+        return;
+    }
+    let mut stack = vec![from];
+    let mut list = Vec::new();
+    while let Some(id) = stack.pop() {
+        graph.neighbours_into(id, 0, &mut list);
+        for &n in &list {
+            if reached.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+}
+
+/// Adds `target` to `host`'s layer-0 list; a full list gives up its farthest link whose
+/// target has another in-link, or declines (false).
+fn add_link(
+    index: pg_sys::Relation,
+    graph: &PagedGraph<BufferStore>,
+    layout: &Layout,
+    host: u32,
+    target: u32,
+    max: usize,
+    in_degree: &mut HashMap<u32, u32>,
+) -> bool {
+    let (block, at) = layout.node_location(host);
+    let m = layout.m;
+    let metric = graph.meta.metric.indexed();
+    let mut base = Vec::new();
+    graph.read_vector(host, &mut base);
+    let mut current = Vec::new();
+    BufferStore::new(index).with_page(block, |p| read_layer0(p, at, m, &mut current));
+    let mut vectors: HashMap<u32, Vec<f32>> = HashMap::new();
+    for &n in &current {
+        let mut v = Vec::new();
+        graph.read_vector(n, &mut v);
+        vectors.insert(n, v);
+    }
+    let evicted = modify_pages(index, &[block], |pages| {
+        let mut links = Vec::new();
+        read_layer0(pages[0], at, m, &mut links);
+        if links != current || links.contains(&target) {
+            return None; // changed meanwhile, or already there: leave it
+        }
+        let mut evicted = None;
+        if links.len() >= max {
+            let farthest = links
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| in_degree.get(n).copied().unwrap_or(0) >= 2)
+                .map(|(i, &n)| {
+                    (
+                        Neighbour {
+                            distance: metric.distance(kernels(), &base, &vectors[&n]),
+                            id: n,
+                        },
+                        i,
+                    )
+                })
+                .max()?;
+            evicted = Some(farthest.0.id);
+            links[farthest.1] = target;
+        } else {
+            links.push(target);
+        }
+        write_layer0(pages[0], at, m, &links);
+        Some(evicted)
+    });
+    match evicted {
+        None => false,
+        Some(evicted) => {
+            if let Some(e) = evicted {
+                *in_degree.entry(e).or_default() -= 1;
+            }
+            *in_degree.entry(target).or_default() += 1;
+            true
+        }
+    }
+}
