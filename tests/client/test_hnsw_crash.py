@@ -138,6 +138,16 @@ def test_crash_rounds_with_active_writers():
             restart_after_crash()
         else:
             os.kill(pids[0], signal.SIGKILL)  # the postmaster resets every backend
+            # Until the postmaster has reaped the killed backend it still accepts
+            # connections that the reset is about to end: wait for it first.
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    os.kill(pids[0], 0)
+                except ProcessLookupError:
+                    break
+                assert time.monotonic() < deadline, "the killed backend was not reaped"
+                time.sleep(0.02)
         stop.set()
         for t in threads:
             t.join()
