@@ -153,6 +153,56 @@ fn problems(index: &PgRelation) -> Vec<String> {
             ));
         }
     }
+    found.extend(missing_heap_rows(index, &records, meta.metric.normalizes()));
     found.sort();
     found
+}
+
+/// Heap rows that should be in the index and are not. Dead entries not yet vacuumed are
+/// fine; a live row (non-NULL vector, non-zero under cosine) without an entry is not.
+/// Expression and partial indexes are not checked this way.
+fn missing_heap_rows(
+    index: &PgRelation,
+    records: &HashMap<u32, NodeRecord>,
+    skip_zero: bool,
+) -> Vec<String> {
+    let indexed: HashSet<(u32, u16)> = records
+        .values()
+        .map(|r| (r.tid.block, r.tid.offset))
+        .collect();
+    let oid = index.oid();
+    let target = Spi::get_two::<String, String>(&format!(
+        "SELECT format('%s', i.indrelid::regclass), quote_ident(a.attname::text)
+         FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indexrelid = {} AND i.indexprs IS NULL AND i.indpred IS NULL",
+        oid.to_u32()
+    ));
+    let Ok((Some(table), Some(column))) = target else {
+        return Vec::new();
+    };
+    let zero = if skip_zero {
+        format!(" AND vector_norm({column}) > 0")
+    } else {
+        String::new()
+    };
+    let query = format!(
+        "SELECT (ctid::text::point)[0]::bigint, (ctid::text::point)[1]::int FROM {table} WHERE {column} IS NOT NULL{zero}"
+    );
+    let mut missing = Vec::new();
+    let result = Spi::connect(|client| -> Result<(), pgrx::spi::Error> {
+        for row in client.select(&query, None, &[])? {
+            let block = row.get::<i64>(1)?.unwrap_or(-1) as u32;
+            let offset = row.get::<i32>(2)?.unwrap_or(-1) as u16;
+            if !indexed.contains(&(block, offset)) {
+                missing.push(format!(
+                    "heap row ({block},{offset}) of {table} has no index entry"
+                ));
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        missing.push(format!("could not compare with the heap: {e}"));
+    }
+    missing
 }

@@ -1,5 +1,6 @@
-//! VACUUM: mark the nodes of dead heap tuples deleted (scans skip them at once), then
-//! repair the graph around them (`repair`), so no live node points at a deleted one.
+//! VACUUM: mark the nodes of dead heap tuples deleted (scans skip them at once), then, in
+//! the cleanup step, repair the graph around them (`repair`), so no live node points at a
+//! deleted one.
 //! Reusing their slots for later inserts is the next step.
 
 use crate::storage::{modify_pages, read_meta, BufferStore};
@@ -83,9 +84,6 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             callback(&mut tid, callback_state)
         });
         (*stats).tuples_removed += deleted;
-        if deleted > 0.0 {
-            super::repair::repair(index);
-        }
         (*stats).num_index_tuples = kept;
         (*stats).num_pages = blocks(index);
         stats
@@ -103,6 +101,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             return stats;
         }
         let index = (*info).index;
+        // Once per VACUUM, after every bulk-delete pass: also fixes links that concurrent
+        // inserts made to nodes an earlier VACUUM had already deleted.
+        super::repair::repair(index);
         if stats.is_null() {
             // No bulk delete ran: count the live nodes for the statistics.
             let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();

@@ -1,5 +1,6 @@
-"""Concurrent inserts and scans on one hnsw index: no errors, and afterwards every row is
-reachable through the index and the nearest neighbours of fresh rows are right."""
+"""Concurrent inserts, deletes, VACUUMs and scans on one hnsw index: no errors, and
+afterwards hnsw_pg_check finds nothing, every row is reachable through the index, the
+nearest neighbours of fresh rows are right, and recall@10 against exact search holds."""
 
 import threading
 
@@ -51,31 +52,62 @@ def test_concurrent_inserts_and_scans():
         except Exception as e:  # noqa: BLE001
             errors.append(e)
 
+    def deleter():
+        try:
+            with psycopg.connect(autocommit=True) as c:
+                k = 0
+                while not stop.is_set():
+                    c.execute("DELETE FROM conc WHERE id = %s", (k * 7,))
+                    k += 1
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    def vacuumer():
+        try:
+            with psycopg.connect(autocommit=True) as c:
+                while not stop.wait(0.3):
+                    c.execute("VACUUM conc")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    scan = threading.Thread(target=reader)
-    scan.start()
-    for t in threads:
+    background = [threading.Thread(target=f) for f in (reader, deleter, vacuumer)]
+    for t in background + threads:
         t.start()
     for t in threads:
         t.join()
     stop.set()
-    scan.join()
+    for t in background:
+        t.join()
     assert not errors, errors
 
-    total = BASE + WRITERS * PER_WRITER
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
+        c.execute("VACUUM conc")
+        problems = [r[0] for r in c.execute("SELECT * FROM hnsw_pg_check('conc_v')").fetchall()]
+        assert problems == []
         c.execute("SET enable_seqscan = off")
         c.execute("SET hnsw.ef_search = 1000")
         c.execute("SET hnsw.max_scan_tuples = 1000000")
-        assert c.execute("SELECT count(*) FROM conc").fetchone()[0] == total
+        total = c.execute("SELECT count(*) FROM conc").fetchone()[0]
+        assert total < BASE + WRITERS * PER_WRITER, "the deleter deleted something"
         reached = c.execute(
             f"SELECT count(DISTINCT id) FROM (SELECT id FROM conc ORDER BY v <-> %s LIMIT {total}) s",
             (np.zeros(DIM, np.float32),),
         ).fetchone()[0]
         assert reached == total, f"{total - reached} rows unreachable through the index"
-        # Every freshly inserted row is its own nearest neighbour.
+        # Recall@10 at ef_search 40 against exact search over what is left.
         c.execute("SET hnsw.ef_search = 40")
+        rows = c.execute("SELECT id, v FROM conc").fetchall()
+        ids = np.array([r[0] for r in rows])
+        data = np.stack([r[1].to_numpy() if hasattr(r[1], "to_numpy") else r[1] for r in rows])
+        hits = 0
+        for q in vectors(9, 100):
+            truth = set(ids[np.argsort(np.linalg.norm(data - q, axis=1))[:10]].tolist())
+            found = {r[0] for r in c.execute("SELECT id FROM conc ORDER BY v <-> %s LIMIT 10", (q,)).fetchall()}
+            hits += len(found & truth)
+        assert hits / 1000 >= 0.95, f"recall@10 {hits / 1000}"
+        # Every freshly inserted row is its own nearest neighbour.
         fresh = c.execute("SELECT id, v FROM conc WHERE id >= %s ORDER BY id", (BASE,)).fetchall()
         misses = sum(
             1

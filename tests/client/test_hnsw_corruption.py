@@ -1,0 +1,73 @@
+"""A corrupted index page is an ERROR or a reported problem, never a crash: a neighbour id
+pointing nowhere (hnsw_pg_check reports it; scans fail cleanly), and a wrong magic number
+on the meta page (an ERROR with SQLSTATE XX002 for both)."""
+
+import os
+import pathlib
+import struct
+
+import numpy as np
+import psycopg
+import pytest
+from pgvector.psycopg import register_vector
+
+from test_hnsw_crash import pg_ctl
+
+PAGE = 8192
+
+
+def restart(edit):
+    """Stops the server, lets `edit` change the data directory's files, starts it again."""
+    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
+    pg_ctl("-m", "fast", "stop")
+    edit(pathlib.Path(cluster) / "data")
+    pg_ctl("-l", f"{cluster}/server.log", "start",
+           "-o", f"-p {os.environ['PGPORT']} -k {cluster} -c listen_addresses=127.0.0.1")
+
+
+def patch(path, offset, data):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def test_corrupted_pages_give_errors_or_reports():
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("DROP TABLE IF EXISTS broken")
+        c.execute("CREATE TABLE broken (id int, v vector(4))")
+        c.execute("INSERT INTO broken SELECT i, ARRAY[i % 11, i % 13, i % 17, i % 19] FROM generate_series(1, 500) i")
+        c.execute("CREATE INDEX broken_v ON broken USING hnsw (v)")
+        assert c.execute("SELECT count(*) FROM hnsw_pg_check('broken_v')").fetchone()[0] == 0
+        c.execute("CHECKPOINT")
+        file = c.execute("SELECT pg_relation_filepath('broken_v')").fetchone()[0]
+
+    # Node 0's first layer-0 neighbour (block 1, record at byte 24, list at +52) -> nowhere.
+    restart(lambda data: patch(data / file, PAGE + 24 + 52, struct.pack("<I", 0x7FFFFFF0)))
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        problems = [r[0] for r in c.execute("SELECT * FROM hnsw_pg_check('broken_v')").fetchall()]
+        assert any("2147483632" in p and "not a graph node" in p for p in problems), problems
+        c.execute("SET enable_seqscan = off")
+        c.execute("SET hnsw.ef_search = 1000")
+        try:
+            c.execute("SELECT id FROM broken ORDER BY v <-> '[0,0,0,0]' LIMIT 500").fetchall()
+        except psycopg.Error:
+            pass  # reading the missing node is an ERROR; the point is that nothing crashed
+        assert c.execute("SELECT 1").fetchone()[0] == 1
+
+    # The meta page's magic number.
+    restart(lambda data: patch(data / file, 24, b"XXXX"))
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        with pytest.raises(psycopg.errors.IndexCorrupted, match="not an hnsw_pg index"):
+            c.execute("SELECT * FROM hnsw_pg_check('broken_v')").fetchall()
+        c.execute("SET enable_seqscan = off")
+        with pytest.raises(psycopg.errors.IndexCorrupted):
+            c.execute("SELECT id FROM broken ORDER BY v <-> '[0,0,0,0]' LIMIT 5").fetchall()
+        with pytest.raises(psycopg.errors.IndexCorrupted):
+            c.execute("INSERT INTO broken VALUES (501, '[1,2,3,4]')")
+        c.execute("DROP INDEX broken_v")
+        assert c.execute("SELECT count(*) FROM broken").fetchone()[0] == 500
+    log = (pathlib.Path(os.environ["HNSW_PG_CLUSTER_DIR"]) / "server.log").read_text()
+    assert "terminated by signal" not in log, "a backend crashed"
