@@ -206,7 +206,23 @@ impl Repairer<'_> {
             );
         }
         if candidates.is_empty() {
-            return None; // nothing live to link to: keep walking through the deleted ones
+            // Every neighbour, and every neighbour's neighbour, is gone. On upper layers
+            // the node simply has no links there (descent goes on below); on layer 0 it
+            // gets new neighbours from a search, as an insert would.
+            if layer > 0 {
+                return Some(Vec::new());
+            }
+            let entry = self.graph.meta.entry?;
+            let ef = self.graph.meta.ef_construction as usize;
+            let base = self.vector(id).to_vec();
+            candidates = search(self.graph, &base, entry, ef, ef, &mut Visited::sparse())
+                .into_iter()
+                .map(|n| n.id)
+                .filter(|n| *n != id && !self.deleted.contains(n))
+                .collect();
+            if candidates.is_empty() {
+                return None; // nothing live is reachable at all
+            }
         }
         let max = self.max_degree(layer);
         if candidates.len() <= max {
