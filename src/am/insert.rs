@@ -26,8 +26,8 @@ use hnsw_core::graph::{
     Visited, NO_NODE,
 };
 use hnsw_core::page::node::{
-    next_duplicate, read_layer0, read_upper, set_next_duplicate, upper_slot_of, write_layer0,
-    write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_LIVE,
+    next_duplicate, read_list, set_next_duplicate, upper_slot_of, write_list, write_upper, HeapTid,
+    NodeRecord, FLAG_ALIAS, FLAG_LIVE,
 };
 use hnsw_core::page::{
     init_page, page_is_new, page_used, set_page_used, Layout, Meta, PageKind, PageStore,
@@ -414,11 +414,7 @@ impl Inserter {
         let (block, at) = self.list_location(id, Some(record), layer);
         let m = self.layout.m;
         modify_pages(self.index, &[block], |pages| {
-            if layer == 0 {
-                write_layer0(pages[0], at, m, links);
-            } else {
-                write_upper(pages[0], at, m, links);
-            }
+            write_list(pages[0], at, m, layer, links);
             Some(())
         });
     }
@@ -429,13 +425,7 @@ impl Inserter {
     fn link_back(&mut self, other: u32, id: u32, layer: usize, force: bool) -> bool {
         let (block, at) = self.list_location(other, None, layer);
         let (m, max) = (self.layout.m, self.max_degree(layer));
-        let read = move |page: &[u8], out: &mut Vec<u32>| {
-            if layer == 0 {
-                read_layer0(page, at, m, out)
-            } else {
-                read_upper(page, at, m, out)
-            }
-        };
+        let read = move |page: &[u8], out: &mut Vec<u32>| read_list(page, at, m, layer, out);
         // Load the vectors the re-selection needs before taking the page lock.
         let mut current = Vec::new();
         BufferStore::new(self.index).with_page(block, |p| read(p, &mut current));
@@ -494,11 +484,7 @@ impl Inserter {
                         .expect("a full list re-selects at least one") = id;
                 }
             }
-            if layer == 0 {
-                write_layer0(pages[0], at, m, &links);
-            } else {
-                write_upper(pages[0], at, m, &links);
-            }
+            write_list(pages[0], at, m, layer, &links);
             Some(links.contains(&id))
         });
         already_there || written.unwrap_or(false)

@@ -13,7 +13,7 @@ use hnsw_core::graph::{
     search, select_neighbours, EntryPoint, GraphRead, Neighbour, Visited, NO_NODE,
 };
 use hnsw_core::page::node::{
-    read_layer0, read_upper, write_layer0, write_upper, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
+    read_layer0, read_list, write_layer0, write_list, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
 };
 use hnsw_core::page::{
     page_is_new, page_used, Layout, PageKind, PageStore, PagedGraph, HEADER_SIZE,
@@ -166,14 +166,6 @@ impl Repairer<'_> {
         }
     }
 
-    fn read_list(&self, page: &[u8], at: usize, layer: usize, out: &mut Vec<u32>) {
-        if layer == 0 {
-            read_layer0(page, at, self.layout.m, out)
-        } else {
-            read_upper(page, at, self.layout.m, out)
-        }
-    }
-
     fn vector(&mut self, id: u32) -> &[f32] {
         let graph = self.graph;
         self.vectors.entry(id).or_insert_with(|| {
@@ -261,28 +253,20 @@ impl Repairer<'_> {
     fn repair_list(&mut self, id: u32, record: &NodeRecord, layer: usize) -> bool {
         let (block, at) = self.location(id, record, layer);
         for _ in 0..3 {
+            let m = self.layout.m;
             let mut list = Vec::new();
             BufferStore::new(self.index)
-                .with_page(block, |p| self.read_list(p, at, layer, &mut list));
+                .with_page(block, |p| read_list(p, at, m, layer, &mut list));
             let Some(new) = self.replacement(id, &list, layer) else {
                 return false;
             };
-            let m = self.layout.m;
             let written = modify_pages(self.index, &[block], |pages| {
                 let mut current = Vec::new();
-                if layer == 0 {
-                    read_layer0(pages[0], at, m, &mut current);
-                } else {
-                    read_upper(pages[0], at, m, &mut current);
-                }
+                read_list(pages[0], at, m, layer, &mut current);
                 if current != list {
                     return None; // changed under us: compute again
                 }
-                if layer == 0 {
-                    write_layer0(pages[0], at, m, &new);
-                } else {
-                    write_upper(pages[0], at, m, &new);
-                }
+                write_list(pages[0], at, m, layer, &new);
                 Some(())
             });
             if written.is_some() {

@@ -127,6 +127,24 @@ pub fn write_upper(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
     write_links(page, at, at + 4, m, ids, false);
 }
 
+/// The neighbour list at `at` for `layer`: the layer-0 list of the node record there, or
+/// the upper-layer slot there.
+pub fn read_list(page: &[u8], at: usize, m: usize, layer: usize, out: &mut Vec<u32>) {
+    if layer == 0 {
+        read_layer0(page, at, m, out)
+    } else {
+        read_upper(page, at, m, out)
+    }
+}
+
+pub fn write_list(page: &mut [u8], at: usize, m: usize, layer: usize, ids: &[u32]) {
+    if layer == 0 {
+        write_layer0(page, at, m, ids)
+    } else {
+        write_upper(page, at, m, ids)
+    }
+}
+
 /// A count (u16 or u32) at `count_at`, then `capacity` ids at `ids_at`; a count above the
 /// capacity (a corrupt page) is clamped rather than read past the slot.
 fn read_links(
