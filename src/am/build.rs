@@ -226,6 +226,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
         last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
         built_nodes: 0,
+        free_hint: 0,
     };
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
         write_index(&graph, &tids, meta, sink);
@@ -313,6 +314,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         last_change_lsn: 0,
         last_change_time: 0,
         built_nodes: 0,
+        free_hint: 0,
     };
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];

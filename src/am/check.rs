@@ -25,18 +25,20 @@ fn problems(index: &PgRelation) -> Vec<String> {
     });
     let graph = PagedGraph::new(BufferStore::new(rel), meta);
     let mut found = Vec::new();
-    let is_graph_node = |id: &u32| records.get(id).is_some_and(|r| r.flags & FLAG_ALIAS == 0);
+    let is_graph_node = |id: &u32| {
+        records
+            .get(id)
+            .is_some_and(|r| r.is_live() && r.flags & FLAG_ALIAS == 0)
+    };
 
     match meta.entry {
-        None if records
-            .values()
-            .any(|r| r.flags & (FLAG_ALIAS | FLAG_DELETED) == 0) =>
-        {
+        None if records.values().any(|r| r.is_linked_node()) => {
             found.push("the index has live nodes but no entry point".to_string())
         }
         None => {}
         Some(e) => match records.get(&e.node) {
             None => found.push(format!("entry point {} does not exist", e.node)),
+            Some(r) if !r.is_live() => found.push(format!("entry point {} is a free slot", e.node)),
             Some(r) if r.flags & FLAG_ALIAS != 0 => {
                 found.push(format!("entry point {} is an alias", e.node))
             }
@@ -57,7 +59,7 @@ fn problems(index: &PgRelation) -> Vec<String> {
         let mut steps = 0;
         while next != NO_NODE && steps <= records.len() {
             match records.get(&next) {
-                Some(a) if a.flags & FLAG_DELETED == 0 => return true,
+                Some(a) if a.is_live() && a.flags & FLAG_DELETED == 0 => return true,
                 Some(a) => next = a.next_duplicate,
                 None => return false,
             }
@@ -67,7 +69,7 @@ fn problems(index: &PgRelation) -> Vec<String> {
     };
     let mut list = Vec::new();
     for (&id, r) in &records {
-        if r.flags & FLAG_ALIAS != 0 || r.flags & FLAG_DELETED != 0 {
+        if !r.is_linked_node() {
             continue;
         }
         for layer in 0..=r.level as usize {
@@ -143,7 +145,7 @@ fn problems(index: &PgRelation) -> Vec<String> {
         }
         let mut unreachable: Vec<u32> = records
             .iter()
-            .filter(|(id, r)| r.flags & FLAG_DELETED == 0 && !reached.contains(id))
+            .filter(|(id, r)| r.is_live() && r.flags & FLAG_DELETED == 0 && !reached.contains(id))
             .map(|(&id, _)| id)
             .collect();
         unreachable.sort_unstable();
@@ -168,6 +170,7 @@ fn missing_heap_rows(
 ) -> Vec<String> {
     let indexed: HashSet<(u32, u16)> = records
         .values()
+        .filter(|r| r.is_live())
         .map(|r| (r.tid.block, r.tid.offset))
         .collect();
     let oid = index.oid();

@@ -18,7 +18,9 @@
 //! The locking protocol is in docs/locking.md.
 
 use super::build::LEVEL_SEED;
-use crate::storage::{ensure_blocks, modify_pages, read_meta, update_meta, BufferStore};
+use crate::storage::{
+    ensure_blocks, modify_pages, read_meta, relation_blocks, update_meta, BufferStore,
+};
 use crate::types::Vector;
 use hnsw_core::distance::{kernels, Metric};
 use hnsw_core::graph::{
@@ -26,8 +28,8 @@ use hnsw_core::graph::{
     Visited, NO_NODE,
 };
 use hnsw_core::page::node::{
-    next_duplicate, read_list, set_next_duplicate, upper_slot_of, write_list, write_upper, HeapTid,
-    NodeRecord, FLAG_ALIAS, FLAG_LIVE,
+    next_duplicate, read_list, reserve_free_record, set_next_duplicate, upper_slot_of, write_list,
+    write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED, FLAG_FREE, FLAG_LIVE,
 };
 use hnsw_core::page::{
     init_page, page_is_new, page_used, set_page_used, Layout, Meta, PageKind, PageStore,
@@ -165,11 +167,16 @@ impl Inserter {
         }
         if created.is_none() {
             if let Some(primary) = self.exact_duplicate(vector, &found_by_layer[0]) {
-                return self.add_alias(primary, vector, tid);
+                match self.add_alias(primary, vector, tid) {
+                    None => return,
+                    // VACUUM deleted the primary meanwhile: the copy becomes a node itself.
+                    Some(unchained) => created = Some(unchained),
+                }
             }
         }
 
         let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
+        let (level, top) = (record.level as usize, top.min(record.level as usize));
         // All of the node's own lists first, layer 0 included: a scan that reaches it
         // through an upper layer must find its layer-0 neighbours already there.
         let chosen_by_layer: Vec<Vec<u32>> = (0..=top)
@@ -198,7 +205,8 @@ impl Inserter {
         }
     }
 
-    /// Reserves upper slots, takes a node id, writes the record (no links) and vector.
+    /// Takes a node slot (a free one VACUUM gave back, else a new id), reserves upper
+    /// slots, writes the record (no links) and the vector.
     fn create_node(
         &mut self,
         vector: &[f32],
@@ -206,20 +214,102 @@ impl Inserter {
         level: usize,
         flags: u8,
     ) -> (u32, NodeRecord) {
-        let upper_slots: Vec<u32> = (0..level).map(|_| self.allocate_upper_slot()).collect();
-        let record = NodeRecord {
+        let mut record = NodeRecord {
             tid,
             level: level as u8,
             flags: FLAG_LIVE | flags,
             generation: 1,
             next_duplicate: NO_NODE,
-            upper_slots,
+            upper_slots: Vec::new(),
+            spare_slots: Vec::new(),
             layer0: Vec::new(),
         };
-        let id = self.allocate_node(&record);
-        self.write_vector(id, vector);
+        let id = if let Some((id, reserved)) = self.take_free_slot() {
+            // A scan may still hold this id from before the slot was freed: the vector
+            // goes in before the record says live, under the new generation.
+            record.generation = reserved.generation;
+            let mut owned = reserved.spare_slots.into_iter();
+            record.upper_slots = (0..level)
+                .map(|_| match owned.next() {
+                    Some(slot) => {
+                        self.empty_upper_slot(slot);
+                        slot
+                    }
+                    None => self.allocate_upper_slot(),
+                })
+                .collect();
+            record.spare_slots = owned.collect();
+            self.write_vector(id, vector);
+            let (block, at) = self.layout.node_location(id);
+            let m = self.layout.m;
+            modify_pages(self.index, &[block], |pages| {
+                record.write(pages[0], at, m);
+                Some(())
+            });
+            id
+        } else {
+            record.upper_slots = (0..level).map(|_| self.allocate_upper_slot()).collect();
+            let id = self.allocate_node(&record);
+            self.write_vector(id, vector);
+            id
+        };
         self.vectors.insert(id, vector.to_vec());
         (id, record)
+    }
+
+    /// Takes a free node slot, searching node pages from the meta page's hint; reserved
+    /// and with a new generation when found. Moves the hint on, or clears it when no free
+    /// slot is left.
+    fn take_free_slot(&self) -> Option<(u32, NodeRecord)> {
+        let hint = read_meta(self.index).free_hint;
+        if hint == 0 {
+            return None;
+        }
+        let layout = self.layout;
+        let free_at = |page: &[u8]| -> Option<usize> {
+            if page_is_new(page) {
+                return None;
+            }
+            (0..page_used(page) as usize)
+                .map(|k| HEADER_SIZE + k * layout.node_size)
+                .find(|&at| page[at + 7] == FLAG_FREE)
+        };
+        for block in hint..relation_blocks(self.index) {
+            if layout.block_kind(block).0 != PageKind::Nodes
+                || BufferStore::new(self.index)
+                    .with_page(block, free_at)
+                    .is_none()
+            {
+                continue;
+            }
+            let taken = modify_pages(self.index, &[block], |pages| {
+                let at = free_at(pages[0])?;
+                Some((at, reserve_free_record(pages[0], at, layout.m)))
+            });
+            if let Some((at, record)) = taken {
+                if block != hint {
+                    self.update_meta(|meta| {
+                        (meta.free_hint == hint).then(|| meta.free_hint = block)
+                    });
+                }
+                let id =
+                    layout.first_node_on(block) + ((at - HEADER_SIZE) / layout.node_size) as u32;
+                return Some((id, record));
+            }
+        }
+        self.update_meta(|meta| (meta.free_hint == hint).then(|| meta.free_hint = 0));
+        None
+    }
+
+    /// Clears an upper slot taken over from a freed record: an insert may have linked into
+    /// it after VACUUM emptied it.
+    fn empty_upper_slot(&self, slot: u32) {
+        let (block, at) = self.layout.upper_location(slot);
+        let m = self.layout.m;
+        modify_pages(self.index, &[block], |pages| {
+            write_upper(pages[0], at, m, &[]);
+            Some(())
+        });
     }
 
     /// The graph node among the nearest candidates whose vector equals `vector` bit for bit.
@@ -231,6 +321,9 @@ impl Inserter {
             .map(|n| n.id)
             .collect();
         ties.into_iter().find(|&id| {
+            if !self.graph.node(id).is_linked_node() {
+                return false; // deleted or freed: not a chain to join
+            }
             let other = self.vector(id);
             other.len() == vector.len()
                 && other
@@ -241,23 +334,47 @@ impl Inserter {
     }
 
     /// Records `tid` as another copy of node `primary`: an unlinked alias record, put at
-    /// the head of the primary's duplicate chain in one WAL record with the primary.
-    fn add_alias(&mut self, primary: u32, vector: &[f32], tid: HeapTid) {
-        let (alias, _) = self.create_node(vector, tid, 0, FLAG_ALIAS);
+    /// the head of the primary's duplicate chain in one WAL record with the primary. If
+    /// the primary is deleted by then (VACUUM would free its chain), the record is turned
+    /// into an ordinary level-0 node instead and returned, to be linked like one.
+    fn add_alias(
+        &mut self,
+        primary: u32,
+        vector: &[f32],
+        tid: HeapTid,
+    ) -> Option<(u32, NodeRecord)> {
+        let (alias, mut record) = self.create_node(vector, tid, 0, FLAG_ALIAS);
         let (alias_block, alias_at) = self.layout.node_location(alias);
         let (primary_block, primary_at) = self.layout.node_location(primary);
         let blocks: Vec<u32> = if alias_block == primary_block {
             vec![alias_block]
         } else {
-            vec![alias_block, primary_block]
+            vec![
+                alias_block.min(primary_block),
+                alias_block.max(primary_block),
+            ]
         };
-        modify_pages(self.index, &blocks, |pages| {
-            let primary_page = pages.len() - 1;
+        let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
+        let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
+        let chained = modify_pages(self.index, &blocks, |pages| {
+            if pages[primary_page][primary_at + 7] & (FLAG_LIVE | FLAG_DELETED) != FLAG_LIVE {
+                return None;
+            }
             let rest = next_duplicate(pages[primary_page], primary_at);
             set_next_duplicate(pages[primary_page], primary_at, alias);
-            set_next_duplicate(pages[0], alias_at, rest);
+            set_next_duplicate(pages[alias_page], alias_at, rest);
             Some(())
         });
+        if chained.is_some() {
+            return None;
+        }
+        record.flags = FLAG_LIVE;
+        let m = self.layout.m;
+        modify_pages(self.index, &[alias_block], |pages| {
+            record.write(pages[0], alias_at, m);
+            Some(())
+        });
+        Some((alias, record))
     }
 
     fn vector(&mut self, id: u32) -> &[f32] {
@@ -275,9 +392,23 @@ impl Inserter {
         }
         let vectors = &self.vectors;
         let metric = self.metric;
-        select_neighbours(candidates, max, |a, b| {
+        let mut chosen = select_neighbours(candidates, max, |a, b| {
             metric.distance(kernels(), &vectors[&a], &vectors[&b])
-        })
+        });
+        // Around a hub the heuristic keeps the hub alone (it is nearer to every other
+        // candidate than the new node is), and the hub's full list then drops the new
+        // node: inserted near one point, rows became unreachable. A few nearest links
+        // more give the node neighbours that link back to it.
+        let floor = (self.layout.m / 2).min(max);
+        for c in candidates {
+            if chosen.len() >= floor {
+                break;
+            }
+            if !chosen.contains(&c.id) {
+                chosen.push(c.id);
+            }
+        }
+        chosen
     }
 
     fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
@@ -397,21 +528,38 @@ impl Inserter {
         }
     }
 
-    /// Where node `id`'s list for `layer` lives: (block, offset).
-    fn list_location(&self, id: u32, record: Option<&NodeRecord>, layer: usize) -> (u32, usize) {
+    /// Where node `id`'s list for `layer` lives: (block, offset). Without the record at
+    /// hand, it is read, and a slot that is not a live node on that layer has no list.
+    fn list_location(
+        &self,
+        id: u32,
+        record: Option<&NodeRecord>,
+        layer: usize,
+    ) -> Option<(u32, usize)> {
         let (block, at) = self.layout.node_location(id);
-        if layer == 0 {
-            return (block, at);
-        }
         let slot = match record {
+            Some(_) if layer == 0 => return Some((block, at)),
             Some(r) => r.upper_slots[layer - 1],
-            None => BufferStore::new(self.index).with_page(block, |p| upper_slot_of(p, at, layer)),
+            None => BufferStore::new(self.index).with_page(block, |p| {
+                let on_layer = p[at + 7] & FLAG_LIVE != 0 && p[at + 6] as usize >= layer;
+                match layer {
+                    _ if !on_layer => NO_NODE,
+                    0 => 0,
+                    _ => upper_slot_of(p, at, layer),
+                }
+            }),
         };
-        self.layout.upper_location(slot)
+        match slot {
+            NO_NODE => None,
+            _ if layer == 0 => Some((block, at)),
+            _ => Some(self.layout.upper_location(slot)),
+        }
     }
 
     fn write_links(&self, id: u32, record: &NodeRecord, layer: usize, links: &[u32]) {
-        let (block, at) = self.list_location(id, Some(record), layer);
+        let (block, at) = self
+            .list_location(id, Some(record), layer)
+            .expect("a node's own record has every layer up to its level");
         let m = self.layout.m;
         modify_pages(self.index, &[block], |pages| {
             write_list(pages[0], at, m, layer, links);
@@ -423,7 +571,10 @@ impl Inserter {
     /// With `force`, `id` stays even if the heuristic drops it (in place of the farthest
     /// link kept). Returns whether `id` is in the list afterwards.
     fn link_back(&mut self, other: u32, id: u32, layer: usize, force: bool) -> bool {
-        let (block, at) = self.list_location(other, None, layer);
+        // A neighbour that VACUUM has freed meanwhile takes no link.
+        let Some((block, at)) = self.list_location(other, None, layer) else {
+            return false;
+        };
         let (m, max) = (self.layout.m, self.max_degree(layer));
         let read = move |page: &[u8], out: &mut Vec<u32>| read_list(page, at, m, layer, out);
         // Load the vectors the re-selection needs before taking the page lock.
@@ -439,6 +590,9 @@ impl Inserter {
         let metric = self.metric;
         let mut already_there = false;
         let written = modify_pages(self.index, &[block], |pages| {
+            if layer == 0 && pages[0][at + 7] & FLAG_LIVE == 0 {
+                return None; // freed since we looked
+            }
             let mut links = Vec::new();
             read(pages[0], &mut links);
             if links.contains(&id) {

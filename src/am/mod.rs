@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod cost;
+mod free;
 mod insert;
 pub mod options;
 mod repair;

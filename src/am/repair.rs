@@ -28,6 +28,8 @@ pub struct Repaired {
     pub entry_moved: bool,
     /// Live nodes that had lost every in-link and were linked back.
     pub reconnected: usize,
+    /// The deleted graph nodes without live copies: nothing links to them any more.
+    pub deleted: HashSet<u32>,
 }
 
 /// Every node record in the index, with its id, page by page.
@@ -74,6 +76,9 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
     let mut next_duplicate: HashMap<u32, u32> = HashMap::new();
     let mut live_aliases: HashSet<u32> = HashSet::new();
     for_each_record(index, &layout, |id, r| {
+        if !r.is_live() {
+            return; // a free or reserved slot
+        }
         if r.next_duplicate != NO_NODE {
             next_duplicate.insert(id, r.next_duplicate);
         }
@@ -120,7 +125,7 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
         vectors: HashMap::new(),
     };
     for_each_record(index, &layout, |id, r| {
-        if r.flags & (FLAG_ALIAS | FLAG_DELETED) != 0 {
+        if !r.is_linked_node() {
             return;
         }
         for layer in 0..=r.level as usize {
@@ -138,6 +143,7 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
         Some(()) // a repair pass is a structural change either way
     });
     done.reconnected = reconnect_orphans(index, &layout, &deleted);
+    done.deleted = deleted;
     done
 }
 
@@ -286,7 +292,10 @@ fn reconnect_orphans(index: pg_sys::Relation, layout: &Layout, deleted: &HashSet
     let graph = PagedGraph::new(BufferStore::new(index), meta);
     let mut nodes = Vec::new(); // graph nodes still linked (live, or holding live copies)
     for_each_record(index, layout, |id, r| {
-        if r.flags & FLAG_ALIAS == 0 && (r.flags & FLAG_DELETED == 0 || !deleted.contains(&id)) {
+        if r.is_live()
+            && r.flags & FLAG_ALIAS == 0
+            && (r.flags & FLAG_DELETED == 0 || !deleted.contains(&id))
+        {
             nodes.push(id);
         }
     });

@@ -1,7 +1,6 @@
 //! VACUUM: mark the nodes of dead heap tuples deleted (scans skip them at once), then, in
 //! the cleanup step, repair the graph around them (`repair`), so no live node points at a
-//! deleted one.
-//! Reusing their slots for later inserts is the next step.
+//! deleted one, and give their slots back for later inserts (`free`).
 
 use crate::storage::{modify_pages, read_meta, BufferStore};
 use hnsw_core::page::node::{NodeRecord, FLAG_DELETED, FLAG_LIVE};
@@ -9,10 +8,7 @@ use hnsw_core::page::{page_is_new, page_used, Layout, PageKind, PageStore, HEADE
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-fn blocks(index: pg_sys::Relation) -> u32 {
-    // SAFETY: reading the size of an open relation.
-    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
-}
+use crate::storage::relation_blocks as blocks;
 
 /// Visits every node page; `visit` gets each live node and returns true to delete it.
 /// Returns (live nodes kept, nodes deleted now).
@@ -103,7 +99,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         let index = (*info).index;
         // Once per VACUUM, after every bulk-delete pass: also fixes links that concurrent
         // inserts made to nodes an earlier VACUUM had already deleted.
-        super::repair::repair(index);
+        let repaired = super::repair::repair(index);
+        super::free::free_deleted_slots(index, &repaired.deleted);
         if stats.is_null() {
             // No bulk delete ran: count the live nodes for the statistics.
             let stats = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();

@@ -205,6 +205,12 @@ pub fn update_meta(index: pg_sys::Relation, change: impl FnOnce(&mut Meta) -> Op
     .is_some()
 }
 
+/// The index's size in blocks.
+pub fn relation_blocks(index: pg_sys::Relation) -> u32 {
+    // SAFETY: reading the size of an open relation.
+    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+}
+
 /// Extends the relation with empty pages until it has at least `blocks` blocks. The new
 /// pages are not logged: each is logged whole by the first change that initialises it.
 pub fn ensure_blocks(index: pg_sys::Relation, blocks: u32) {

@@ -3,4 +3,6 @@
 
 mod buffers;
 
-pub use buffers::{ensure_blocks, modify_pages, read_meta, update_meta, BufferStore};
+pub use buffers::{
+    ensure_blocks, modify_pages, read_meta, relation_blocks, update_meta, BufferStore,
+};

@@ -7,8 +7,10 @@ use common::random_vectors;
 
 use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::Backing;
-use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited};
-use hnsw_core::page::node::{HeapTid, NodeRecord, FLAG_LIVE};
+use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited, NO_NODE};
+use hnsw_core::page::node::{
+    free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_LIVE,
+};
 use hnsw_core::page::{
     init_page, page_kind, write_index, FormatError, Layout, MemStore, Meta, PageKind, PageStore,
     PagedGraph, CONTENT_SIZE, HEADER_SIZE, PAGE_SIZE,
@@ -30,6 +32,7 @@ fn sample_meta() -> Meta {
         last_change_lsn: 0x1_0000_0042,
         last_change_time: 123_456_789,
         built_nodes: 1400,
+        free_hint: 0,
     }
 }
 
@@ -85,6 +88,7 @@ fn node_records_round_trip() {
         generation: 5,
         next_duplicate: 77,
         upper_slots: vec![10, 20],
+        spare_slots: vec![30],
         layer0: vec![1, 2, 3, 4, 5, 6, 7, 8],
     };
     let at = HEADER_SIZE + 2 * layout.node_size;
@@ -95,6 +99,20 @@ fn node_records_round_trip() {
         NodeRecord::read(&page, at + layout.node_size, 4).layer0,
         Vec::<u32>::new()
     );
+
+    // Freed, the slot keeps its generation and every upper slot, as spares.
+    free_record(&mut page, at, 4);
+    let free = NodeRecord::read(&page, at, 4);
+    assert_eq!(free.flags, FLAG_FREE);
+    assert!(!free.is_live() && free.layer0.is_empty() && free.level == 0);
+    assert_eq!(free.generation, 5);
+    assert_eq!(free.next_duplicate, NO_NODE);
+    assert_eq!(free.spare_slots, vec![10, 20, 30]);
+    // Taken by an insert: reserved, and a new generation, so a scan that ranked the old
+    // vector under generation 5 will not return whatever row lands here.
+    let reserved = reserve_free_record(&mut page, at, 4);
+    assert_eq!((reserved.flags, reserved.generation), (0, 6));
+    assert_eq!(NodeRecord::read(&page, at, 4), reserved);
 }
 
 #[test]

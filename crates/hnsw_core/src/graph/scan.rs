@@ -38,6 +38,10 @@ impl Scan {
         }
     }
 
+    pub fn query(&self) -> &[f32] {
+        &self.query
+    }
+
     /// The next nearest node, or `None` when the reachable graph is exhausted.
     pub fn next<G: GraphRead>(&mut self, g: &G) -> Option<Neighbour> {
         if self.batch.is_empty() {

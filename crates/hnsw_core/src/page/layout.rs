@@ -138,6 +138,16 @@ impl Layout {
         )
     }
 
+    /// The first node id recorded on node page `block`.
+    pub fn first_node_on(&self, block: u32) -> u32 {
+        let (g, within) = (
+            (block as usize - 1) / self.group_pages,
+            (block as usize - 1) % self.group_pages,
+        );
+        debug_assert!(within < self.node_pages);
+        (g * self.group_nodes + within * self.nodes_per_page) as u32
+    }
+
     /// Block and offset where node `id`'s vector starts. A vector larger than a page
     /// continues at offset HEADER_SIZE of the following pages, CONTENT_SIZE bytes a page.
     pub fn vector_location(&self, id: u32) -> (u32, usize) {

@@ -32,6 +32,8 @@ pub struct Meta {
     pub last_change_time: i64,
     /// Nodes the build wrote.
     pub built_nodes: u32,
+    /// The first node page that may hold free (reusable) node slots; 0 when none is known.
+    pub free_hint: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +89,8 @@ const O_GENERATION: usize = 40;
 const O_LSN: usize = 48;
 const O_TIME: usize = 56;
 const O_BUILT: usize = 64;
-const _: () = assert!(O_BUILT + 4 <= META_SIZE);
+const O_FREE_HINT: usize = 68;
+const _: () = assert!(O_FREE_HINT + 4 <= META_SIZE);
 
 impl Meta {
     /// Writes the meta content into a page initialised as `PageKind::Meta`.
@@ -111,6 +114,7 @@ impl Meta {
         put_u64(c, O_LSN, self.last_change_lsn);
         put_u64(c, O_TIME, self.last_change_time as u64);
         put_u32(c, O_BUILT, self.built_nodes);
+        put_u32(c, O_FREE_HINT, self.free_hint);
     }
 
     /// Reads and checks the meta content of block 0.
@@ -148,6 +152,7 @@ impl Meta {
             last_change_lsn: get_u64(c, O_LSN),
             last_change_time: get_u64(c, O_TIME) as i64,
             built_nodes: get_u32(c, O_BUILT),
+            free_hint: get_u32(c, O_FREE_HINT),
         })
     }
 }

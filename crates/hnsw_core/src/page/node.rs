@@ -6,9 +6,13 @@
 //!  4  u16  heap offset      12  u16  layer-0 neighbour count
 //!  6  u8   level            14  u16  reserved (0)
 //!  7  u8   flags            16  u32  next duplicate (NO_NODE = none)
-//!                           20  u32 x MAX_LEVEL   upper slot of layers 1..=level
+//!                           20  u32 x MAX_LEVEL   upper slot of layers 1..=level,
+//!                                                 then spare slots the record owns
 //!                           ..  u32 x 2m          layer-0 neighbours
 //! ```
+//! A record is live (possibly also deleted, or an alias), free (VACUUM gave its slot back:
+//! no links, its old upper slots kept as spares for the next owner), or reserved (flags 0:
+//! an insert has taken the free slot and is writing it). Every reuse bumps `generation`.
 //! Exact duplicates of a vector are not graph nodes: the first copy is, and every later
 //! copy is an *alias* record (FLAG_ALIAS, no links) chained from it through `next
 //! duplicate`. A scan that reaches a node returns its whole chain. So thousands of equal
@@ -30,6 +34,7 @@ pub struct HeapTid {
 pub const FLAG_LIVE: u8 = 1;
 pub const FLAG_DELETED: u8 = 2;
 pub const FLAG_ALIAS: u8 = 4;
+pub const FLAG_FREE: u8 = 8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRecord {
@@ -41,13 +46,35 @@ pub struct NodeRecord {
     pub next_duplicate: u32,
     /// Slot numbers for layers 1..=level.
     pub upper_slots: Vec<u32>,
+    /// Upper slots the record owns beyond its level (left by an earlier owner of the slot).
+    pub spare_slots: Vec<u32>,
     pub layer0: Vec<u32>,
 }
 
 impl NodeRecord {
+    /// A row's entry that scans may return (it may still be deleted).
+    pub fn is_live(&self) -> bool {
+        self.flags & FLAG_LIVE != 0
+    }
+
+    /// Live, not deleted and not an alias: a node the graph should link to.
+    pub fn is_linked_node(&self) -> bool {
+        self.is_live() && self.flags & (FLAG_DELETED | FLAG_ALIAS) == 0
+    }
+
+    /// All upper slots the record owns, in use or spare.
+    pub fn owned_slots(&self) -> Vec<u32> {
+        self.upper_slots
+            .iter()
+            .chain(&self.spare_slots)
+            .copied()
+            .collect()
+    }
+
     /// Writes the record at `at` in `page`. `m` fixes the layer-0 capacity (2m).
     pub fn write(&self, page: &mut [u8], at: usize, m: usize) {
-        assert!(self.upper_slots.len() == self.level as usize && self.level as usize <= MAX_LEVEL);
+        assert!(self.upper_slots.len() == self.level as usize);
+        assert!(self.upper_slots.len() + self.spare_slots.len() <= MAX_LEVEL);
         assert!(self.layer0.len() <= 2 * m);
         put_u32(page, at, self.tid.block);
         put_u16(page, at + 4, self.tid.offset);
@@ -56,8 +83,9 @@ impl NodeRecord {
         put_u32(page, at + 8, self.generation);
         put_u16(page, at + 14, 0);
         put_u32(page, at + 16, self.next_duplicate);
+        let owned = self.owned_slots();
         for i in 0..MAX_LEVEL {
-            let slot = self.upper_slots.get(i).copied().unwrap_or(NO_NODE);
+            let slot = owned.get(i).copied().unwrap_or(NO_NODE);
             put_u32(page, at + NODE_HEADER + 4 * i, slot);
         }
         write_links(
@@ -71,7 +99,8 @@ impl NodeRecord {
     }
 
     pub fn read(page: &[u8], at: usize, m: usize) -> NodeRecord {
-        let level = page[at + 6];
+        let level = page[at + 6].min(MAX_LEVEL as u8);
+        let slot = |i: usize| get_u32(page, at + NODE_HEADER + 4 * i);
         NodeRecord {
             tid: HeapTid {
                 block: get_u32(page, at),
@@ -81,12 +110,42 @@ impl NodeRecord {
             flags: page[at + 7],
             generation: get_u32(page, at + 8),
             next_duplicate: get_u32(page, at + 16),
-            upper_slots: (0..(level as usize).min(MAX_LEVEL))
-                .map(|i| get_u32(page, at + NODE_HEADER + 4 * i))
+            upper_slots: (0..level as usize).map(slot).collect(),
+            spare_slots: (level as usize..MAX_LEVEL)
+                .map(slot)
+                .filter(|&s| s != NO_NODE)
                 .collect(),
             layer0: read_links(page, at + 12, at + NODE_HEADER + 4 * MAX_LEVEL, 2 * m, true),
         }
     }
+}
+
+/// Gives a dead record's slot back for reuse: no row, no links, no chain; its upper slots
+/// stay with it as spares (their lists must be emptied separately).
+pub fn free_record(page: &mut [u8], at: usize, m: usize) {
+    let old = NodeRecord::read(page, at, m);
+    NodeRecord {
+        tid: HeapTid::default(),
+        level: 0,
+        flags: FLAG_FREE,
+        generation: old.generation,
+        next_duplicate: NO_NODE,
+        upper_slots: Vec::new(),
+        spare_slots: old.owned_slots(),
+        layer0: Vec::new(),
+    }
+    .write(page, at, m);
+}
+
+/// Takes the free record at `at` for an insert: reserved (flags 0), generation bumped.
+/// Returns the record as it now is.
+pub fn reserve_free_record(page: &mut [u8], at: usize, m: usize) -> NodeRecord {
+    let mut record = NodeRecord::read(page, at, m);
+    debug_assert_eq!(record.flags, FLAG_FREE);
+    record.flags = 0;
+    record.generation = record.generation.wrapping_add(1);
+    record.write(page, at, m);
+    record
 }
 
 /// Layer-0 neighbours of the record at `at`.

@@ -69,6 +69,7 @@ pub fn write_index(
                         upper_slots: (1..=level)
                             .map(|l| layer_base[l - 1] + graph.upper_slot(id, l))
                             .collect(),
+                        spare_slots: Vec::new(),
                         layer0: graph.neighbours(id, 0),
                     };
                     record.write(&mut page, HEADER_SIZE + k * layout.node_size, m);
