@@ -7,7 +7,7 @@ PGRX_VERSION=0.18.1
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 say() { echo "== setup: $*"; }
 
-packages="postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config build-essential python3-venv"
+packages="postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config build-essential python3-venv python3-dev"
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   say "apt-get install $missing"

@@ -31,6 +31,20 @@ fn problems(index: &PgRelation) -> Vec<String> {
             .is_some_and(|r| r.is_live() && r.flags & FLAG_ALIAS == 0)
     };
 
+    // A deleted node stays linked while its duplicate chain holds a live copy.
+    let holds_live_copy = |id: u32| {
+        let mut next = records[&id].next_duplicate;
+        let mut steps = 0;
+        while next != NO_NODE && steps <= records.len() {
+            match records.get(&next) {
+                Some(a) if a.is_live() && a.flags & FLAG_DELETED == 0 => return true,
+                Some(a) => next = a.next_duplicate,
+                None => return false,
+            }
+            steps += 1;
+        }
+        false
+    };
     match meta.entry {
         None if records.values().any(|r| r.is_linked_node()) => {
             found.push("the index has live nodes but no entry point".to_string())
@@ -46,27 +60,13 @@ fn problems(index: &PgRelation) -> Vec<String> {
                 "entry point {} has level {}, the meta page says {}",
                 e.node, r.level, e.level
             )),
-            Some(r) if r.flags & FLAG_DELETED != 0 => {
+            Some(r) if r.flags & FLAG_DELETED != 0 && !holds_live_copy(e.node) => {
                 found.push(format!("entry point {} is deleted", e.node))
             }
             Some(_) => {}
         },
     }
 
-    // A deleted node stays linked while its duplicate chain holds a live copy.
-    let holds_live_copy = |id: u32| {
-        let mut next = records[&id].next_duplicate;
-        let mut steps = 0;
-        while next != NO_NODE && steps <= records.len() {
-            match records.get(&next) {
-                Some(a) if a.is_live() && a.flags & FLAG_DELETED == 0 => return true,
-                Some(a) => next = a.next_duplicate,
-                None => return false,
-            }
-            steps += 1;
-        }
-        false
-    };
     let mut list = Vec::new();
     for (&id, r) in &records {
         if !r.is_linked_node() {

@@ -177,6 +177,23 @@ impl Inserter {
 
         let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
         let (level, top) = (record.level as usize, top.min(record.level as usize));
+        // No links to slots that are not graph nodes, which the search may have met
+        // through links made while VACUUM freed them (even the very slot this node has
+        // just taken), nor to deleted nodes while live ones are found: VACUUM unlinks
+        // those, and then frees them.
+        let mut flags: HashMap<u32, Option<u8>> = HashMap::new();
+        for found in &mut found_by_layer {
+            found.retain(|n| {
+                let r = flags.entry(n.id).or_insert_with(|| {
+                    let r = self.graph.node(n.id);
+                    (r.is_live() && r.flags & FLAG_ALIAS == 0).then_some(r.flags)
+                });
+                n.id != id && r.is_some()
+            });
+            if found.iter().any(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0)) {
+                found.retain(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0));
+            }
+        }
         // All of the node's own lists first, layer 0 included: a scan that reaches it
         // through an upper layer must find its layer-0 neighbours already there.
         let chosen_by_layer: Vec<Vec<u32>> = (0..=top)
@@ -187,14 +204,12 @@ impl Inserter {
         }
         for layer in (0..=top).rev() {
             let chosen = &chosen_by_layer[layer];
-            let kept = chosen
-                .iter()
-                .filter(|&&other| self.link_back(other, id, layer, false))
-                .count();
-            // Pruning may drop the new node from every neighbour's list; on layer 0 that
-            // would make it unreachable, so the nearest neighbour keeps it regardless.
-            if layer == 0 && kept == 0 && !chosen.is_empty() {
-                self.link_back(chosen[0], id, 0, true);
+            // On layer 0 the nearest neighbour takes the new node first, whatever the
+            // heuristic says: from then on the node is reachable, so the nodes later
+            // back-links push out can safely hang off it (see `link_back`).
+            for (k, &other) in chosen.iter().enumerate() {
+                let force = layer == 0 && k == 0;
+                self.link_back(other, id, &record, layer, force, chosen);
             }
         }
         if level > entry.level {
@@ -567,80 +582,157 @@ impl Inserter {
         });
     }
 
-    /// Adds `id` to `other`'s list on `layer`, re-selecting with the heuristic when full.
-    /// With `force`, `id` stays even if the heuristic drops it (in place of the farthest
-    /// link kept). Returns whether `id` is in the list afterwards.
-    fn link_back(&mut self, other: u32, id: u32, layer: usize, force: bool) -> bool {
+    /// Adds `id` to `other`'s list on `layer`, re-selecting with the heuristic when full;
+    /// with `force`, `id` stays even if the heuristic drops it. Returns whether `id` is in
+    /// the list afterwards.
+    ///
+    /// Nothing on disk counts in-links, so a node pushed out of a full list might lose its
+    /// last one. On layer 0 the node pushed out is one the new node itself links to when
+    /// there is such a choice (`own`: its list); otherwise the new node takes it into its
+    /// own list in the same WAL record, so no crash can fall between the two.
+    fn link_back(
+        &mut self,
+        other: u32,
+        id: u32,
+        record: &NodeRecord,
+        layer: usize,
+        force: bool,
+        own: &[u32],
+    ) -> bool {
         // A neighbour that VACUUM has freed meanwhile takes no link.
         let Some((block, at)) = self.list_location(other, None, layer) else {
             return false;
         };
+        let (own_block, own_at) = self
+            .list_location(id, Some(record), layer)
+            .expect("a node's own record has every layer up to its level");
         let (m, max) = (self.layout.m, self.max_degree(layer));
-        let read = move |page: &[u8], out: &mut Vec<u32>| read_list(page, at, m, layer, out);
         // Load the vectors the re-selection needs before taking the page lock.
         let mut current = Vec::new();
-        BufferStore::new(self.index).with_page(block, |p| read(p, &mut current));
+        BufferStore::new(self.index).with_page(block, |p| read_list(p, at, m, layer, &mut current));
         for &n in current.iter().chain([&other, &id]) {
             if n != NO_NODE {
                 self.vector(n);
             }
         }
-        let vectors = &mut self.vectors;
-        let graph = &self.graph;
-        let metric = self.metric;
-        let mut already_there = false;
-        let written = modify_pages(self.index, &[block], |pages| {
-            if layer == 0 && pages[0][at + 7] & FLAG_LIVE == 0 {
-                return None; // freed since we looked
-            }
-            let mut links = Vec::new();
-            read(pages[0], &mut links);
-            if links.contains(&id) {
-                already_there = true;
-                return None; // nothing to change or log
-            }
-            links.push(id);
-            if links.len() > max {
-                // The list may have changed since we looked: fetch any new vectors.
+        let mut blocks = vec![block];
+        loop {
+            let mut needs_own_page = false;
+            let mut unchanged = None; // the answer when there is nothing to write
+            let (vectors, graph, metric) = (&mut self.vectors, &self.graph, self.metric);
+            let outcome = modify_pages(self.index, &blocks, |pages| {
+                let list_page = blocks.iter().position(|&b| b == block).expect("locked");
+                let own_page = blocks.iter().position(|&b| b == own_block);
+                if layer == 0 && pages[list_page][at + 7] & FLAG_LIVE == 0 {
+                    unchanged = Some(false); // freed since we looked
+                    return None;
+                }
+                let mut links = Vec::new();
+                read_list(pages[list_page], at, m, layer, &mut links);
+                if links.contains(&id) {
+                    unchanged = Some(true);
+                    return None;
+                }
+                links.push(id);
                 for &n in &links {
+                    // The list may have changed since we looked: fetch any new vectors.
                     vectors.entry(n).or_insert_with(|| {
                         let mut v = Vec::new();
                         graph.read_vector(n, &mut v);
                         v
                     });
                 }
-                let base = &vectors[&other];
-                let mut candidates: Vec<Neighbour> = links
-                    .iter()
-                    .map(|&n| Neighbour {
-                        distance: metric.distance(kernels(), base, &vectors[&n]),
-                        id: n,
-                    })
+                let distance = |a: u32, b: u32| metric.distance(kernels(), &vectors[&a], &vectors[&b]);
+                let dropped = reselect(&mut links, other, id, max, force, own, distance);
+                let stranded: Vec<u32> = dropped
+                    .into_iter()
+                    .filter(|&n| layer == 0 && n != id && !own.contains(&n))
                     .collect();
-                candidates.sort();
-                links = select_neighbours(&candidates, max, |a, b| {
-                    metric.distance(kernels(), &vectors[&a], &vectors[&b])
-                });
-                // Keep the list full with the nearest candidates the heuristic passed
-                // over (the paper's keepPrunedConnections): each overflow then drops one
-                // link, not several, so fewer nodes lose their last in-link.
-                for c in &candidates {
-                    if links.len() >= max {
-                        break;
+                let Some(own_page) = own_page.filter(|_| !stranded.is_empty()) else {
+                    if !stranded.is_empty() {
+                        needs_own_page = true;
+                        return None; // again, with the new node's page locked too
                     }
-                    if !links.contains(&c.id) {
-                        links.push(c.id);
+                    write_list(pages[list_page], at, m, layer, &links);
+                    return Some(links.contains(&id));
+                };
+                write_list(pages[list_page], at, m, layer, &links);
+                let mut mine = Vec::new();
+                read_list(pages[own_page], own_at, m, layer, &mut mine);
+                for n in stranded {
+                    if mine.len() < max && !mine.contains(&n) {
+                        mine.push(n);
                     }
                 }
-                if force && !links.contains(&id) {
-                    *links
-                        .last_mut()
-                        .expect("a full list re-selects at least one") = id;
+                write_list(pages[own_page], own_at, m, layer, &mine);
+                Some(links.contains(&id))
+            });
+            match outcome.or(unchanged) {
+                Some(kept) => return kept,
+                None if needs_own_page && blocks.len() == 1 && own_block != block => {
+                    blocks = vec![block.min(own_block), block.max(own_block)];
                 }
+                None => return false,
             }
-            write_list(pages[0], at, m, layer, &links);
-            Some(links.contains(&id))
-        });
-        already_there || written.unwrap_or(false)
+        }
     }
+}
+
+/// Re-selects `links` (the list of node `base` with the new node `id` appended) when it
+/// holds more than `max`: the heuristic's choice, then the nodes it passed over, nearest
+/// first, to keep the list full (the paper's keepPrunedConnections), so each overflow
+/// drops one link, not several. The node dropped is the farthest passed-over one that
+/// the new node links to (`own`), else the farthest. With `force`, `id` stays. Returns the
+/// nodes dropped.
+fn reselect(
+    links: &mut Vec<u32>,
+    base: u32,
+    id: u32,
+    max: usize,
+    force: bool,
+    own: &[u32],
+    distance: impl Fn(u32, u32) -> f32,
+) -> Vec<u32> {
+    if links.len() <= max {
+        return Vec::new();
+    }
+    let mut candidates: Vec<Neighbour> = links
+        .iter()
+        .map(|&n| Neighbour {
+            distance: distance(base, n),
+            id: n,
+        })
+        .collect();
+    candidates.sort();
+    let chosen = select_neighbours(&candidates, max, &distance);
+    let passed_over: Vec<u32> = candidates
+        .iter()
+        .map(|c| c.id)
+        .filter(|n| !chosen.contains(n))
+        .collect();
+    let surplus = (chosen.len() + passed_over.len()).saturating_sub(max);
+    let mut dropped: Vec<u32> = passed_over
+        .iter()
+        .rev()
+        .filter(|n| own.contains(n))
+        .take(surplus)
+        .copied()
+        .collect();
+    for &n in passed_over.iter().rev() {
+        if dropped.len() >= surplus {
+            break;
+        }
+        if !dropped.contains(&n) {
+            dropped.push(n);
+        }
+    }
+    *links = chosen;
+    links.extend(passed_over.iter().filter(|n| !dropped.contains(n)));
+    if force && !links.contains(&id) {
+        let last = links.last_mut().expect("a full list re-selects at least one");
+        dropped.retain(|&n| n != id);
+        dropped.push(*last);
+        *last = id;
+    }
+    dropped
 }

@@ -1,11 +1,17 @@
 //! Repairing the graph around deleted nodes, after VACUUM has marked them.
 //!
-//! Locally, without searching from the entry point: each live node X whose list on some
-//! layer names a deleted node d takes, in d's place, d's own neighbours on that layer
-//! (minus deleted ones), and re-selects with the heuristic when that is more than the
-//! list holds. Afterwards no live node points at a deleted one, so scans stop walking
-//! through them. If the entry point was deleted, the highest live node replaces it. A
-//! deleted node whose duplicate chain still holds live copies stays in the graph.
+//! 1. Every live node that only deleted nodes lead to gets an in-link from the nearest
+//!    node reachable without them (so nothing below can strand it, whenever VACUUM stops).
+//! 2. If the entry point was deleted, the highest live node replaces it.
+//! 3. Locally, without searching from the entry point: each live node X whose list on
+//!    some layer names a deleted node d keeps its other links and takes, in d's place, as
+//!    many of d's own neighbours as the list has room for (heuristic first, then nearest).
+//!    Afterwards no live node points at a deleted one, so scans stop walking through them.
+//! 4. Step 1 again, for nodes that concurrent inserts stranded meanwhile.
+//!
+//! A deleted node whose duplicate chain still holds live copies stays in the graph. Links
+//! to aliases (left by an insert racing with the VACUUM that freed the node it linked to)
+//! are replaced like links to deleted nodes.
 
 use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
 use hnsw_core::distance::kernels;
@@ -75,7 +81,14 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
     // the graph, or that copy could no longer be found.
     let mut next_duplicate: HashMap<u32, u32> = HashMap::new();
     let mut live_aliases: HashSet<u32> = HashSet::new();
+    // Aliases: no list may name one. (An insert racing with the VACUUM that freed a node
+    // it linked to can leave such a link once the slot holds an alias.) Links to free or
+    // reserved slots stay: an insert may take the slot while this pass runs.
+    let mut aliases = HashSet::new();
     for_each_record(index, &layout, |id, r| {
+        if r.is_live() && r.flags & FLAG_ALIAS != 0 {
+            aliases.insert(id);
+        }
         if !r.is_live() {
             return; // a free or reserved slot
         }
@@ -113,15 +126,31 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
         true
     });
     let mut done = Repaired::default();
-    if deleted.is_empty() {
+    let gone: HashSet<u32> = deleted.union(&aliases).copied().collect();
+    // Where scans start once the gone nodes are unlinked.
+    let start = match meta.entry {
+        Some(e) if !gone.contains(&e.node) => Some(e),
+        _ => highest_live,
+    };
+    // First link in every live node that only gone nodes lead to: unlinking them below
+    // then strands nothing, even if VACUUM stops half-way (a crash, an ERROR).
+    done.reconnected = reconnect_orphans(index, &layout, &gone, start);
+    if gone.is_empty() {
         return done;
     }
+    update_meta(index, |meta| {
+        if meta.entry.is_some_and(|e| deleted.contains(&e.node)) {
+            meta.entry = highest_live;
+            done.entry_moved = true;
+        }
+        Some(()) // a repair pass is a structural change either way
+    });
     let graph = PagedGraph::new(BufferStore::new(index), meta);
     let mut repairer = Repairer {
         index,
         layout,
         graph: &graph,
-        deleted: &deleted,
+        gone: &gone,
         vectors: HashMap::new(),
     };
     for_each_record(index, &layout, |id, r| {
@@ -135,14 +164,8 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
         }
         repairer.vectors.clear(); // keep memory bounded: vectors are cached per node
     });
-    update_meta(index, |meta| {
-        if meta.entry.is_some_and(|e| deleted.contains(&e.node)) {
-            meta.entry = highest_live;
-            done.entry_moved = true;
-        }
-        Some(()) // a repair pass is a structural change either way
-    });
-    done.reconnected = reconnect_orphans(index, &layout, &deleted);
+    // Again, for nodes that concurrent inserts stranded meanwhile.
+    done.reconnected += reconnect_orphans(index, &layout, &gone, read_meta(index).entry);
     done.deleted = deleted;
     done
 }
@@ -151,7 +174,8 @@ struct Repairer<'a> {
     index: pg_sys::Relation,
     layout: Layout,
     graph: &'a PagedGraph<BufferStore>,
-    deleted: &'a HashSet<u32>,
+    /// Deleted nodes and slots that are not graph nodes: no list should name them.
+    gone: &'a HashSet<u32>,
     vectors: HashMap<u32, Vec<f32>>,
 }
 
@@ -184,23 +208,23 @@ impl Repairer<'_> {
     /// The list that should replace `list` (node `id`'s on `layer`), if it names a
     /// deleted node and there is anything to put in its place.
     fn replacement(&mut self, id: u32, list: &[u32], layer: usize) -> Option<Vec<u32>> {
-        if !list.iter().any(|n| self.deleted.contains(n)) {
+        if !list.iter().any(|n| self.gone.contains(n)) {
             return None;
         }
         let mut candidates: Vec<u32> = list
             .iter()
             .copied()
-            .filter(|n| !self.deleted.contains(n))
+            .filter(|n| !self.gone.contains(n))
             .collect();
         let mut seen: HashSet<u32> = candidates.iter().copied().collect();
         seen.insert(id);
         let mut their = Vec::new();
-        for d in list.iter().filter(|n| self.deleted.contains(n)) {
+        for d in list.iter().filter(|n| self.gone.contains(n)) {
             self.graph.neighbours_into(*d, layer, &mut their);
             candidates.extend(
                 their
                     .iter()
-                    .filter(|n| !self.deleted.contains(n) && seen.insert(**n)),
+                    .filter(|n| !self.gone.contains(n) && seen.insert(**n)),
             );
         }
         if candidates.is_empty() {
@@ -216,7 +240,7 @@ impl Repairer<'_> {
             candidates = search(self.graph, &base, entry, ef, ef, &mut Visited::sparse())
                 .into_iter()
                 .map(|n| n.id)
-                .filter(|n| *n != id && !self.deleted.contains(n))
+                .filter(|n| *n != id && !self.gone.contains(n))
                 .collect();
             if candidates.is_empty() {
                 return None; // nothing live is reachable at all
@@ -226,13 +250,19 @@ impl Repairer<'_> {
         if candidates.len() <= max {
             return Some(candidates);
         }
+        // The links the list keeps all stay (dropping one could take a node's last
+        // in-link); the room left goes to the gone nodes' neighbours, chosen with the
+        // heuristic, then nearest first.
+        let survivors = list.iter().filter(|n| !self.gone.contains(n)).count();
+        let (mut kept, offered) = (candidates[..survivors].to_vec(), &candidates[survivors..]);
+        let room = max.saturating_sub(kept.len());
         let base = self.vector(id).to_vec();
-        for &c in &candidates {
+        for &c in offered {
             self.vector(c);
         }
         let metric = self.graph.meta.metric.indexed();
         let vectors = &self.vectors;
-        let mut scored: Vec<Neighbour> = candidates
+        let mut scored: Vec<Neighbour> = offered
             .iter()
             .map(|&n| Neighbour {
                 distance: metric.distance(kernels(), &base, &vectors[&n]),
@@ -240,17 +270,18 @@ impl Repairer<'_> {
             })
             .collect();
         scored.sort();
-        let mut kept = select_neighbours(&scored, max, |a, b| {
+        let mut chosen = select_neighbours(&scored, room, |a, b| {
             metric.distance(kernels(), &vectors[&a], &vectors[&b])
         });
         for c in &scored {
-            if kept.len() >= max {
+            if chosen.len() >= room {
                 break;
             }
-            if !kept.contains(&c.id) {
-                kept.push(c.id);
+            if !chosen.contains(&c.id) {
+                chosen.push(c.id);
             }
         }
+        kept.extend(chosen);
         Some(kept)
     }
 
@@ -286,16 +317,20 @@ impl Repairer<'_> {
 /// Links back every live node that re-selection left without a path from the entry point
 /// (as the build does): from the nearest reachable node that can take it, giving up that
 /// node's farthest link only if the link's target keeps another in-link.
-fn reconnect_orphans(index: pg_sys::Relation, layout: &Layout, deleted: &HashSet<u32>) -> usize {
+fn reconnect_orphans(
+    index: pg_sys::Relation,
+    layout: &Layout,
+    gone: &HashSet<u32>,
+    start: Option<EntryPoint>,
+) -> usize {
     let meta = read_meta(index);
-    let Some(entry) = meta.entry else { return 0 };
+    let (Some(entry), Some(start)) = (meta.entry, start) else {
+        return 0;
+    };
     let graph = PagedGraph::new(BufferStore::new(index), meta);
-    let mut nodes = Vec::new(); // graph nodes still linked (live, or holding live copies)
+    let mut nodes = Vec::new(); // graph nodes that stay linked (live, or holding live copies)
     for_each_record(index, layout, |id, r| {
-        if r.is_live()
-            && r.flags & FLAG_ALIAS == 0
-            && (r.flags & FLAG_DELETED == 0 || !deleted.contains(&id))
-        {
+        if r.is_live() && r.flags & FLAG_ALIAS == 0 && !gone.contains(&id) {
             nodes.push(id);
         }
     });
@@ -303,12 +338,12 @@ fn reconnect_orphans(index: pg_sys::Relation, layout: &Layout, deleted: &HashSet
     let mut list = Vec::new();
     for &id in &nodes {
         graph.neighbours_into(id, 0, &mut list);
-        for &n in &list {
+        for &n in list.iter().filter(|n| !gone.contains(n)) {
             *in_degree.entry(n).or_default() += 1;
         }
     }
     let mut reached = HashSet::new();
-    mark_reachable(&graph, entry.node, &mut reached);
+    mark_reachable(&graph, start.node, gone, &mut reached);
     let mut reconnected = 0;
     let max = 2 * layout.m;
     for &orphan in &nodes {
@@ -341,13 +376,20 @@ fn reconnect_orphans(index: pg_sys::Relation, layout: &Layout, deleted: &HashSet
             .any(|host| add_link(index, &graph, layout, host, orphan, max, &mut in_degree))
         {
             reconnected += 1;
-            mark_reachable(&graph, orphan, &mut reached);
+            mark_reachable(&graph, orphan, gone, &mut reached);
         }
     }
     reconnected
 }
 
-fn mark_reachable(graph: &PagedGraph<BufferStore>, from: u32, reached: &mut HashSet<u32>) {
+/// Adds to `reached` every node a layer-0 walk from `from` reaches without entering a
+/// `gone` node.
+fn mark_reachable(
+    graph: &PagedGraph<BufferStore>,
+    from: u32,
+    gone: &HashSet<u32>,
+    reached: &mut HashSet<u32>,
+) {
     if !reached.insert(from) {
         return;
     }
@@ -356,7 +398,7 @@ fn mark_reachable(graph: &PagedGraph<BufferStore>, from: u32, reached: &mut Hash
     while let Some(id) = stack.pop() {
         graph.neighbours_into(id, 0, &mut list);
         for &n in &list {
-            if reached.insert(n) {
+            if !gone.contains(&n) && reached.insert(n) {
                 stack.push(n);
             }
         }

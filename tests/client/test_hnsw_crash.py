@@ -11,6 +11,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import psycopg
 from pgvector.psycopg import register_vector
 
@@ -175,7 +176,11 @@ def test_crash_rounds_with_active_writers():
             c.execute("SET hnsw.max_scan_tuples = 1000000")
             found = [row[0] for row in c.execute(
                 "SELECT id FROM rounds ORDER BY v <-> %s LIMIT 1000000", (np.zeros(dim, np.float32),)).fetchall()]
-            assert len(found) == len(set(found)) and set(found) == in_table, f"round {round_}"
+            if len(found) != len(set(found)) or set(found) != in_table:
+                problems = c.execute("SELECT * FROM hnsw_pg_check('rounds_v')").fetchall()
+                pytest.fail(f"round {round_}: {len(found)} found, {len(set(found))} distinct, "
+                            f"{len(in_table)} in the table, missing {sorted(in_table - set(found))[:10]}, "
+                            f"extra {sorted(set(found) - in_table)[:10]}; check: {problems[:10]}")
     with psycopg.connect(autocommit=True) as c:
         # Inserts cut short by a crash left entries of rows that never committed; VACUUM
         # removes them, and then the check must find nothing.

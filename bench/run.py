@@ -1,0 +1,180 @@
+"""The benchmark: hnsw_pg in PostgreSQL against hnswlib (ceiling) and exact search (floor)
+on real data. `make bench` (DATASET=wordnet|glove|fashion, ROWS=, QUERIES=) and
+`make bench-quick` (the CI smoke run) call this inside a throwaway cluster.
+
+Exits non-zero when something is broken (any SQL error, problems from hnsw_pg_check, wrong
+live rows after the DELETE, recall@10 at ef_search 40 more than 0.05 below hnswlib's, and
+with --quick below 0.9 before or after VACUUM); never on timing. The absolute recall floor
+is for the quick set only: on GloVe at 389k rows even hnswlib gets 0.85 at ef 40."""
+
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+
+import datasets
+import hnswlib_runner
+import pg_runner
+import report
+import targets
+from progress import STARTED, Steps, say
+from truth import cached_knn
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+MIN_RECALL = 0.9  # --quick's floor at ef_search 40 (wordnet 20k); the project's target is 0.95
+MAX_BELOW_HNSWLIB = 0.05  # recall@10 at ef_search 40, same data and m/ef_construction
+INDEX, INDEX_M32 = "items_embedding_idx", "items_m32_idx"
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=sorted(datasets.LOADERS), default="wordnet")
+    p.add_argument("--rows", type=int, help="rows to index (default: wordnet 100k, glove 389k, fashion 60k)")
+    p.add_argument("--queries", type=int, default=1000, help="queries per sweep (at most 1,000)")
+    p.add_argument("--inserts", type=int, default=10_000, help="single-row inserts after the build")
+    p.add_argument("--ef", default="10,20,40,80,160,320", help="hnsw.ef_search values")
+    p.add_argument("--rounds", type=int, default=3, help="passes over the queries per ef (median QPS)")
+    p.add_argument("--exact-queries", type=int, default=30, help="queries for the exact-search floor")
+    p.add_argument("--no-hnswlib", action="store_true")
+    p.add_argument("--out", default=str(REPO / "bench" / "results"))
+    p.add_argument("--name", help="file name stem for the results (default: the data set)")
+    p.add_argument("--quick", action="store_true",
+                   help="CI smoke run: 20k wordnet rows, 300 queries, ef 10/40/160, 500 inserts, "
+                        "results in target/bench-results/quick.*")
+    a = p.parse_args()
+    if a.quick:
+        a.dataset, a.rows, a.queries, a.inserts, a.ef = "wordnet", a.rows or 20_000, 300, 500, "10,40,160"
+        a.exact_queries, a.out, a.name = 20, str(REPO / "target" / "bench-results"), a.name or "quick"
+    a.efs = [int(x) for x in a.ef.split(",")]
+    if a.name is None:
+        rows = a.rows or datasets.DEFAULT_ROWS[a.dataset]
+        a.name = a.dataset if rows == datasets.DEFAULT_ROWS[a.dataset] else f"{a.dataset}-{rows}"
+    return a
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB"
+
+
+def main():
+    a = parse_args()
+    steps = Steps(12 if not a.no_hnswlib else 11)
+
+    steps.next(f"data: {a.dataset}, ground truth")
+    ds = datasets.load(a.dataset, a.rows, a.queries, a.inserts)
+    started = time.perf_counter()
+    truth, cached = cached_knn(f"{ds.name}-{len(ds.base)}", ds.base, ds.queries, ds.metric)
+    say(f"      {len(ds.base):,} x {ds.dim} ({ds.metric}), {len(ds.queries):,} queries, {len(ds.extra):,} rows"
+        f" to insert; ground truth {'from cache' if cached else 'computed'} in {time.perf_counter() - started:.1f} s")
+
+    conn = pg_runner.connect()
+    config = {"dataset": ds.name, "rows": len(ds.base), "dim": ds.dim, "metric": ds.metric,
+              "queries": len(ds.queries), "rounds": a.rounds, "inserts": len(ds.extra), "efs": a.efs,
+              "source": ds.source, "quick": a.quick, "machine": machine(), "server": pg_runner.server_info(conn),
+              "date": datetime.date.today().isoformat()}
+    pg, failures = {"builds": {}}, []
+
+    steps.next(f"load {len(ds.base):,} rows with binary COPY")
+    pg["load"] = pg_runner.load(conn, ds)
+    say(f"      {pg['load']['seconds']:.1f} s, table {pg['load']['table_mib']:.0f} MiB")
+
+    steps.next(f"exact search, no index ({a.exact_queries} queries)")
+    pg["exact"] = pg_runner.exact(conn, ds, ds.queries[:a.exact_queries], truth[:a.exact_queries])
+    say(f"      recall@10 {pg['exact']['recall']:.3f}, {pg['exact']['qps']:.1f} queries/s")
+
+    def build(key, index, m, efc, threads):
+        steps.next(f"build m={m} ef_construction={efc}, {threads} thread(s)")
+        b = pg_runner.build(ds, index, m, efc, threads)
+        pg["builds"][key] = b
+        say(f"      {b['seconds']:.1f} s with {b['threads']} thread(s), {b['size_mib']:.0f} MiB,"
+            f" peak RSS {b['peak_rss_mib']:.0f} MiB (private {b['peak_anon_mib']:.0f} MiB)")
+
+    def ef40_recall(points, what):
+        p = targets.at_ef(points, 40)
+        if a.quick and p and p["recall"] < MIN_RECALL:
+            failures.append(f"{what}: recall@10 {p['recall']:.3f} at ef_search 40 < {MIN_RECALL}")
+
+    build("m16_1t", INDEX, 16, 64, 1)
+    pg_runner.drop(conn, INDEX)
+
+    build("m32_2t", INDEX_M32, 32, 128, 2)
+    pg_runner.warm_up(conn, ds, ds.queries)
+    pg["m32"] = {"points": pg_runner.sweep(conn, ds, ds.queries, truth, a.efs, "m32", a.rounds)}
+    ef40_recall(pg["m32"]["points"], "m32")
+    pg_runner.drop(conn, INDEX_M32)
+
+    build("m16_2t", INDEX, 16, 64, 2)
+
+    steps.next(f"queries, m16, one connection, ef_search {a.ef}")
+    pg_runner.warm_up(conn, ds, ds.queries)
+    pg["m16"] = {"points": pg_runner.sweep(conn, ds, ds.queries, truth, a.efs, "m16", a.rounds)}
+    ef40_recall(pg["m16"]["points"], "m16")
+
+    steps.next("queries, m16, two connections at once")
+    pg["m16_2conn"] = {"points": pg_runner.sweep_parallel(ds, ds.queries, truth, a.efs, 2, a.rounds)}
+    ef40_recall(pg["m16_2conn"]["points"], "m16 two connections")
+
+    steps.next(f"{len(ds.extra):,} single-row inserts")
+    pg["inserts"] = pg_runner.inserts(conn, ds)
+    say(f"      {pg['inserts']['rows_per_s']:.0f} rows/s")
+
+    steps.next("DELETE 10%, VACUUM, recall over the live rows, hnsw_pg_check, REINDEX")
+    mt = pg_runner.delete_and_vacuum(conn)
+    say(f"      DELETE {mt['deleted']:,} rows {mt['delete_s']:.1f} s, VACUUM {mt['vacuum_s']:.1f} s")
+    every = np.concatenate([ds.base, ds.extra])
+    ids = np.arange(len(every))
+    live = ids[ids % 10 != 0]
+    if not np.array_equal(live, pg_runner.live_ids(conn)):
+        failures.append("the table's live ids after the DELETE are not the expected ones")
+    truth_after, _ = cached_knn(f"{ds.name}-{len(ds.base)}+{len(ds.extra)}-after-delete", every[live],
+                                ds.queries, ds.metric, ids=live)
+    mt["points_after"] = pg_runner.sweep(conn, ds, ds.queries, truth_after, a.efs, "after VACUUM",
+                                           a.rounds)
+    ef40_recall(mt["points_after"], "after DELETE and VACUUM")
+    mt["check_problems"] = pg_runner.check(conn, INDEX)
+    say(f"      hnsw_pg_check: {len(mt['check_problems'])} problem(s)")
+    if mt["check_problems"]:
+        failures.append(f"hnsw_pg_check after VACUUM: {len(mt['check_problems'])} problem(s), first: "
+                        f"{mt['check_problems'][0]}")
+    mt["reindex"] = pg_runner.reindex(conn, INDEX)
+    say(f"      REINDEX {mt['reindex']['seconds']:.1f} s")
+    pg["maintenance"] = mt
+    conn.close()
+
+    r = {"config": config, "pg": pg, "failures": failures}
+    if not a.no_hnswlib:
+        steps.next("hnswlib: builds (1 thread, all threads), then queries one at a time on one thread")
+        index, builds = hnswlib_runner.builds(ds, 16, 64)
+        points = hnswlib_runner.sweep(index, ds.queries, truth, a.efs, a.rounds)
+        r["hnswlib"] = {"builds": builds, "points": points}
+        ours, lib = targets.at_ef(pg["m16"]["points"], 40), targets.at_ef(points, 40)
+        if ours and lib and ours["recall"] < lib["recall"] - MAX_BELOW_HNSWLIB:
+            failures.append(f"m16 recall@10 {ours['recall']:.3f} at ef_search 40 is more than "
+                            f"{MAX_BELOW_HNSWLIB} below hnswlib's {lib['recall']:.3f}")
+        del index
+
+    steps.next(f"report to {a.out}/{a.name}.{{json,md,png}}")
+    r["gaps"] = targets.gaps(r)
+    r["total_s"] = time.perf_counter() - STARTED
+    paths = report.write(r, a.out, a.name)
+    say("")
+    say(pathlib.Path(paths[1]).read_text())
+    for g in r["gaps"]:
+        say(f"target: {g['target']}: {g['text']}")
+    say(f"wrote {', '.join(str(p) for p in paths)} in {r['total_s']:.0f} s")
+    if failures:
+        say("FAILED: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
