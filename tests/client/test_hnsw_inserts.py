@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from tables import create_and_load
 
 DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
 
@@ -16,13 +17,7 @@ def test_rows_inserted_around_a_hub_stay_reachable():
     hub = base[7]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
-        c.execute("DROP TABLE IF EXISTS hubbed")
-        c.execute("CREATE TABLE hubbed (id int, embedding vector(384))")
-        with c.cursor() as cur:
-            with cur.copy("COPY hubbed FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "vector"])
-                for i in range(3000):
-                    copy.write_row((i, base[i]))
+        create_and_load(c, "hubbed", 384, enumerate(base[:3000]))
         c.execute("CREATE INDEX hubbed_embedding ON hubbed USING hnsw (embedding vector_cosine_ops)")
         added = [base[3000 + i] * 0.05 + hub for i in range(1000)]
         for i, v in enumerate(added):

@@ -11,19 +11,12 @@ import subprocess
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from tables import copy_rows
 
 DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
 SCRIPTS = pathlib.Path(__file__).resolve().parent / "pgbench"
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 SECONDS = int(os.environ.get("HNSW_PG_PGBENCH_SECONDS", "40"))
-
-
-def copy_rows(c, table, rows):
-    with c.cursor() as cur:
-        with cur.copy(f"COPY {table} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "vector"])
-            for i, v in rows:
-                copy.write_row((i, v))
 
 
 def test_pgbench_mixed_load():

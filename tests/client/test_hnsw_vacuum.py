@@ -8,6 +8,7 @@ import time
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from tables import create_and_load
 
 DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
 
@@ -17,13 +18,7 @@ def test_recall_after_deleting_a_third_and_vacuuming():
     queries = np.load(DATA / "query.npy").astype(np.float32)[:300]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
-        c.execute("DROP TABLE IF EXISTS wn")
-        c.execute("CREATE TABLE wn (id int PRIMARY KEY, embedding vector(384))")
-        with c.cursor() as cur:
-            with cur.copy("COPY wn (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["int4", "vector"])
-                for i, v in enumerate(base):
-                    copy.write_row((i, v))
+        create_and_load(c, "wn", 384, enumerate(base))
         c.execute("CREATE INDEX wn_embedding ON wn USING hnsw (embedding vector_cosine_ops)")
         c.execute("DELETE FROM wn WHERE id % 3 = 0")
         started = time.perf_counter()
@@ -48,16 +43,6 @@ def test_recall_after_deleting_a_third_and_vacuuming():
         assert recall >= 0.95
 
 
-def load_wordnet(c, table, rows):
-    c.execute(f"DROP TABLE IF EXISTS {table}")
-    c.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, embedding vector(384))")
-    with c.cursor() as cur:
-        with cur.copy(f"COPY {table} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "vector"])
-            for i, v in rows:
-                copy.write_row((i, v))
-
-
 def test_vacuum_frees_slots_that_inserts_reuse():
     """Delete and vacuum, insert as many rows again: the index does not grow, every row is
     found (the reused slots hold the new rows, not the old), and the check is clean."""
@@ -65,7 +50,7 @@ def test_vacuum_frees_slots_that_inserts_reuse():
     first, second = base[:4000], base[4000:5000]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
-        load_wordnet(c, "reuse", enumerate(first))
+        create_and_load(c, "reuse", 384, enumerate(first))
         c.execute("CREATE INDEX reuse_embedding ON reuse USING hnsw (embedding vector_cosine_ops)")
         c.execute("DELETE FROM reuse WHERE id % 4 = 0")
         c.execute("VACUUM reuse")
@@ -105,7 +90,7 @@ def test_resumed_scan_across_vacuum_and_slot_reuse():
     with psycopg.connect(autocommit=True) as c, psycopg.connect(autocommit=True) as other:
         register_vector(c)
         register_vector(other)
-        load_wordnet(c, "resumed", enumerate(base[:3000]))
+        create_and_load(c, "resumed", 384, enumerate(base[:3000]))
         c.execute("CREATE INDEX resumed_embedding ON resumed USING hnsw (embedding vector_cosine_ops)")
         # Deleted and committed before the cursor's snapshot: VACUUM may free them at once.
         c.execute("DELETE FROM resumed WHERE id % 3 = 0")

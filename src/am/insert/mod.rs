@@ -1,0 +1,325 @@
+//! INSERT: add one node to the on-disk graph, every change through generic WAL.
+//!
+//! A crash between any two records leaves a consistent index, because a node becomes
+//! reachable only at the end:
+//! 0. search the graph for neighbour candidates on every layer (changing nothing); if the
+//!    nearest one holds exactly this vector, just chain an alias record to it and stop;
+//! 1. reserve upper-layer slots (empty slots nobody points at);
+//! 2. take a node id on the current insert page and write the record, without links;
+//! 3. write the vector;
+//! 4. write the node's own links on every layer (it has no in-links yet, so no scan
+//!    reaches it);
+//! 5. add the back-links, one neighbour page per record: now it is found, and whatever
+//!    layer a scan reaches it through, its layer-0 list is already written;
+//! 6. if it is above the entry point, make it the entry point (meta page).
+//!
+//! Ids come from the insert page's own `used` counter; the meta page changes only when
+//! that page fills (or the entry point moves), so inserts do not queue on the meta page.
+//! The locking protocol is in docs/locking.md.
+
+mod links;
+mod slots;
+
+use super::build::LEVEL_SEED;
+use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
+use crate::types::Vector;
+use hnsw_core::distance::{kernels, Metric};
+use hnsw_core::graph::{
+    descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
+    Visited,
+};
+use hnsw_core::page::node::{
+    next_duplicate, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED, FLAG_LIVE,
+};
+use hnsw_core::page::{Layout, Meta, PagedGraph};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use std::collections::HashMap;
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: one key column; values/isnull/heap_tid are valid for this call.
+    let (datum, null, tid) = unsafe {
+        (
+            *values,
+            *isnull,
+            pgrx::itemptr::item_pointer_get_both(*heap_tid),
+        )
+    };
+    if null {
+        return false;
+    }
+    // SAFETY: the key column is a vector.
+    let vector = unsafe { Vector::from_datum(datum) };
+    let vector = vector.as_slice();
+    let meta = read_meta(index);
+    if vector.len() != meta.dim as usize {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {} dimensions, not {}", meta.dim, vector.len())
+        );
+    }
+    // Unit length under cosine; a zero vector there is not indexed.
+    let Some(vector) = meta.metric.stored_form(vector) else {
+        return false;
+    };
+    Inserter::new(index, &meta).insert(
+        &vector,
+        HeapTid {
+            block: tid.0,
+            offset: tid.1,
+        },
+    );
+    false
+}
+
+struct Inserter {
+    index: pg_sys::Relation,
+    layout: Layout,
+    metric: Metric,
+    ef_construction: usize,
+    graph: PagedGraph<BufferStore>,
+    vectors: HashMap<u32, Vec<f32>>,
+}
+
+impl Inserter {
+    fn new(index: pg_sys::Relation, meta: &Meta) -> Self {
+        Inserter {
+            index,
+            layout: Layout::new(meta.dim as usize, meta.m as usize),
+            metric: meta.metric.indexed(),
+            ef_construction: meta.ef_construction as usize,
+            graph: PagedGraph::new(BufferStore::new(index), *meta),
+            vectors: HashMap::new(),
+        }
+    }
+
+    fn max_degree(&self, layer: usize) -> usize {
+        if layer == 0 {
+            2 * self.layout.m
+        } else {
+            self.layout.m
+        }
+    }
+
+    fn insert(mut self, vector: &[f32], tid: HeapTid) {
+        let m = self.layout.m;
+        let level = draw_level(
+            LEVEL_SEED ^ splitmix64(((tid.block as u64) << 16) | tid.offset as u64),
+            0,
+            m,
+        );
+        // An empty graph: this node becomes the entry point, unless another insert got
+        // there first (then it is linked to that one like any other node).
+        let mut created: Option<(u32, NodeRecord)> = None;
+        let entry = loop {
+            if let Some(entry) = read_meta(self.index).entry {
+                break entry;
+            }
+            let id = created
+                .get_or_insert_with(|| self.create_node(vector, tid, level, 0))
+                .0;
+            let made_entry = self.update_meta(|meta| {
+                meta.entry
+                    .is_none()
+                    .then(|| meta.entry = Some(EntryPoint { node: id, level }))
+            });
+            if made_entry {
+                return;
+            }
+        };
+
+        // Search first, changing nothing: the neighbour candidates on every layer.
+        let mut visited = Visited::sparse();
+        let mut entries = vec![descend(&self.graph, vector, entry, level)];
+        let top = level.min(entry.level);
+        let mut found_by_layer = vec![Vec::new(); top + 1];
+        for layer in (0..=top).rev() {
+            let mut found = search_layer(
+                &self.graph,
+                vector,
+                &entries,
+                self.ef_construction,
+                layer,
+                &mut visited,
+            );
+            if let Some((id, _)) = &created {
+                found.retain(|n| n.id != *id);
+            }
+            if !found.is_empty() {
+                entries = found.clone();
+            }
+            found_by_layer[layer] = found;
+        }
+        if created.is_none() {
+            if let Some(primary) = self.exact_duplicate(vector, &found_by_layer[0]) {
+                match self.add_alias(primary, vector, tid) {
+                    None => return,
+                    // VACUUM deleted the primary meanwhile: the copy becomes a node itself.
+                    Some(unchained) => created = Some(unchained),
+                }
+            }
+        }
+
+        let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
+        let (level, top) = (record.level as usize, top.min(record.level as usize));
+        // No links to slots that are not graph nodes, which the search may have met
+        // through links made while VACUUM freed them (even the very slot this node has
+        // just taken), nor to deleted nodes while live ones are found: VACUUM unlinks
+        // those, and then frees them.
+        let mut flags: HashMap<u32, Option<u8>> = HashMap::new();
+        for found in &mut found_by_layer {
+            found.retain(|n| {
+                let r = flags.entry(n.id).or_insert_with(|| {
+                    let r = self.graph.node(n.id);
+                    (r.is_live() && r.flags & FLAG_ALIAS == 0).then_some(r.flags)
+                });
+                n.id != id && r.is_some()
+            });
+            if found
+                .iter()
+                .any(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0))
+            {
+                found.retain(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0));
+            }
+        }
+        // All of the node's own lists first, layer 0 included: a scan that reaches it
+        // through an upper layer must find its layer-0 neighbours already there.
+        let chosen_by_layer: Vec<Vec<u32>> = (0..=top)
+            .map(|layer| self.select(&found_by_layer[layer], self.max_degree(layer)))
+            .collect();
+        for (layer, chosen) in chosen_by_layer.iter().enumerate() {
+            self.write_links(id, &record, layer, chosen);
+        }
+        for layer in (0..=top).rev() {
+            let chosen = &chosen_by_layer[layer];
+            // On layer 0 the nearest neighbour takes the new node first, whatever the
+            // heuristic says: from then on the node is reachable, so the nodes later
+            // back-links push out can safely hang off it (see `link_back`).
+            for (k, &other) in chosen.iter().enumerate() {
+                let force = layer == 0 && k == 0;
+                self.link_back(other, id, &record, layer, force, chosen);
+            }
+        }
+        if level > entry.level {
+            self.update_meta(|meta| {
+                let higher = meta.entry.is_none_or(|e| level > e.level);
+                higher.then(|| meta.entry = Some(EntryPoint { node: id, level }))
+            });
+        }
+    }
+
+    /// The graph node among the nearest candidates whose vector equals `vector` bit for bit.
+    fn exact_duplicate(&mut self, vector: &[f32], nearest: &[Neighbour]) -> Option<u32> {
+        let best = nearest.first()?.distance;
+        let ties: Vec<u32> = nearest
+            .iter()
+            .take_while(|n| n.distance == best)
+            .map(|n| n.id)
+            .collect();
+        ties.into_iter().find(|&id| {
+            if !self.graph.node(id).is_linked_node() {
+                return false; // deleted or freed: not a chain to join
+            }
+            let other = self.vector(id);
+            other.len() == vector.len()
+                && other
+                    .iter()
+                    .zip(vector)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        })
+    }
+
+    /// Records `tid` as another copy of node `primary`: an unlinked alias record, put at
+    /// the head of the primary's duplicate chain in one WAL record with the primary. If
+    /// the primary is deleted by then (VACUUM would free its chain), the record is turned
+    /// into an ordinary level-0 node instead and returned, to be linked like one.
+    fn add_alias(
+        &mut self,
+        primary: u32,
+        vector: &[f32],
+        tid: HeapTid,
+    ) -> Option<(u32, NodeRecord)> {
+        let (alias, mut record) = self.create_node(vector, tid, 0, FLAG_ALIAS);
+        let (alias_block, alias_at) = self.layout.node_location(alias);
+        let (primary_block, primary_at) = self.layout.node_location(primary);
+        let blocks: Vec<u32> = if alias_block == primary_block {
+            vec![alias_block]
+        } else {
+            vec![
+                alias_block.min(primary_block),
+                alias_block.max(primary_block),
+            ]
+        };
+        let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
+        let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
+        let chained = modify_pages(self.index, &blocks, |pages| {
+            if pages[primary_page][primary_at + 7] & (FLAG_LIVE | FLAG_DELETED) != FLAG_LIVE {
+                return None;
+            }
+            let rest = next_duplicate(pages[primary_page], primary_at);
+            set_next_duplicate(pages[primary_page], primary_at, alias);
+            set_next_duplicate(pages[alias_page], alias_at, rest);
+            Some(())
+        });
+        if chained.is_some() {
+            return None;
+        }
+        record.flags = FLAG_LIVE;
+        let m = self.layout.m;
+        modify_pages(self.index, &[alias_block], |pages| {
+            record.write(pages[0], alias_at, m);
+            Some(())
+        });
+        Some((alias, record))
+    }
+
+    fn vector(&mut self, id: u32) -> &[f32] {
+        if !self.vectors.contains_key(&id) {
+            let mut v = Vec::new();
+            self.graph.read_vector(id, &mut v);
+            self.vectors.insert(id, v);
+        }
+        &self.vectors[&id]
+    }
+
+    fn select(&mut self, candidates: &[Neighbour], max: usize) -> Vec<u32> {
+        for c in candidates {
+            self.vector(c.id);
+        }
+        let vectors = &self.vectors;
+        let metric = self.metric;
+        let mut chosen = select_neighbours(candidates, max, |a, b| {
+            metric.distance(kernels(), &vectors[&a], &vectors[&b])
+        });
+        // Around a hub the heuristic keeps the hub alone (it is nearer to every other
+        // candidate than the new node is), and the hub's full list then drops the new
+        // node: inserted near one point, rows became unreachable. A few nearest links
+        // more give the node neighbours that link back to it.
+        let floor = (self.layout.m / 2).min(max);
+        for c in candidates {
+            if chosen.len() >= floor {
+                break;
+            }
+            if !chosen.contains(&c.id) {
+                chosen.push(c.id);
+            }
+        }
+        chosen
+    }
+
+    fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
+        update_meta(self.index, change)
+    }
+}

@@ -1,0 +1,235 @@
+//! Where an insert's records go: a free slot VACUUM gave back, else the next id on the
+//! current insert page; upper-layer slots; the vector.
+
+use super::Inserter;
+use crate::storage::{ensure_blocks, modify_pages, read_meta, relation_blocks, BufferStore};
+use hnsw_core::graph::NO_NODE;
+use hnsw_core::page::node::{
+    reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_LIVE,
+};
+use hnsw_core::page::{
+    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageStore, CONTENT_SIZE,
+    HEADER_SIZE,
+};
+
+impl Inserter {
+    /// Takes a node slot (a free one VACUUM gave back, else a new id), reserves upper
+    /// slots, writes the record (no links) and the vector.
+    pub(super) fn create_node(
+        &mut self,
+        vector: &[f32],
+        tid: HeapTid,
+        level: usize,
+        flags: u8,
+    ) -> (u32, NodeRecord) {
+        let mut record = NodeRecord {
+            tid,
+            level: level as u8,
+            flags: FLAG_LIVE | flags,
+            generation: 1,
+            next_duplicate: NO_NODE,
+            upper_slots: Vec::new(),
+            spare_slots: Vec::new(),
+            layer0: Vec::new(),
+        };
+        let id = if let Some((id, reserved)) = self.take_free_slot() {
+            // A scan may still hold this id from before the slot was freed: the vector
+            // goes in before the record says live, under the new generation.
+            record.generation = reserved.generation;
+            let mut owned = reserved.spare_slots.into_iter();
+            record.upper_slots = (0..level)
+                .map(|_| match owned.next() {
+                    Some(slot) => {
+                        self.empty_upper_slot(slot);
+                        slot
+                    }
+                    None => self.allocate_upper_slot(),
+                })
+                .collect();
+            record.spare_slots = owned.collect();
+            self.write_vector(id, vector);
+            let (block, at) = self.layout.node_location(id);
+            let m = self.layout.m;
+            modify_pages(self.index, &[block], |pages| {
+                record.write(pages[0], at, m);
+                Some(())
+            });
+            id
+        } else {
+            record.upper_slots = (0..level).map(|_| self.allocate_upper_slot()).collect();
+            let id = self.allocate_node(&record);
+            self.write_vector(id, vector);
+            id
+        };
+        self.vectors.insert(id, vector.to_vec());
+        (id, record)
+    }
+
+    /// Takes a free node slot, searching node pages from the meta page's hint; reserved
+    /// and with a new generation when found. Moves the hint on, or clears it when no free
+    /// slot is left.
+    pub(super) fn take_free_slot(&self) -> Option<(u32, NodeRecord)> {
+        let hint = read_meta(self.index).free_hint;
+        if hint == 0 {
+            return None;
+        }
+        let layout = self.layout;
+        let free_at = |page: &[u8]| -> Option<usize> {
+            if page_is_new(page) {
+                return None;
+            }
+            (0..page_used(page) as usize)
+                .map(|k| HEADER_SIZE + k * layout.node_size)
+                .find(|&at| page[at + 7] == FLAG_FREE)
+        };
+        for block in hint..relation_blocks(self.index) {
+            if layout.block_kind(block).0 != PageKind::Nodes
+                || BufferStore::new(self.index)
+                    .with_page(block, free_at)
+                    .is_none()
+            {
+                continue;
+            }
+            let taken = modify_pages(self.index, &[block], |pages| {
+                let at = free_at(pages[0])?;
+                Some((at, reserve_free_record(pages[0], at, layout.m)))
+            });
+            if let Some((at, record)) = taken {
+                if block != hint {
+                    self.update_meta(|meta| {
+                        (meta.free_hint == hint).then(|| meta.free_hint = block)
+                    });
+                }
+                let id =
+                    layout.first_node_on(block) + ((at - HEADER_SIZE) / layout.node_size) as u32;
+                return Some((id, record));
+            }
+        }
+        self.update_meta(|meta| (meta.free_hint == hint).then(|| meta.free_hint = 0));
+        None
+    }
+
+    /// Clears an upper slot taken over from a freed record: an insert may have linked into
+    /// it after VACUUM emptied it.
+    pub(super) fn empty_upper_slot(&self, slot: u32) {
+        let (block, at) = self.layout.upper_location(slot);
+        let m = self.layout.m;
+        modify_pages(self.index, &[block], |pages| {
+            write_upper(pages[0], at, m, &[]);
+            Some(())
+        });
+    }
+
+    /// Makes sure the group holding `block` exists.
+    pub(super) fn ensure_group(&self, block: u32) {
+        let group = (block as usize - 1) / self.layout.group_pages;
+        ensure_blocks(
+            self.index,
+            (1 + (group + 1) * self.layout.group_pages) as u32,
+        );
+    }
+
+    /// Takes the next free item on the current insert page of a kind (nodes or upper
+    /// slots), writing it with `write`; moves the insert page on when it is full.
+    pub(super) fn allocate(
+        &self,
+        first_of: fn(&Meta) -> u32,
+        advance: fn(&mut Meta, u32, u32) -> Option<()>,
+        locate: impl Fn(u32) -> (u32, usize),
+        kind: PageKind,
+        per_page: usize,
+        item_size: usize,
+        write: impl Fn(&mut [u8], usize),
+    ) -> u32 {
+        loop {
+            let first = first_of(&read_meta(self.index));
+            let (block, _) = locate(first);
+            self.ensure_group(block);
+            let taken = modify_pages(self.index, &[block], |pages| {
+                let page = &mut *pages[0];
+                if page_is_new(page) {
+                    init_page(page, kind, per_page * item_size);
+                }
+                let used = page_used(page) as usize;
+                if used >= per_page {
+                    return None;
+                }
+                let item = first + used as u32;
+                write(page, locate(item).1);
+                set_page_used(page, used as u16 + 1);
+                Some(item)
+            });
+            if let Some(item) = taken {
+                return item;
+            }
+            self.update_meta(|meta| advance(meta, first, per_page as u32));
+        }
+    }
+
+    pub(super) fn allocate_upper_slot(&self) -> u32 {
+        let (layout, m) = (self.layout, self.layout.m);
+        self.allocate(
+            |meta| meta.upper_slots,
+            |meta, first, per_page| {
+                (meta.upper_slots == first).then(|| meta.upper_slots = first + per_page)
+            },
+            |slot| layout.upper_location(slot),
+            PageKind::Upper,
+            layout.uppers_per_page,
+            layout.upper_size,
+            |page, at| write_upper(page, at, m, &[]),
+        )
+    }
+
+    pub(super) fn allocate_node(&self, record: &NodeRecord) -> u32 {
+        let (layout, m) = (self.layout, self.layout.m);
+        self.allocate(
+            |meta| meta.nodes,
+            |meta, first, per_page| (meta.nodes == first).then(|| meta.nodes = first + per_page),
+            |id| layout.node_location(id),
+            PageKind::Nodes,
+            layout.nodes_per_page,
+            layout.node_size,
+            |page, at| record.write(page, at, m),
+        )
+    }
+
+    /// Writes node `id`'s vector: one page, or several (four to a WAL record).
+    pub(super) fn write_vector(&self, id: u32, vector: &[f32]) {
+        let layout = self.layout;
+        let (first_block, at) = layout.vector_location(id);
+        self.ensure_group(first_block);
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let used = if layout.vectors_per_page > 0 {
+            layout.vectors_per_page * layout.vector_size
+        } else {
+            CONTENT_SIZE
+        };
+        let pages = layout.pages_per_vector.max(1) as u32;
+        let blocks: Vec<u32> = (first_block..first_block + pages).collect();
+        for (record_index, chunk) in blocks.chunks(4).enumerate() {
+            modify_pages(self.index, chunk, |pages| {
+                for (k, page) in pages.iter_mut().enumerate() {
+                    if page_is_new(page) {
+                        init_page(page, PageKind::Vectors, used);
+                    }
+                    let part = record_index * 4 + k;
+                    let (start, offset) = if layout.vectors_per_page > 0 {
+                        (0, at)
+                    } else {
+                        (part * CONTENT_SIZE, HEADER_SIZE)
+                    };
+                    let end = (start
+                        + if layout.vectors_per_page > 0 {
+                            layout.vector_size
+                        } else {
+                            CONTENT_SIZE
+                        })
+                    .min(bytes.len());
+                    page[offset..offset + end - start].copy_from_slice(&bytes[start..end]);
+                }
+                Some(())
+            });
+        }
+    }
+}
