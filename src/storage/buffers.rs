@@ -3,13 +3,10 @@
 //! four pages, locked exclusively in block order (so two backends never wait on each
 //! other in opposite orders).
 
-use hnsw_core::graph::IdHasher;
-use hnsw_core::page::{page_is_new, FormatError, Meta, PageStore, PAGE_SIZE};
+use hnsw_core::page::{page_is_new, FormatError, Meta, PageStore, PAGES_AT_ONCE, PAGE_SIZE};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
 /// Reads index pages through shared buffers.
 pub struct BufferStore {
@@ -30,16 +27,50 @@ fn read_buffer(index: pg_sys::Relation, block: u32) -> pg_sys::Buffer {
     }
 }
 
-/// Entries kept in the recent-buffer map before it is cleared.
-const RECENT_LIMIT: usize = 1 << 20;
+/// Relations whose recent buffers a backend remembers (the least recently used goes).
+const RECENT_RELATIONS: usize = 4;
 
 thread_local! {
-    /// Which shared buffer last held each (relfilenode, block) this backend read. A hit
-    /// lets ReadRecentBuffer pin the page without the shared buffer-mapping lookup, which
-    /// otherwise costs a quarter of a scan's time. Entries may go stale; ReadRecentBuffer
-    /// checks the buffer's tag, so a stale entry only costs the normal lookup.
-    static RECENT: RefCell<HashMap<u64, pg_sys::Buffer, BuildHasherDefault<IdHasher>>> =
-        RefCell::new(HashMap::default());
+    /// Which shared buffer last held each block of a few index relations (by relfilenode),
+    /// as this backend read them: `buffers[block]`, 0 when unknown. A hit lets
+    /// ReadRecentBuffer pin the page without the shared buffer-mapping lookup, which
+    /// otherwise costs a quarter of a scan's time; a plain array costs less to consult
+    /// than the hash map this was before. Entries may go stale; ReadRecentBuffer checks
+    /// the buffer's tag, so a stale entry only costs the normal lookup.
+    static RECENT: RefCell<Vec<(u32, Vec<pg_sys::Buffer>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The remembered buffer of `block` in relation `rel`, if any.
+fn recent_buffer(rel: u32, block: u32) -> Option<pg_sys::Buffer> {
+    RECENT.with(|r| {
+        let recent = r.borrow();
+        let (_, buffers) = recent.iter().find(|(n, _)| *n == rel)?;
+        buffers.get(block as usize).copied().filter(|&b| b != 0)
+    })
+}
+
+fn remember_buffer(rel: u32, block: u32, buffer: pg_sys::Buffer) {
+    RECENT.with(|r| {
+        let mut recent = r.borrow_mut();
+        let at = match recent.iter().position(|(n, _)| *n == rel) {
+            Some(at) => at,
+            None => {
+                if recent.len() >= RECENT_RELATIONS {
+                    recent.remove(0);
+                }
+                recent.push((rel, Vec::new()));
+                recent.len() - 1
+            }
+        };
+        // Most recently used last.
+        let entry = recent.remove(at);
+        recent.push(entry);
+        let buffers = &mut recent.last_mut().expect("just pushed").1;
+        if buffers.len() <= block as usize {
+            buffers.resize(block as usize + 1, 0);
+        }
+        buffers[block as usize] = buffer;
+    })
 }
 
 impl BufferStore {
@@ -51,8 +82,8 @@ impl BufferStore {
     fn pin(&self, block: u32) -> pg_sys::Buffer {
         // SAFETY: rd_node of an open relation.
         let node = unsafe { (*self.index).rd_node };
-        let key = (node.relNode.to_u32() as u64) << 32 | block as u64;
-        if let Some(buffer) = RECENT.with(|r| r.borrow().get(&key).copied()) {
+        let rel = node.relNode.to_u32();
+        if let Some(buffer) = recent_buffer(rel, block) {
             // SAFETY: ReadRecentBuffer checks that `buffer` still holds this block of this
             // relation and pins it if so; otherwise it changes nothing.
             let hit = unsafe {
@@ -63,13 +94,7 @@ impl BufferStore {
             }
         }
         let buffer = read_buffer(self.index, block);
-        RECENT.with(|r| {
-            let mut recent = r.borrow_mut();
-            if recent.len() >= RECENT_LIMIT {
-                recent.clear();
-            }
-            recent.insert(key, buffer);
-        });
+        remember_buffer(rel, block, buffer);
         buffer
     }
 }
@@ -90,35 +115,51 @@ impl PageStore for BufferStore {
     }
 
     fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        assert!(blocks.len() <= PAGES_AT_ONCE);
         // Share locks are taken in block order, like every multi-page lock here.
-        let mut unique: Vec<u32> = blocks.to_vec();
+        let mut unique = [0u32; PAGES_AT_ONCE];
+        unique[..blocks.len()].copy_from_slice(blocks);
+        let unique = &mut unique[..blocks.len()];
         unique.sort_unstable();
-        unique.dedup();
-        let buffers: Vec<pg_sys::Buffer> = unique.iter().map(|&b| self.pin(b)).collect();
-        // SAFETY: each buffer is pinned and share-locked until the end of this block, so
-        // its page is a stable BLCKSZ-long byte array while `f` runs.
-        unsafe {
-            let pages: Vec<&[u8]> = buffers
-                .iter()
-                .map(|&buffer| {
-                    pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_SHARE as i32);
-                    std::slice::from_raw_parts(
-                        pg_sys::BufferGetPage(buffer) as *const u8,
-                        PAGE_SIZE,
-                    )
-                })
-                .collect();
-            let ordered: Vec<&[u8]> = blocks
-                .iter()
-                .map(|b| pages[unique.binary_search(b).expect("every block was read")])
-                .collect();
-            let result = f(&ordered);
-            for &buffer in &buffers {
-                pg_sys::UnlockReleaseBuffer(buffer);
-            }
-            result
+        let distinct = dedup_sorted(unique);
+        let unique = &unique[..distinct];
+        let mut buffers = [0 as pg_sys::Buffer; PAGES_AT_ONCE];
+        let mut pages: [&[u8]; PAGES_AT_ONCE] = [&[]; PAGES_AT_ONCE];
+        for (k, &block) in unique.iter().enumerate() {
+            buffers[k] = self.pin(block);
+            // SAFETY: the buffer is pinned and share-locked until the end of this call, so
+            // its page is a stable BLCKSZ-long byte array while `f` runs.
+            pages[k] = unsafe {
+                pg_sys::LockBuffer(buffers[k], pg_sys::BUFFER_LOCK_SHARE as i32);
+                std::slice::from_raw_parts(
+                    pg_sys::BufferGetPage(buffers[k]) as *const u8,
+                    PAGE_SIZE,
+                )
+            };
+        }
+        let mut ordered: [&[u8]; PAGES_AT_ONCE] = [&[]; PAGES_AT_ONCE];
+        for (i, b) in blocks.iter().enumerate() {
+            ordered[i] = pages[unique.binary_search(b).expect("every block was read")];
+        }
+        let result = f(&ordered[..blocks.len()]);
+        for &buffer in &buffers[..distinct] {
+            // SAFETY: pinned and share-locked above, released once.
+            unsafe { pg_sys::UnlockReleaseBuffer(buffer) };
+        }
+        result
+    }
+}
+
+/// Moves the distinct values of the sorted `values` to its front; returns how many.
+fn dedup_sorted(values: &mut [u32]) -> usize {
+    let mut kept = 0;
+    for i in 0..values.len() {
+        if kept == 0 || values[i] != values[kept - 1] {
+            values[kept] = values[i];
+            kept += 1;
         }
     }
+    kept
 }
 
 /// Raises a format error as an ERROR.

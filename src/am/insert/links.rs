@@ -80,7 +80,13 @@ impl Inserter {
                 self.vector(n);
             }
         }
-        let mut blocks = vec![block];
+        // A full list will drop a node, which may need the new node's page too: lock both
+        // at once rather than find out and start again.
+        let mut blocks = if layer == 0 && current.len() >= max && own_block != block {
+            vec![block.min(own_block), block.max(own_block)]
+        } else {
+            vec![block]
+        };
         loop {
             let mut needs_own_page = false;
             let mut unchanged = None; // the answer when there is nothing to write

@@ -2,7 +2,7 @@
 //! neighbour lists and vectors from a `PageStore`.
 
 use super::node::{read_layer0, read_upper, upper_slot_of, NodeRecord};
-use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE};
+use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
 use crate::graph::GraphRead;
 use std::cell::RefCell;
@@ -60,12 +60,15 @@ impl<S: PageStore> PagedGraph<S> {
     /// their pages at once and prefetching each vector a few ahead of the one computed.
     fn distances_on_pages(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
         let layout = &self.layout;
-        let places: Vec<(u32, usize)> = ids.iter().map(|&id| layout.vector_location(id)).collect();
-        let blocks: Vec<u32> = places.iter().map(|p| p.0).collect();
+        assert!(ids.len() <= PAGES_AT_ONCE);
+        let (mut blocks, mut offsets) = ([0u32; PAGES_AT_ONCE], [0usize; PAGES_AT_ONCE]);
+        for (i, &id) in ids.iter().enumerate() {
+            (blocks[i], offsets[i]) = layout.vector_location(id);
+        }
         let size = layout.vector_size;
-        self.store.with_pages(&blocks, |pages| {
+        self.store.with_pages(&blocks[..ids.len()], |pages| {
             const AHEAD: usize = 2;
-            let vector_bytes = |i: usize| &pages[i][places[i].1..places[i].1 + size];
+            let vector_bytes = |i: usize| &pages[i][offsets[i]..offsets[i] + size];
             for i in 0..AHEAD.min(ids.len()) {
                 prefetch(vector_bytes(i));
             }
@@ -120,9 +123,7 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
             return;
         }
         out.clear();
-        // A few pages at a time: Postgres tracks up to 8 buffer pins per backend in a small
-        // array and more in a hash table, which would cost more than prefetching saves.
-        for chunk in ids.chunks(6) {
+        for chunk in ids.chunks(PAGES_AT_ONCE) {
             self.distances_on_pages(query, chunk, out);
         }
     }

@@ -8,9 +8,15 @@ pub trait PageStore {
     fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R;
 
     /// Runs `f` with several pages readable at once (`pages[i]` is `blocks[i]`; blocks may
-    /// repeat), so a caller can prefetch from all of them before computing on any.
+    /// repeat; at most `PAGES_AT_ONCE` of them), so a caller can prefetch from all of them
+    /// before computing on any.
     fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
+
+/// The most pages `with_pages` holds at once. Postgres tracks up to 8 buffer pins per
+/// backend in a small array and more in a hash table, which would cost more than
+/// prefetching saves.
+pub const PAGES_AT_ONCE: usize = 6;
 
 /// Pages in memory, for tests and tools.
 #[derive(Default)]
