@@ -182,8 +182,8 @@ impl Inserter {
         for found in &mut found_by_layer {
             found.retain(|n| {
                 let r = flags.entry(n.id).or_insert_with(|| {
-                    let r = self.graph.node(n.id);
-                    (r.is_live() && r.flags & FLAG_ALIAS == 0).then_some(r.flags)
+                    let f = self.graph.flags(n.id);
+                    (f & FLAG_LIVE != 0 && f & FLAG_ALIAS == 0).then_some(f)
                 });
                 n.id != id && r.is_some()
             });

@@ -33,6 +33,12 @@ impl<S: PageStore> PagedGraph<S> {
             .with_page(block, |p| NodeRecord::read(p, at, self.layout.m))
     }
 
+    /// Node `id`'s flags byte alone (cheaper than the whole record).
+    pub fn flags(&self, id: u32) -> u8 {
+        let (block, at) = self.layout.node_location(id);
+        self.store.with_page(block, |p| p[at + 7])
+    }
+
     /// Copies node `id`'s vector into `out`.
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
         let (mut block, at) = self.layout.vector_location(id);
