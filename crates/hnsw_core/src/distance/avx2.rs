@@ -44,6 +44,7 @@ pub unsafe fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
         i += 16;
     }
     if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
         let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
         acc0 = _mm256_fmadd_ps(d, d, acc0);
         i += 8;
@@ -72,6 +73,7 @@ pub unsafe fn inner_product(a: &[f32], b: &[f32]) -> f32 {
         i += 16;
     }
     if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
         acc0 = unsafe { _mm256_fmadd_ps(load(pa.add(i)), load(pb.add(i)), acc0) };
         i += 8;
     }
@@ -102,6 +104,7 @@ pub unsafe fn l1(a: &[f32], b: &[f32]) -> f32 {
         i += 16;
     }
     if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
         let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load(pb.add(i))) };
         acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d, abs_mask));
         i += 8;
