@@ -2,14 +2,15 @@
 //! instead of growing the index. A slot is freed only once nothing links to it: after
 //! `repair`, no live list names a deleted node, which this pass checks again (an insert
 //! may have linked one meanwhile; that node then waits for the next VACUUM). A freed slot
-//! keeps its upper-layer slots as spares and its generation; the insert that takes it
-//! bumps the generation, which is how a scan that ranked the old vector tells (`scan.rs`).
+//! keeps its upper-layer slots (emptied first) as spares and its generation; the insert
+//! that takes it bumps the generation, which is how a scan that ranked the old vector
+//! tells (`scan.rs`).
 
 use super::repair::for_each_record;
 use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
 use hnsw_core::graph::{GraphRead, NO_NODE};
 use hnsw_core::page::node::{free_record, write_upper, NodeRecord, FLAG_DELETED, FLAG_FREE};
-use hnsw_core::page::{Layout, PagedGraph};
+use hnsw_core::page::{Layout, PageStore, PagedGraph};
 use pgrx::pg_sys;
 use std::collections::{BTreeMap, HashSet};
 
@@ -57,8 +58,21 @@ pub fn free_deleted_slots(index: pg_sys::Relation, deleted: &HashSet<u32>) -> us
         let (block, at) = layout.node_location(id);
         by_block.entry(block).or_default().push(at);
     }
+    // Their upper slots are emptied first: once a record is free, an insert may take it
+    // and its slots at any moment.
+    let owned: Vec<u32> = by_block
+        .keys()
+        .flat_map(|&block| {
+            BufferStore::new(index).with_page(block, |p| {
+                by_block[&block]
+                    .iter()
+                    .flat_map(|&at| NodeRecord::read(p, at, layout.m).owned_slots())
+                    .collect::<Vec<u32>>()
+            })
+        })
+        .collect();
+    empty_upper_slots(index, &layout, &owned);
     let mut freed = 0;
-    let mut spare_slots = Vec::new();
     for (&block, places) in &by_block {
         // SAFETY: a plain backend call between pages.
         unsafe { pg_sys::vacuum_delay_point() };
@@ -70,7 +84,6 @@ pub fn free_deleted_slots(index: pg_sys::Relation, deleted: &HashSet<u32>) -> us
                 if !record.is_live() || record.flags & FLAG_DELETED == 0 {
                     continue;
                 }
-                spare_slots.extend(record.owned_slots());
                 free_record(pages[0], at, layout.m);
                 done += 1;
             }
@@ -81,7 +94,6 @@ pub fn free_deleted_slots(index: pg_sys::Relation, deleted: &HashSet<u32>) -> us
             lowest_free_block = Some(lowest_free_block.map_or(block, |b| b.min(block)));
         }
     }
-    empty_upper_slots(index, &layout, &spare_slots);
     if let Some(block) = lowest_free_block {
         update_meta(index, |meta| {
             meta.free_hint = block;

@@ -85,7 +85,13 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
     // it linked to can leave such a link once the slot holds an alias.) Links to free or
     // reserved slots stay: an insert may take the slot while this pass runs.
     let mut aliases = HashSet::new();
+    // Levels of live slots, for upper-layer links to a slot reused at a lower level. (A
+    // free slot may be taken while this pass runs, at any level: it has none here.)
+    let mut levels: HashMap<u32, u8> = HashMap::new();
     for_each_record(index, &layout, |id, r| {
+        if r.is_live() {
+            levels.insert(id, r.level);
+        }
         if r.is_live() && r.flags & FLAG_ALIAS != 0 {
             aliases.insert(id);
         }
@@ -151,6 +157,7 @@ pub fn repair(index: pg_sys::Relation) -> Repaired {
         layout,
         graph: &graph,
         gone: &gone,
+        levels: &levels,
         vectors: HashMap::new(),
     };
     for_each_record(index, &layout, |id, r| {
@@ -174,8 +181,10 @@ struct Repairer<'a> {
     index: pg_sys::Relation,
     layout: Layout,
     graph: &'a PagedGraph<BufferStore>,
-    /// Deleted nodes and slots that are not graph nodes: no list should name them.
+    /// Deleted nodes and aliases: no list should name them.
     gone: &'a HashSet<u32>,
+    /// Live slots' levels: an upper list may name only nodes that high.
+    levels: &'a HashMap<u32, u8>,
     vectors: HashMap<u32, Vec<f32>>,
 }
 
@@ -205,27 +214,33 @@ impl Repairer<'_> {
         })
     }
 
+    /// Whether a list on `layer` must not name node `n`.
+    fn is_gone(&self, n: u32, layer: usize) -> bool {
+        self.gone.contains(&n)
+            || (layer > 0 && self.levels.get(&n).is_some_and(|&l| (l as usize) < layer))
+    }
+
     /// The list that should replace `list` (node `id`'s on `layer`), if it names a
-    /// deleted node and there is anything to put in its place.
+    /// deleted node (or one below that layer) and there is anything to put in its place.
     fn replacement(&mut self, id: u32, list: &[u32], layer: usize) -> Option<Vec<u32>> {
-        if !list.iter().any(|n| self.gone.contains(n)) {
+        if !list.iter().any(|&n| self.is_gone(n, layer)) {
             return None;
         }
         let mut candidates: Vec<u32> = list
             .iter()
             .copied()
-            .filter(|n| !self.gone.contains(n))
+            .filter(|&n| !self.is_gone(n, layer))
             .collect();
         let mut seen: HashSet<u32> = candidates.iter().copied().collect();
         seen.insert(id);
         let mut their = Vec::new();
-        for d in list.iter().filter(|n| self.gone.contains(n)) {
-            self.graph.neighbours_into(*d, layer, &mut their);
-            candidates.extend(
-                their
-                    .iter()
-                    .filter(|n| !self.gone.contains(n) && seen.insert(**n)),
-            );
+        for &d in list.iter().filter(|&&n| self.is_gone(n, layer)) {
+            self.graph.neighbours_into(d, layer, &mut their);
+            for &n in &their {
+                if !self.is_gone(n, layer) && seen.insert(n) {
+                    candidates.push(n);
+                }
+            }
         }
         if candidates.is_empty() {
             // Every neighbour, and every neighbour's neighbour, is gone. On upper layers
@@ -240,7 +255,7 @@ impl Repairer<'_> {
             candidates = search(self.graph, &base, entry, ef, ef, &mut Visited::sparse())
                 .into_iter()
                 .map(|n| n.id)
-                .filter(|n| *n != id && !self.gone.contains(n))
+                .filter(|&n| n != id && !self.is_gone(n, layer))
                 .collect();
             if candidates.is_empty() {
                 return None; // nothing live is reachable at all
@@ -253,7 +268,7 @@ impl Repairer<'_> {
         // The links the list keeps all stay (dropping one could take a node's last
         // in-link); the room left goes to the gone nodes' neighbours, chosen with the
         // heuristic, then nearest first.
-        let survivors = list.iter().filter(|n| !self.gone.contains(n)).count();
+        let survivors = list.iter().filter(|&&n| !self.is_gone(n, layer)).count();
         let (mut kept, offered) = (candidates[..survivors].to_vec(), &candidates[survivors..]);
         let room = max.saturating_sub(kept.len());
         let base = self.vector(id).to_vec();

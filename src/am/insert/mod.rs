@@ -174,24 +174,20 @@ impl Inserter {
 
         let (id, record) = created.unwrap_or_else(|| self.create_node(vector, tid, level, 0));
         let (level, top) = (record.level as usize, top.min(record.level as usize));
-        // No links to slots that are not graph nodes, which the search may have met
-        // through links made while VACUUM freed them (even the very slot this node has
-        // just taken), nor to deleted nodes while live ones are found: VACUUM unlinks
-        // those, and then frees them.
-        let mut flags: HashMap<u32, Option<u8>> = HashMap::new();
-        for found in &mut found_by_layer {
+        // No links to slots that are not graph nodes (or not on that layer), which the
+        // search may have met through links made while VACUUM freed them (even the very
+        // slot this node has just taken), nor to deleted nodes while live ones are found:
+        // VACUUM unlinks those, and then frees them.
+        let mut seen: HashMap<u32, (u8, usize)> = HashMap::new();
+        for (layer, found) in found_by_layer.iter_mut().enumerate() {
+            let graph = &self.graph;
+            let mut state = |n: u32| *seen.entry(n).or_insert_with(|| graph.flags_and_level(n));
             found.retain(|n| {
-                let r = flags.entry(n.id).or_insert_with(|| {
-                    let f = self.graph.flags(n.id);
-                    (f & FLAG_LIVE != 0 && f & FLAG_ALIAS == 0).then_some(f)
-                });
-                n.id != id && r.is_some()
+                let (flags, level) = state(n.id);
+                n.id != id && flags & FLAG_LIVE != 0 && flags & FLAG_ALIAS == 0 && level >= layer
             });
-            if found
-                .iter()
-                .any(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0))
-            {
-                found.retain(|n| flags[&n.id].is_some_and(|f| f & FLAG_DELETED == 0));
+            if found.iter().any(|n| state(n.id).0 & FLAG_DELETED == 0) {
+                found.retain(|n| state(n.id).0 & FLAG_DELETED == 0);
             }
         }
         // All of the node's own lists first, layer 0 included: a scan that reaches it

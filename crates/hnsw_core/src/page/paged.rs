@@ -33,10 +33,11 @@ impl<S: PageStore> PagedGraph<S> {
             .with_page(block, |p| NodeRecord::read(p, at, self.layout.m))
     }
 
-    /// Node `id`'s flags byte alone (cheaper than the whole record).
-    pub fn flags(&self, id: u32) -> u8 {
+    /// Node `id`'s flags and level alone (cheaper than the whole record).
+    pub fn flags_and_level(&self, id: u32) -> (u8, usize) {
         let (block, at) = self.layout.node_location(id);
-        self.store.with_page(block, |p| p[at + 7])
+        self.store
+            .with_page(block, |p| (p[at + 7], p[at + 6] as usize))
     }
 
     /// Copies node `id`'s vector into `out`.
