@@ -103,8 +103,9 @@ pub fn free_deleted_slots(index: pg_sys::Relation, deleted: &HashSet<u32>) -> us
     freed
 }
 
-/// Empties the lists of upper slots that now belong to free records.
-fn empty_upper_slots(index: pg_sys::Relation, layout: &Layout, slots: &[u32]) {
+/// Empties the lists of upper slots (spares of free records, or taken over from one),
+/// one WAL record per page.
+pub(super) fn empty_upper_slots(index: pg_sys::Relation, layout: &Layout, slots: &[u32]) {
     let mut by_block: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for &slot in slots {
         let (block, at) = layout.upper_location(slot);

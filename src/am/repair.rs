@@ -13,7 +13,7 @@
 //! to aliases (left by an insert racing with the VACUUM that freed the node it linked to)
 //! are replaced like links to deleted nodes.
 
-use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
+use crate::storage::{modify_pages, read_meta, relation_blocks, update_meta, BufferStore};
 use hnsw_core::distance::kernels;
 use hnsw_core::graph::{
     search, select_neighbours, EntryPoint, GraphRead, Neighbour, Visited, NO_NODE,
@@ -44,18 +44,13 @@ pub(super) fn for_each_record(
     layout: &Layout,
     mut f: impl FnMut(u32, &NodeRecord),
 ) {
-    // SAFETY: reading the size of an open relation.
-    let blocks =
-        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
-    for block in 1..blocks {
+    for block in 1..relation_blocks(index) {
         if layout.block_kind(block).0 != PageKind::Nodes {
             continue;
         }
         // SAFETY: a plain backend call between pages.
         unsafe { pg_sys::vacuum_delay_point() };
-        let group = (block as usize - 1) / layout.group_pages;
-        let within = (block as usize - 1) % layout.group_pages;
-        let first = (group * layout.group_nodes + within * layout.nodes_per_page) as u32;
+        let first = layout.first_node_on(block);
         let records: Vec<NodeRecord> = BufferStore::new(index).with_page(block, |p| {
             let used = if page_is_new(p) {
                 0

@@ -6,8 +6,7 @@
 use super::options::{ef_search, max_scan_tuples};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::graph::GraphRead;
-use hnsw_core::graph::{Scan, Visited, NO_NODE};
+use hnsw_core::graph::{GraphRead, Scan, Visited, NO_NODE};
 use hnsw_core::page::node::{HeapTid, FLAG_ALIAS, FLAG_DELETED};
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;

@@ -2,6 +2,7 @@
 //! current insert page; upper-layer slots; the vector.
 
 use super::Inserter;
+use crate::am::free::empty_upper_slots;
 use crate::storage::{ensure_blocks, modify_pages, read_meta, relation_blocks, BufferStore};
 use hnsw_core::graph::NO_NODE;
 use hnsw_core::page::node::{
@@ -36,17 +37,16 @@ impl Inserter {
             // A scan may still hold this id from before the slot was freed: the vector
             // goes in before the record says live, under the new generation.
             record.generation = reserved.generation;
-            let mut owned = reserved.spare_slots.into_iter();
-            record.upper_slots = (0..level)
-                .map(|_| match owned.next() {
-                    Some(slot) => {
-                        self.empty_upper_slot(slot);
-                        slot
-                    }
-                    None => self.allocate_upper_slot(),
-                })
-                .collect();
-            record.spare_slots = owned.collect();
+            // Spares taken over are emptied: an insert may have linked into one after
+            // VACUUM emptied it.
+            let mut owned = reserved.spare_slots;
+            let taken: Vec<u32> = owned.drain(..level.min(owned.len())).collect();
+            empty_upper_slots(self.index, &self.layout, &taken);
+            record.upper_slots = taken;
+            while record.upper_slots.len() < level {
+                record.upper_slots.push(self.allocate_upper_slot());
+            }
+            record.spare_slots = owned;
             self.write_vector(id, vector);
             let (block, at) = self.layout.node_location(id);
             let m = self.layout.m;
@@ -107,17 +107,6 @@ impl Inserter {
         }
         self.update_meta(|meta| (meta.free_hint == hint).then(|| meta.free_hint = 0));
         None
-    }
-
-    /// Clears an upper slot taken over from a freed record: an insert may have linked into
-    /// it after VACUUM emptied it.
-    pub(super) fn empty_upper_slot(&self, slot: u32) {
-        let (block, at) = self.layout.upper_location(slot);
-        let m = self.layout.m;
-        modify_pages(self.index, &[block], |pages| {
-            write_upper(pages[0], at, m, &[]);
-            Some(())
-        });
     }
 
     /// Makes sure the group holding `block` exists.
