@@ -28,7 +28,13 @@ CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
 COMMENT ON FUNCTION hnsw_pg_spilled_builds() IS
     'index builds in this backend that spilled to memory-mapped files (maintenance_work_mem exceeded)';
 
+-- Like amcheck's functions: superusers only unless granted, e.g.
+--   GRANT EXECUTE ON FUNCTION hnsw_pg_check(regclass) TO monitor;
+--   GRANT pg_read_all_data TO monitor;   -- or SELECT on the tables checked
+-- It runs no SQL; its search_path is pinned all the same.
 CREATE FUNCTION hnsw_pg_check(index regclass) RETURNS SETOF text
-    AS 'MODULE_PATHNAME', 'hnsw_pg_check_wrapper' LANGUAGE C STRICT;
+    AS 'MODULE_PATHNAME', 'hnsw_pg_check_wrapper' LANGUAGE C STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION hnsw_pg_check(regclass) FROM PUBLIC;
 COMMENT ON FUNCTION hnsw_pg_check(regclass) IS
     'problems found in an hnsw index, one row each (no rows: healthy)';

@@ -32,6 +32,13 @@ pgrx::extension_sql_file!(
 /// nothing) and registers the index options and settings.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Error messages must not depend on the server's environment: pgrx attaches a Rust
+    // backtrace to the DETAIL of every error that passes through Rust whenever
+    // std::backtrace is enabled, which RUST_BACKTRACE in the postmaster's environment
+    // does. RUST_LIB_BACKTRACE=0 disables std::backtrace::Backtrace::capture only (a
+    // panic on a worker thread still prints its backtrace to the server log).
+    // _PG_init runs on the backend's only thread, before any build thread exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     hnsw_core::distance::kernels();
     am::options::register();
 }

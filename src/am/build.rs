@@ -2,6 +2,7 @@
 //! parallel Rust threads, write every page once, then WAL-log them with log_newpage_range.
 
 use super::options::{dimensions, metric, options};
+use crate::storage::TempFile;
 use crate::types::Vector;
 use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::ArenaBuilder;
@@ -9,7 +10,6 @@ use hnsw_core::graph::{build_supervised, BuildInput, Params};
 use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Build phases shown in pg_stat_progress_create_index.
@@ -84,7 +84,7 @@ unsafe extern "C-unwind" fn load_callback(
                 return false;
             };
             if let Err(e) = state.arena.push(&values) {
-                io_error("could not write to the hnsw build's temporary file", e);
+                io_error("could not store a vector of the hnsw build", e);
             }
             true
         })
@@ -92,6 +92,13 @@ unsafe extern "C-unwind" fn load_callback(
     // SAFETY: nothing allocated in the tuple context is referenced any more.
     unsafe { state.tuple_context.reset() };
     if pushed {
+        if let Err(e) = state.tids.try_reserve(1) {
+            let bytes = state.tids.len() * std::mem::size_of::<HeapTid>();
+            io_error(
+                "could not store a heap tid of the hnsw build",
+                hnsw_core::graph::storage::out_of_memory("heap tids", bytes, e),
+            );
+        }
         state.tids.push(HeapTid {
             block: tid.0,
             offset: tid.1,
@@ -105,24 +112,22 @@ unsafe extern "C-unwind" fn load_callback(
     }
 }
 
+/// Raises a failed build step as an ERROR: `53200 out of memory` when memory (or a
+/// thread) could not be had, else an I/O error.
 pub fn io_error(what: &str, e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::OutOfMemory {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+            "out of memory",
+            format!("{what}: {e}")
+        );
+    }
     pgrx::ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_IO_ERROR,
         format!("{what}: {e}")
     );
-}
-
-/// Temporary files live in the database's pgsql_tmp, named so that Postgres removes them
-/// after a crash.
-fn spill_path(what: &str) -> PathBuf {
-    static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from("base/pgsql_tmp"); // relative to the data directory (our cwd)
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        io_error("could not create base/pgsql_tmp", e);
-    }
-    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("pgsql_tmp{}.hnsw{n}.{what}", std::process::id()))
 }
 
 fn build_threads() -> usize {
@@ -146,7 +151,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let mut state = LoadState {
-        arena: ArenaBuilder::new(dim, budget, spill_path("arena")),
+        arena: ArenaBuilder::new(dim, budget, TempFile::maker()),
         tids: Vec::new(),
         dim,
         metric,
@@ -196,7 +201,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             seed: LEVEL_SEED,
         },
         threads: build_threads(),
-        links_spill_path: spill.then(|| spill_path("links")),
+        links_spill: spill.then(TempFile::maker),
     };
     let stop = AtomicBool::new(false);
     let inserted = AtomicUsize::new(0);
@@ -208,7 +213,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     };
     let graph = build_supervised(input, &stop, &inserted, &mut supervise)
-        .unwrap_or_else(|e| io_error("could not create the hnsw build's temporary file", e));
+        .unwrap_or_else(|e| io_error("could not build the hnsw graph", e));
     SPILLED_BUILDS.fetch_add(graph.is_mapped() as usize, Ordering::Relaxed);
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);

@@ -1,7 +1,7 @@
 //! Planner costs: an hnsw scan does its work before the first row (the whole beam), and
 //! touches a small, size-independent part of the index; without ORDER BY it is useless.
 
-use super::options::{ef_search, options};
+use super::options::{ef_search, stored_options};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -30,7 +30,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
         let info = (*path).indexinfo;
         let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as i32);
-        let m = options(index).m as f64;
+        let m = stored_options(index).m as f64;
         pg_sys::index_close(index, pg_sys::NoLock as i32);
         let tuples = (*info).tuples.max(1.0);
         // Descent through the upper layers plus the layer-0 beam: about ef_search nodes

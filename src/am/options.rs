@@ -97,7 +97,7 @@ pub unsafe extern "C-unwind" fn amoptions(
         },
     ];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
-    unsafe {
+    let raw = unsafe {
         pg_sys::build_reloptions(
             reloptions,
             validate,
@@ -105,24 +105,43 @@ pub unsafe extern "C-unwind" fn amoptions(
             std::mem::size_of::<RawOptions>(),
             table.as_ptr(),
             table.len() as i32,
-        ) as *mut pg_sys::bytea
+        ) as *mut RawOptions
+    };
+    // Checked when the options are set (CREATE INDEX, ALTER INDEX ... SET), so no stored
+    // combination can make the index unusable later.
+    // SAFETY: null or the RawOptions just built.
+    if let Some(o) = unsafe { raw.as_ref() }.filter(|_| validate) {
+        check(o.m, o.ef_construction);
+    }
+    raw as *mut pg_sys::bytea
+}
+
+fn check(m: i32, ef_construction: i32) {
+    if ef_construction < 2 * m {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("ef_construction must be at least 2 * m (m = {m}, ef_construction = {ef_construction})"),
+            "Raise ef_construction or lower m in the same statement."
+        );
     }
 }
 
-/// The index's options (defaults when none were given), checked against each other.
+/// The index's options (defaults when none were given). `amoptions` checked them when
+/// they were set; the build checks again for indexes whose options predate that check.
 pub fn options(index: pg_sys::Relation) -> Options {
+    let o = stored_options(index);
+    check(o.m as i32, o.ef_construction as i32);
+    o
+}
+
+/// The options as stored, unchecked (for the planner, which must never fail on them).
+pub fn stored_options(index: pg_sys::Relation) -> Options {
     // SAFETY: rd_options is null or the RawOptions that amoptions built for this index.
     let raw = unsafe { ((*index).rd_options as *const RawOptions).as_ref() };
     let (m, ef) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION), |o| {
         (o.m, o.ef_construction)
     });
-    if ef < 2 * m {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("ef_construction must be at least 2 * m (m = {m}, ef_construction = {ef})")
-        );
-    }
     Options {
         m: m as usize,
         ef_construction: ef as usize,

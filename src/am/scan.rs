@@ -124,8 +124,20 @@ pub unsafe extern "C-unwind" fn amgettuple(
             return false;
         }
         pg_sys::check_for_interrupts!();
-        let Some(found) = search.next(graph) else {
-            return false;
+        let found = match search.next(graph) {
+            Ok(Some(found)) => found,
+            Ok(None) => return false,
+            Err(e) => {
+                pgrx::ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                    "out of memory",
+                    format!(
+                        "An hnsw scan could not grow its visited set after {} nodes: {e}.",
+                        state.taken
+                    )
+                );
+            }
         };
         state.taken += 1;
         let query = search.query();

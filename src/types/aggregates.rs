@@ -3,25 +3,40 @@
 //! nothing here: it is `vector_add` as both transition and combine function.
 
 use super::datum::Vector;
-use crate::error::OrRaise;
-use hnsw_core::ops;
+use crate::error::{raise, OrRaise};
+use hnsw_core::{ops, VectorError};
+use pgrx::datum::Array;
 use pgrx::prelude::*;
 
+/// The values of a state array: one-dimensional and without NULLs, or an ERROR (a state
+/// typed in by hand may be any float8[]).
+fn state_values(state: Array<'_, f64>) -> Vec<f64> {
+    let has_nulls = state.contains_nulls();
+    let values: Vec<f64> = state.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
+    // SAFETY: into_array_type hands back the detoasted array, which lives in the call's
+    // memory context; only its header is read.
+    let ndim = unsafe { (*state.into_array_type()).ndim };
+    if ndim != 1 || has_nulls {
+        raise(VectorError::InvalidAggregateState);
+    }
+    values
+}
+
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn vector_accum(state: Vec<f64>, v: Vector) -> Vec<f64> {
-    let mut state = state;
+fn vector_accum(state: Array<'_, f64>, v: Vector) -> Vec<f64> {
+    let mut state = state_values(state);
     ops::accumulate(&mut state, v.as_slice()).or_raise();
     state
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn vector_combine(a: Vec<f64>, b: Vec<f64>) -> Vec<f64> {
-    ops::combine(&a, &b).or_raise()
+fn vector_combine(a: Array<'_, f64>, b: Array<'_, f64>) -> Vec<f64> {
+    ops::combine(&state_values(a), &state_values(b)).or_raise()
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn vector_avg(state: Vec<f64>) -> Option<Vector> {
-    ops::average(&state)
+fn vector_avg(state: Array<'_, f64>) -> Option<Vector> {
+    ops::average(&state_values(state))
         .or_raise()
         .map(|v| Vector::from_slice(&v))
 }

@@ -39,6 +39,8 @@ pub enum VectorError {
     Underflow,
     ArrayNotOneDimensional,
     ArrayHasNulls,
+    /// An `avg(vector)` state that no transition made (typed in by hand).
+    InvalidAggregateState,
     TypmodTooSmall,
     TypmodTooLarge,
     /// `vector(1, 2)` and other malformed modifiers.
@@ -59,7 +61,11 @@ impl VectorError {
             ArrayNotOneDimensional => "22000",
             ArrayHasNulls => "22004",     // null_value_not_allowed
             TooManyDimensions => "54000", // program_limit_exceeded
-            UnusedNotZero { .. } | TypmodTooSmall | TypmodTooLarge | InvalidTypmod => "22023", // invalid_parameter_value
+            UnusedNotZero { .. }
+            | TypmodTooSmall
+            | TypmodTooLarge
+            | InvalidTypmod
+            | InvalidAggregateState => "22023", // invalid_parameter_value
             Truncated => "08P01", // protocol_violation, as Postgres' own pq_getmsg* functions
         }
     }
@@ -96,6 +102,10 @@ impl fmt::Display for VectorError {
             Underflow => write!(f, "value out of range: underflow"),
             ArrayNotOneDimensional => write!(f, "array must be 1-D"),
             ArrayHasNulls => write!(f, "array must not contain nulls"),
+            InvalidAggregateState => write!(
+                f,
+                "invalid state array for avg(vector): expected [count, sums...] with a whole, non-negative count"
+            ),
             TypmodTooSmall => write!(f, "dimensions for type vector must be at least 1"),
             TypmodTooLarge => write!(f, "dimensions for type vector cannot exceed {MAX_DIM}"),
             InvalidTypmod => write!(f, "invalid type modifier"),

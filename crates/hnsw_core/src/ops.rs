@@ -91,6 +91,7 @@ pub fn compare(a: &[f32], b: &[f32]) -> Ordering {
 /// The `avg(vector)` transition: state is `[count, sum_1, ..., sum_n]` in float8, and
 /// starts as `[0]` (the aggregate's INITCOND), taking its length from the first vector.
 pub fn accumulate(state: &mut Vec<f64>, v: &[f32]) -> Result<(), VectorError> {
+    check_state(state)?;
     if state.len() <= 1 {
         state.clear();
         state.push(0.0);
@@ -108,8 +109,19 @@ pub fn accumulate(state: &mut Vec<f64>, v: &[f32]) -> Result<(), VectorError> {
     Ok(())
 }
 
+/// An `avg` state is `[count]` or `[count, sums...]` with a whole count >= 0 (one made by
+/// hand may hold anything).
+pub fn check_state(state: &[f64]) -> Result<(), VectorError> {
+    match state.first() {
+        Some(&count) if count >= 0.0 && count.is_finite() && count.fract() == 0.0 => Ok(()),
+        _ => Err(VectorError::InvalidAggregateState),
+    }
+}
+
 /// Merges two `avg` states (parallel aggregation).
 pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>, VectorError> {
+    check_state(a)?;
+    check_state(b)?;
     let empty = |s: &[f64]| s.len() <= 1 || s[0] == 0.0;
     if empty(b) {
         return Ok(a.to_vec());
@@ -128,6 +140,7 @@ pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>, VectorError> {
 
 /// The mean from an `avg` state, or `None` when no rows were seen.
 pub fn average(state: &[f64]) -> Result<Option<Vec<f32>>, VectorError> {
+    check_state(state)?;
     if state.len() <= 1 || state[0] == 0.0 {
         return Ok(None);
     }

@@ -5,7 +5,7 @@ mod common;
 use common::random_vectors;
 
 use hnsw_core::distance::{kernels, Metric};
-use hnsw_core::graph::storage::{ArenaBuilder, Backing};
+use hnsw_core::graph::storage::{ArenaBuilder, Backing, PathSpillFile, SpillFile, SpillFiles};
 use hnsw_core::graph::{build, BuildInput, Graph, Params, Scan, Visited};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -25,11 +25,16 @@ fn build_from(
         metric,
         params: Params::default(),
         threads,
-        links_spill_path: spill,
+        links_spill: spill.map(|path| spill_at(path)),
     };
     let g = build(input, &stop, &progress).expect("build");
     assert_eq!(progress.into_inner(), n);
     g
+}
+
+/// Spill files made at `path` (one each: a second call fails, as `create_new` does).
+fn spill_at(path: std::path::PathBuf) -> Box<SpillFiles> {
+    Box::new(move || Ok(Box::new(PathSpillFile::create(&path)?) as Box<dyn SpillFile>))
 }
 
 fn build_with(vectors: &[f32], dim: usize, metric: Metric, threads: usize) -> Graph {
@@ -271,7 +276,7 @@ fn spilled_build_matches_the_heap_build() {
     let dir = std::env::temp_dir().join(format!("hnsw_core_spill_{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A 1 KiB budget forces the arena to the file after 21 vectors.
-    let mut arena = ArenaBuilder::new(dim, 1024, dir.join("arena"));
+    let mut arena = ArenaBuilder::new(dim, 1024, spill_at(dir.join("arena")));
     for v in vectors.chunks(dim) {
         arena.push(v).unwrap();
     }
@@ -304,7 +309,7 @@ fn resumed_scan_returns_every_node_once_starting_with_the_plain_search() {
     let plain: Vec<u32> = g.search(&query, ef, ef).iter().map(|x| x.id).collect();
     let mut scan = Scan::new(query.clone(), ef, g.entry_point(), Visited::sparse());
     let mut all = Vec::new();
-    while let Some(n) = scan.next(&g) {
+    while let Some(n) = scan.next(&g).unwrap() {
         all.push(n);
     }
     let first: Vec<u32> = all.iter().take(ef).map(|x| x.id).collect();
@@ -330,7 +335,7 @@ fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
         metric: Metric::L2,
         params: Params::default(),
         threads: 2,
-        links_spill_path: None,
+        links_spill: None,
     };
     let n = 4000;
     let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
@@ -364,4 +369,76 @@ fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
         progress.load(Ordering::SeqCst) < big,
         "workers stopped early"
     );
+}
+
+/// A spill file that refuses to grow past `limit` bytes, as `temp_file_limit` does.
+struct LimitedSpill {
+    inner: PathSpillFile,
+    written: usize,
+    limit: usize,
+}
+
+impl SpillFile for LimitedSpill {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.written + bytes.len() > self.limit {
+            return Err(std::io::Error::other(
+                "temporary file size exceeds the limit",
+            ));
+        }
+        self.written += bytes.len();
+        self.inner.append(bytes)
+    }
+    fn raw_fd(&mut self) -> std::io::Result<std::os::fd::RawFd> {
+        self.inner.raw_fd()
+    }
+}
+
+#[test]
+fn spill_limits_and_allocation_failures_are_errors() {
+    let (n, dim) = (3000, 16);
+    let vectors = random_vectors(n, dim, 51);
+    let dir = std::env::temp_dir().join(format!("hnsw_core_limit_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let limited = |name: &'static str, limit: usize| -> Box<SpillFiles> {
+        let path = dir.join(name);
+        Box::new(move || {
+            Ok(Box::new(LimitedSpill {
+                inner: PathSpillFile::create(&path)?,
+                written: 0,
+                limit,
+            }) as Box<dyn SpillFile>)
+        })
+    };
+    // The arena's file passes its limit while vectors are pushed (or when it is finished).
+    let mut arena = ArenaBuilder::new(dim, 1024, limited("arena", 64 * 1024));
+    let pushed = vectors.chunks(dim).try_for_each(|v| arena.push(v));
+    let failed = pushed.is_err() || arena.finish().is_err();
+    assert!(failed, "a 192 kB arena fits a 64 kB limit");
+
+    // The link slab's file passes its limit when it is reserved, before any thread starts.
+    let input = BuildInput {
+        vectors: Backing::from_f32(vectors.clone()),
+        dim,
+        metric: Metric::L2,
+        params: Params::default(),
+        threads: 2,
+        links_spill: Some(limited("links", 4096)),
+    };
+    let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let err = build(input, &stop, &progress)
+        .err()
+        .expect("links past the limit");
+    assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    assert_eq!(progress.into_inner(), 0, "nothing was inserted");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "spill files are removed"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+
+    // A reservation that cannot succeed is an OutOfMemory error, not an abort.
+    let err = hnsw_core::graph::storage::try_filled(usize::MAX / 4, 0u32, "a test").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+    assert!(Visited::try_dense(usize::MAX / 2).is_err());
 }

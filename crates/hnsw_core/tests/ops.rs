@@ -129,3 +129,21 @@ fn checks() {
     assert_eq!(VectorError::UnusedNotZero { unused: 3 }.sqlstate(), "22023");
     assert_eq!(VectorError::ArrayHasNulls.sqlstate(), "22004");
 }
+
+#[test]
+fn hand_made_avg_states_are_refused() {
+    use hnsw_core::ops::{accumulate, average, combine};
+    for bad in [
+        vec![],
+        vec![-1.0, 2.0],
+        vec![1.5, 2.0],
+        vec![f64::NAN, 1.0],
+        vec![f64::INFINITY],
+    ] {
+        assert!(average(&bad).is_err(), "{bad:?}");
+        assert!(combine(&bad, &[1.0, 2.0]).is_err(), "{bad:?}");
+        assert!(accumulate(&mut bad.clone(), &[1.0]).is_err(), "{bad:?}");
+    }
+    assert_eq!(average(&[2.0, 4.0, 6.0]).unwrap(), Some(vec![2.0, 3.0]));
+    assert_eq!(average(&[0.0, 5.0]).unwrap(), None);
+}

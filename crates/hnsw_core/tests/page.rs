@@ -176,7 +176,7 @@ fn written(
         metric,
         params: Params::default(),
         threads: 2,
-        links_spill_path: None,
+        links_spill: None,
     };
     let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
     let tids: Vec<HeapTid> = (0..n as u32)

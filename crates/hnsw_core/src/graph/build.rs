@@ -1,12 +1,11 @@
 //! Building a graph over a vector arena, with one or more threads.
 
 use super::search::{descend, search_layer, Visited};
-use super::storage::Backing;
+use super::storage::{try_collect, try_filled, Backing, SpillFiles};
 use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
 use parking_lot::Mutex;
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Everything a build needs. The arena holds `n * dim` floats.
@@ -16,14 +15,16 @@ pub struct BuildInput {
     pub metric: Metric,
     pub params: Params,
     pub threads: usize,
-    /// Where to map the layer-0 link slab; `None` keeps it on the heap.
-    pub links_spill_path: Option<PathBuf>,
+    /// Makes the file to map the layer-0 link slab in; `None` keeps it on the heap.
+    pub links_spill: Option<Box<SpillFiles>>,
 }
 
 /// Builds the graph with `input.threads` threads (the calling thread is one of them).
 /// `stop` is polled between inserts: once true, the build returns early with the nodes
 /// inserted so far (the caller, seeing the flag, discards the graph). `progress` counts
 /// inserted nodes. Finally, nodes that pruning left unreachable are linked back in.
+/// Every array sized by the data is reserved fallibly: running out of memory, or failing
+/// to start a thread, is an error (`io::ErrorKind::OutOfMemory`), never an abort.
 pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io::Result<Graph> {
     build_inner(input, stop, progress, None)
 }
@@ -53,7 +54,7 @@ fn build_inner(
         metric,
         params,
         threads,
-        links_spill_path,
+        links_spill,
     } = input;
     assert!(
         dim > 0 && vectors.as_f32().len() % dim == 0,
@@ -61,12 +62,17 @@ fn build_inner(
     );
     assert!(params.m >= 2, "m must be at least 2");
     let n = vectors.as_f32().len() / dim;
-    let graph = Graph::allocate(vectors, dim, metric, params, links_spill_path)?;
+    let graph = Graph::allocate(vectors, dim, metric, params, links_spill)?;
 
     let next = AtomicUsize::new(0);
     let running = AtomicUsize::new(0);
-    let work = || {
-        let mut visited = Visited::dense(n);
+    // Each inserting thread's visited set, allocated here so a worker never allocates
+    // anything sized by the data.
+    let workers = threads.max(1);
+    let mut visited_sets = (0..workers)
+        .map(|_| Visited::try_dense(n))
+        .collect::<io::Result<Vec<_>>>()?;
+    let work = |mut visited: Visited| {
         while !stop.load(Ordering::Relaxed) {
             let id = next.fetch_add(1, Ordering::Relaxed);
             if id >= n {
@@ -78,40 +84,62 @@ fn build_inner(
             progress.fetch_add(1, Ordering::Relaxed);
         }
     };
-    std::thread::scope(|scope| match supervise {
-        None => {
-            for _ in 1..threads.max(1) {
-                scope.spawn(work);
+    // Stops the workers if the supervisor unwinds or a thread fails to start; the scope
+    // then joins the ones running.
+    struct StopOnUnwind<'a>(&'a AtomicBool);
+    impl Drop for StopOnUnwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(true, Ordering::SeqCst);
             }
-            work();
         }
-        Some(supervise) => {
-            for _ in 0..threads.max(1) {
-                running.fetch_add(1, Ordering::SeqCst);
-                scope.spawn(|| {
-                    block_all_signals();
-                    work();
+    }
+    let spawned = std::thread::scope(|scope| -> io::Result<()> {
+        let _guard = StopOnUnwind(stop);
+        let spawn = |visited: Visited, supervised: bool| {
+            let (work, running) = (&work, &running);
+            running.fetch_add(1, Ordering::SeqCst);
+            let started = std::thread::Builder::new()
+                .name("hnsw build".into())
+                .spawn_scoped(scope, move || {
+                    if supervised {
+                        block_all_signals();
+                    }
+                    work(visited);
                     running.fetch_sub(1, Ordering::SeqCst);
                 });
+            started.map(|_| ()).map_err(|e| {
+                running.fetch_sub(1, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+                io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    format!("could not start an hnsw build thread: {e}"),
+                )
+            })
+        };
+        match supervise {
+            None => {
+                let own = visited_sets.pop().expect("one set per thread");
+                for visited in visited_sets {
+                    spawn(visited, false)?;
+                }
+                work(own);
             }
-            // Stops the workers if `supervise` unwinds; the scope then joins them.
-            struct StopOnUnwind<'a>(&'a AtomicBool);
-            impl Drop for StopOnUnwind<'_> {
-                fn drop(&mut self) {
-                    if std::thread::panicking() {
-                        self.0.store(true, Ordering::SeqCst);
-                    }
+            Some(supervise) => {
+                for visited in visited_sets {
+                    spawn(visited, true)?;
+                }
+                while running.load(Ordering::SeqCst) > 0 {
+                    supervise();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
                 }
             }
-            let _guard = StopOnUnwind(stop);
-            while running.load(Ordering::SeqCst) > 0 {
-                supervise();
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
         }
+        Ok(())
     });
+    spawned?;
     if !stop.load(Ordering::Relaxed) {
-        graph.connect_orphans();
+        graph.connect_orphans()?;
     }
     Ok(graph)
 }
@@ -119,11 +147,11 @@ fn build_inner(
 /// Chains exact duplicates: for each vector, the next later copy of it (NO_NODE when
 /// none), and whether it is itself a later copy. Vectors are grouped by a hash of their
 /// bits, then compared exactly.
-fn duplicate_chains(vectors: &[f32], dim: usize) -> (Vec<u32>, Vec<bool>) {
+fn duplicate_chains(vectors: &[f32], dim: usize) -> io::Result<(Vec<u32>, Vec<bool>)> {
     use std::collections::HashMap;
     let n = if dim == 0 { 0 } else { vectors.len() / dim };
-    let mut next = vec![NO_NODE; n];
-    let mut alias = vec![false; n];
+    let mut next = try_filled(n, NO_NODE, "an hnsw build's duplicate chains")?;
+    let mut alias = try_filled(n, false, "an hnsw build's duplicate chains")?;
     let vector = |id: usize| &vectors[id * dim..(id + 1) * dim];
     let hash = |v: &[f32]| {
         v.iter()
@@ -131,6 +159,9 @@ fn duplicate_chains(vectors: &[f32], dim: usize) -> (Vec<u32>, Vec<bool>) {
     };
     // hash -> (first id, last id in its chain), one entry per distinct vector seen.
     let mut chains: HashMap<u64, Vec<(u32, u32)>> = HashMap::new();
+    chains.try_reserve(n).map_err(|e| {
+        super::storage::out_of_memory("an hnsw build's duplicate chains", n * 48, e)
+    })?;
     for id in 0..n {
         let v = vector(id);
         let bucket = chains.entry(hash(v)).or_default();
@@ -149,7 +180,7 @@ fn duplicate_chains(vectors: &[f32], dim: usize) -> (Vec<u32>, Vec<bool>) {
             None => bucket.push((id as u32, id as u32)),
         }
     }
-    (next, alias)
+    Ok((next, alias))
 }
 
 /// Signals belong to the thread that owns the process (a Postgres backend); workers must
@@ -170,23 +201,25 @@ impl Graph {
         dim: usize,
         metric: Metric,
         params: Params,
-        links_spill_path: Option<PathBuf>,
+        mut links_spill: Option<Box<SpillFiles>>,
     ) -> io::Result<Graph> {
         let n = vectors.as_f32().len() / dim;
-        let (next_duplicate, is_alias) = duplicate_chains(vectors.as_f32(), dim);
+        let (next_duplicate, is_alias) = duplicate_chains(vectors.as_f32(), dim)?;
         // Aliases are never linked, so they sit on layer 0 only.
-        let levels: Vec<u8> = (0..n as u32)
-            .map(|id| {
-                if is_alias[id as usize] {
+        let levels: Vec<u8> = try_collect(
+            n,
+            |id| {
+                if is_alias[id] {
                     0
                 } else {
-                    draw_level(params.seed, id, params.m) as u8
+                    draw_level(params.seed, id as u32, params.m) as u8
                 }
-            })
-            .collect();
+            },
+            "an hnsw build's levels",
+        )?;
         let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
         // Dense slot numbers per upper layer, in id order.
-        let mut upper_first = vec![u32::MAX; n];
+        let mut upper_first = try_filled(n, u32::MAX, "an hnsw build's upper layers")?;
         let mut upper_slot_of = Vec::new();
         let mut per_layer = vec![0u32; max_level];
         for (id, &level) in levels.iter().enumerate() {
@@ -201,7 +234,7 @@ impl Graph {
         }
         let m = params.m;
         let layer0 = Slots {
-            words: Backing::zeroed(n * (2 * m + 1), links_spill_path.as_deref())?,
+            words: Backing::zeroed(n * (2 * m + 1), links_spill.as_deref_mut())?,
             width: 2 * m,
         };
         let upper = per_layer
@@ -224,7 +257,7 @@ impl Graph {
             upper_slot_of,
             layer0,
             upper,
-            locks: (0..n).map(|_| Mutex::new(())).collect(),
+            locks: try_collect(n, |_| Mutex::new(()), "an hnsw build's node locks")?,
             entry: Mutex::new(None),
             next_duplicate,
             is_alias,

@@ -7,7 +7,9 @@
 //! never orphans anything else; one pass leaves every node reachable.
 
 use super::search::{search, Visited};
+use super::storage::try_filled;
 use super::{Graph, Neighbour};
+use std::io;
 
 impl Graph {
     /// Nodes not reachable from the entry point on layer 0.
@@ -40,16 +42,17 @@ impl Graph {
         }
     }
 
-    /// Links every unreachable node back into layer 0. Returns how many links were added.
-    pub fn connect_orphans(&self) -> usize {
+    /// Links every unreachable node back into layer 0. Returns how many links were added
+    /// (an error only when its bookkeeping arrays cannot be allocated).
+    pub fn connect_orphans(&self) -> io::Result<usize> {
         let Some(entry) = self.entry_point() else {
-            return 0;
+            return Ok(0);
         };
         let mut added = 0;
-        let mut visited = Visited::dense(self.len());
+        let mut visited = Visited::try_dense(self.len())?;
         // In-degrees on layer 0: a host may only give up a link whose target keeps another
         // in-link, so repairing one orphan never makes another.
-        let mut in_degree = vec![0u32; self.len()];
+        let mut in_degree = try_filled(self.len(), 0u32, "an hnsw build's in-degrees")?;
         let mut links = Vec::new();
         for id in 0..self.len() as u32 {
             self.read_links(id, 0, &mut links);
@@ -57,7 +60,7 @@ impl Graph {
                 in_degree[n as usize] += 1;
             }
         }
-        let mut seen = vec![false; self.len()];
+        let mut seen = try_filled(self.len(), false, "an hnsw build's reachability marks")?;
         self.mark_reachable(entry.node, &mut seen);
         for orphan in 0..self.len() as u32 {
             if seen[orphan as usize] || self.is_alias(orphan) {
@@ -80,7 +83,7 @@ impl Graph {
             added += 1;
             self.mark_reachable(orphan, &mut seen);
         }
-        added
+        Ok(added)
     }
 
     /// Reached nodes, nearest to `query` first (the slow path of `connect_orphans`).

@@ -8,7 +8,7 @@
 use super::search::{descend, GraphRead, Neighbour, Visited};
 use super::EntryPoint;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, TryReserveError, VecDeque};
 
 pub struct Scan {
     query: Vec<f32>,
@@ -42,19 +42,23 @@ impl Scan {
         &self.query
     }
 
-    /// The next nearest node, or `None` when the reachable graph is exhausted.
-    pub fn next<G: GraphRead>(&mut self, g: &G) -> Option<Neighbour> {
+    /// The next nearest node, or `None` when the reachable graph is exhausted. The sets a
+    /// long scan grows (visited nodes, queues) are reserved fallibly: running out of
+    /// memory is an error, never an abort.
+    pub fn next<G: GraphRead>(&mut self, g: &G) -> Result<Option<Neighbour>, TryReserveError> {
         if self.batch.is_empty() {
-            self.fill(g);
+            self.fill(g)?;
         }
-        self.batch.pop_front()
+        Ok(self.batch.pop_front())
     }
 
-    fn fill<G: GraphRead>(&mut self, g: &G) {
+    fn fill<G: GraphRead>(&mut self, g: &G) -> Result<(), TryReserveError> {
         let mut results: BinaryHeap<Neighbour> = BinaryHeap::new();
         if !self.started {
             self.started = true;
-            let Some(entry) = self.entry else { return };
+            let Some(entry) = self.entry else {
+                return Ok(());
+            };
             let start = descend(g, &self.query, entry, 0);
             self.visited.insert(start.id);
             self.candidates.push(Reverse(start));
@@ -80,6 +84,9 @@ impl Scan {
                 break;
             }
             g.neighbours_into(current.id, 0, &mut links);
+            self.visited.try_reserve(links.len())?;
+            self.candidates.try_reserve(links.len())?;
+            self.discarded.try_reserve(links.len())?;
             links.retain(|&n| self.visited.insert(n));
             g.distances_to(&self.query, &links, &mut distances);
             for (&n, &distance) in links.iter().zip(&distances) {
@@ -98,5 +105,6 @@ impl Scan {
             }
         }
         self.batch = results.into_sorted_vec().into();
+        Ok(())
     }
 }

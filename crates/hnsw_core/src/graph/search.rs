@@ -80,6 +80,23 @@ impl Visited {
         }
     }
 
+    /// `dense(n)`, or an `OutOfMemory` error instead of an abort.
+    pub fn try_dense(n: usize) -> std::io::Result<Self> {
+        Ok(Visited::Dense {
+            marks: super::storage::try_filled(n, 0, "an hnsw visited set")?,
+            epoch: 1,
+        })
+    }
+
+    /// Makes room for `more` marks without allocating in `insert` (a dense set never
+    /// needs to). Fails instead of aborting when memory runs out.
+    pub fn try_reserve(&mut self, more: usize) -> Result<(), std::collections::TryReserveError> {
+        match self {
+            Visited::Dense { .. } => Ok(()),
+            Visited::Sparse(set) => set.try_reserve(more),
+        }
+    }
+
     pub fn sparse() -> Self {
         Visited::Sparse(HashSet::with_capacity_and_hasher(
             4096,

@@ -2,14 +2,110 @@
 //! memory-mapped temporary file.
 //!
 //! Two arrays grow with the data: the vector arena (n * dim floats) and the layer-0 link
-//! slab (n * (2m + 1) words). Both live in `Backing`, either a `Vec<u32>` or a file mapped
-//! with memmap2 whose blocks are reserved with `posix_fallocate` first, so a full disk is
-//! an error at reservation time and never a SIGBUS while writing through the mapping.
+//! slab (n * (2m + 1) words). Both live in `Backing`, either a `Vec<u32>` or a mapped
+//! `SpillFile`. Heap arrays are reserved fallibly, so running out of memory is an
+//! `io::ErrorKind::OutOfMemory` error and never an abort. Spill files are grown by writes
+//! only (never `fallocate`, never a sparse hole), so a full disk or the owner's size limit
+//! is an error while growing and never a SIGBUS while writing through the mapping.
 
+use std::collections::TryReserveError;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
+
+/// A temporary file a build spills to. Whoever implements it decides where the file
+/// lives and what limits its size; it is removed when dropped. A build touches it from
+/// the thread that created it only (workers see the mapping, never the file).
+pub trait SpillFile {
+    /// Writes `bytes` at the end of the file.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// An open descriptor of the file, to map it (the mapping outlives the descriptor).
+    fn raw_fd(&mut self) -> io::Result<RawFd>;
+}
+
+/// Makes spill files on demand (called at most once per array, and only when it spills).
+pub type SpillFiles = dyn FnMut() -> io::Result<Box<dyn SpillFile>>;
+
+/// A plain file at a path of the caller's choosing, removed when dropped (tests, benches).
+pub struct PathSpillFile {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+impl PathSpillFile {
+    pub fn create(path: &Path) -> io::Result<PathSpillFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(PathSpillFile {
+            file,
+            path: path.to_path_buf(),
+            len: 0,
+        })
+    }
+}
+
+impl SpillFile for PathSpillFile {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(bytes, self.len)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+    fn raw_fd(&mut self) -> io::Result<RawFd> {
+        Ok(self.file.as_raw_fd())
+    }
+}
+
+impl Drop for PathSpillFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A failed reservation as the I/O error the build reports (kind `OutOfMemory`).
+pub fn out_of_memory(what: &str, bytes: usize, e: TryReserveError) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!("could not allocate {bytes} bytes for {what}: {e}"),
+    )
+}
+
+/// `n` copies of `value`, or an `OutOfMemory` error instead of an abort.
+pub fn try_filled<T: Clone>(n: usize, value: T, what: &str) -> io::Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| out_of_memory(what, n.saturating_mul(std::mem::size_of::<T>()), e))?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// `n` values made by `make`, or an `OutOfMemory` error instead of an abort.
+pub fn try_collect<T>(n: usize, make: impl FnMut(usize) -> T, what: &str) -> io::Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|e| out_of_memory(what, n.saturating_mul(std::mem::size_of::<T>()), e))?;
+    v.extend((0..n).map(make));
+    Ok(v)
+}
+
+/// Appends `bytes` zero bytes to `file`, a megabyte at a time.
+fn append_zeros(file: &mut dyn SpillFile, bytes: usize) -> io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let zeros = vec![0u8; CHUNK.min(bytes)];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        file.append(&zeros[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
 
 pub enum Backing {
     Heap(Vec<AtomicU32>),
@@ -17,26 +113,32 @@ pub enum Backing {
         map: memmap2::MmapMut,
         /// Taken once from `map.as_mut_ptr()`, so writes through it are permitted.
         base: *mut u8,
-        path: PathBuf,
+        /// Kept open while mapped; closing it removes it.
+        _file: Box<dyn SpillFile>,
     },
 }
 
 // SAFETY: the raw pointer points into `map`, which is owned by the same value and lives
-// as long as it; all shared access to the words goes through atomics.
+// as long as it; all shared access to the words goes through atomics. The spill file is
+// never used through a shared reference: other threads see the mapping only, and the
+// file is dropped with the value by its owner.
 unsafe impl Send for Backing {}
 // SAFETY: as above.
 unsafe impl Sync for Backing {}
 
 impl Backing {
-    /// `words` zeroed u32s: on the heap, or in a new file at `spill_path` when given.
-    pub fn zeroed(words: usize, spill_path: Option<&Path>) -> io::Result<Backing> {
-        match spill_path {
-            None => Ok(Backing::Heap(
-                (0..words).map(|_| AtomicU32::new(0)).collect(),
-            )),
-            Some(path) => {
-                let file = create_reserved(path, words * 4)?;
-                Backing::map(file, path)
+    /// `words` zeroed u32s: on the heap, or in a new spill file when `spill` is given.
+    pub fn zeroed(words: usize, spill: Option<&mut SpillFiles>) -> io::Result<Backing> {
+        match spill {
+            None => Ok(Backing::Heap(try_collect(
+                words,
+                |_| AtomicU32::new(0),
+                "an hnsw build's links",
+            )?)),
+            Some(make) => {
+                let mut file = make()?;
+                append_zeros(file.as_mut(), words * 4)?;
+                Backing::map(file, words * 4)
             }
         }
     }
@@ -51,20 +153,22 @@ impl Backing {
         )
     }
 
-    fn map(file: File, path: &Path) -> io::Result<Backing> {
-        if file.metadata()?.len() == 0 {
+    /// Maps the first `bytes` bytes of `file`, all of them written already.
+    fn map(mut file: Box<dyn SpillFile>, bytes: usize) -> io::Result<Backing> {
+        if bytes == 0 {
             // An empty mapping is not allowed; an empty heap array behaves the same.
-            let _ = std::fs::remove_file(path);
             return Ok(Backing::Heap(Vec::new()));
         }
-        // SAFETY: the file was created by us in a private temporary directory and is not
-        // truncated or written by anyone else while mapped; its blocks are allocated.
-        let mut map = unsafe { memmap2::MmapMut::map_mut(&file)? };
+        let fd = file.raw_fd()?;
+        // SAFETY: the file is a private temporary file of this build; its first `bytes`
+        // bytes were written before mapping, and nobody truncates or writes it while the
+        // mapping (owned together with the file) lives.
+        let mut map = unsafe { memmap2::MmapOptions::new().len(bytes).map_mut(fd)? };
         let base = map.as_mut_ptr();
         Ok(Backing::Mapped {
             map,
             base,
-            path: path.to_path_buf(),
+            _file: file,
         })
     }
 
@@ -98,50 +202,25 @@ impl Backing {
     }
 }
 
-impl Drop for Backing {
-    fn drop(&mut self) {
-        if let Backing::Mapped { path, .. } = self {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Creates `path` with `bytes` allocated on disk (not a sparse file).
-fn create_reserved(path: &Path, bytes: usize) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    if bytes > 0 {
-        use std::os::fd::AsRawFd;
-        // SAFETY: plain syscall on a file descriptor we own.
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, bytes as libc::off_t) };
-        if rc != 0 {
-            let _ = std::fs::remove_file(path);
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-    }
-    Ok(file)
-}
-
 /// A growable array of vectors: in memory until it passes `budget_bytes`, then appended
-/// to a file (with `write`, so a full disk is an error) and mapped when finished.
+/// to a spill file (through a megabyte buffer) and mapped when finished.
 pub struct ArenaBuilder {
     dim: usize,
     budget_bytes: usize,
-    spill_path: PathBuf,
+    spill: Box<SpillFiles>,
     heap: Vec<f32>,
-    file: Option<io::BufWriter<File>>,
+    file: Option<(Box<dyn SpillFile>, Vec<u8>)>,
     len: usize,
 }
 
+const SPILL_BUFFER: usize = 1 << 20;
+
 impl ArenaBuilder {
-    pub fn new(dim: usize, budget_bytes: usize, spill_path: PathBuf) -> Self {
+    pub fn new(dim: usize, budget_bytes: usize, spill: Box<SpillFiles>) -> Self {
         ArenaBuilder {
             dim,
             budget_bytes,
-            spill_path,
+            spill,
             heap: Vec::new(),
             file: None,
             len: 0,
@@ -168,21 +247,28 @@ impl ArenaBuilder {
             "every vector in an arena has the arena's dimension"
         );
         if self.file.is_none() && (self.heap.len() + v.len()) * 4 > self.budget_bytes {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&self.spill_path)?;
-            let mut writer = io::BufWriter::with_capacity(1 << 20, file);
-            for x in self.heap.drain(..) {
-                writer.write_all(&x.to_ne_bytes())?;
+            let mut file = (self.spill)()?;
+            for chunk in self.heap.chunks(SPILL_BUFFER / 4) {
+                let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_ne_bytes()).collect();
+                file.append(&bytes)?;
             }
-            self.heap.shrink_to_fit();
-            self.file = Some(writer);
+            self.heap = Vec::new();
+            self.file = Some((file, Vec::with_capacity(SPILL_BUFFER)));
         }
         match &mut self.file {
-            Some(w) => v.iter().try_for_each(|x| w.write_all(&x.to_ne_bytes()))?,
-            None => self.heap.extend_from_slice(v),
+            Some((file, buffer)) => {
+                buffer.extend(v.iter().flat_map(|x| x.to_ne_bytes()));
+                if buffer.len() >= SPILL_BUFFER {
+                    file.append(buffer)?;
+                    buffer.clear();
+                }
+            }
+            None => {
+                self.heap
+                    .try_reserve(v.len())
+                    .map_err(|e| out_of_memory("an hnsw build's vectors", v.len() * 4, e))?;
+                self.heap.extend_from_slice(v);
+            }
         }
         self.len += 1;
         Ok(())
@@ -192,10 +278,9 @@ impl ArenaBuilder {
     pub fn finish(self) -> io::Result<Backing> {
         match self.file {
             None => Ok(Backing::from_f32(self.heap)),
-            Some(writer) => {
-                let file = writer.into_inner().map_err(|e| e.into_error())?;
-                file.sync_data()?;
-                Backing::map(file, &self.spill_path)
+            Some((mut file, buffer)) => {
+                file.append(&buffer)?;
+                Backing::map(file, self.len * self.dim * 4)
             }
         }
     }

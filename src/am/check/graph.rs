@@ -1,28 +1,31 @@
-//! `hnsw_pg_check(index)`: one row per problem found in an index (none when healthy).
-//! A meta page that is not ours, or of another format version, is an ERROR instead.
+//! The graph half of `hnsw_pg_check`: what the index's own pages must satisfy.
 
-use super::repair::for_each_record;
+use crate::am::repair::for_each_record;
 use crate::storage::{read_meta, BufferStore};
 use hnsw_core::graph::{GraphRead, NO_NODE};
 use hnsw_core::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
-use hnsw_core::page::{Layout, PagedGraph};
-use pgrx::prelude::*;
-use pgrx::PgRelation;
+use hnsw_core::page::{Layout, Meta, PagedGraph};
+use pgrx::pg_sys;
 use std::collections::{HashMap, HashSet};
 
-#[pg_extern(sql = false)]
-fn hnsw_pg_check(index: PgRelation) -> SetOfIterator<'static, String> {
-    SetOfIterator::new(problems(&index))
-}
-
-fn problems(index: &PgRelation) -> Vec<String> {
-    let rel = index.as_ptr();
+/// Every node record of the index, by id, and its meta page.
+pub(super) fn read_records(rel: pg_sys::Relation) -> (Meta, HashMap<u32, NodeRecord>) {
     let meta = read_meta(rel);
     let layout = Layout::new(meta.dim as usize, meta.m as usize);
     let mut records: HashMap<u32, NodeRecord> = HashMap::new();
     for_each_record(rel, &layout, |id, r| {
         records.insert(id, r.clone());
     });
+    (meta, records)
+}
+
+/// Problems of the graph itself: entry point, lists, duplicate chains, reachability.
+pub(super) fn graph_problems(
+    rel: pg_sys::Relation,
+    meta: Meta,
+    records: &HashMap<u32, NodeRecord>,
+) -> Vec<String> {
+    let layout = Layout::new(meta.dim as usize, meta.m as usize);
     let graph = PagedGraph::new(BufferStore::new(rel), meta);
     let mut found = Vec::new();
     let is_graph_node = |id: &u32| {
@@ -68,7 +71,7 @@ fn problems(index: &PgRelation) -> Vec<String> {
     }
 
     let mut list = Vec::new();
-    for (&id, r) in &records {
+    for (&id, r) in records.iter() {
         if !r.is_linked_node() {
             continue;
         }
@@ -155,57 +158,5 @@ fn problems(index: &PgRelation) -> Vec<String> {
             ));
         }
     }
-    found.extend(missing_heap_rows(index, &records, meta.metric.normalizes()));
-    found.sort();
     found
-}
-
-/// Heap rows that should be in the index and are not. Dead entries not yet vacuumed are
-/// fine; a live row (non-NULL vector, non-zero under cosine) without an entry is not.
-/// Expression and partial indexes are not checked this way.
-fn missing_heap_rows(
-    index: &PgRelation,
-    records: &HashMap<u32, NodeRecord>,
-    skip_zero: bool,
-) -> Vec<String> {
-    let indexed: HashSet<(u32, u16)> = records
-        .values()
-        .filter(|r| r.is_live())
-        .map(|r| (r.tid.block, r.tid.offset))
-        .collect();
-    let oid = index.oid();
-    let target = Spi::get_two::<String, String>(&format!(
-        "SELECT format('%s', i.indrelid::regclass), quote_ident(a.attname::text)
-         FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indexrelid = {} AND i.indexprs IS NULL AND i.indpred IS NULL",
-        oid.to_u32()
-    ));
-    let Ok((Some(table), Some(column))) = target else {
-        return Vec::new();
-    };
-    let zero = if skip_zero {
-        format!(" AND vector_norm({column}) > 0")
-    } else {
-        String::new()
-    };
-    let query = format!(
-        "SELECT (ctid::text::point)[0]::bigint, (ctid::text::point)[1]::int FROM {table} WHERE {column} IS NOT NULL{zero}"
-    );
-    let mut missing = Vec::new();
-    let result = Spi::connect(|client| -> Result<(), pgrx::spi::Error> {
-        for row in client.select(&query, None, &[])? {
-            let block = row.get::<i64>(1)?.unwrap_or(-1) as u32;
-            let offset = row.get::<i32>(2)?.unwrap_or(-1) as u16;
-            if !indexed.contains(&(block, offset)) {
-                missing.push(format!(
-                    "heap row ({block},{offset}) of {table} has no index entry"
-                ));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = result {
-        missing.push(format!("could not compare with the heap: {e}"));
-    }
-    missing
 }

@@ -1,0 +1,157 @@
+//! `hnsw_pg_check(index)`: one row per problem found in an hnsw index (none when healthy),
+//! in the spirit of amcheck. Revoked from PUBLIC by the extension script; the caller also
+//! needs SELECT on the table (superusers and `pg_read_all_data` have it).
+//!
+//! Consistency: a snapshot is taken before the index is read, so every heap row it sees
+//! was committed, with its index entry, before the read began. The graph itself can
+//! change under the read (inserts and VACUUM go on: only AccessShareLock is held), so a
+//! first pass that finds anything is repeated under ShareLock on the table, which waits
+//! for the writers to finish and keeps new ones out; only what that pass finds is
+//! reported. A healthy index never blocks a writer.
+
+mod graph;
+mod heap;
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use std::ffi::CStr;
+
+#[pg_extern(sql = false)]
+fn hnsw_pg_check(index: pg_sys::Oid) -> SetOfIterator<'static, String> {
+    let heap_oid = checkable_index(index);
+    let problems = with_locked(heap_oid, index, pg_sys::AccessShareLock, problems);
+    let problems = if problems.is_empty() {
+        problems
+    } else {
+        with_locked(heap_oid, index, pg_sys::ShareLock, self::problems)
+    };
+    SetOfIterator::new(problems)
+}
+
+fn problems(heap: pg_sys::Relation, index: pg_sys::Relation) -> Vec<String> {
+    // SAFETY: a snapshot registered for this function call and unregistered below.
+    let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
+    let (meta, records) = graph::read_records(index);
+    let mut found = graph::graph_problems(index, meta, &records);
+    found.extend(heap::missing_rows(
+        heap,
+        index,
+        snapshot,
+        &records,
+        meta.metric,
+    ));
+    // SAFETY: registered above; the heap scan that used it has ended.
+    unsafe { pg_sys::UnregisterSnapshot(snapshot) };
+    found.sort();
+    found
+}
+
+fn relation_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: get_rel_name returns a palloc'd copy or null.
+    let name = unsafe { pg_sys::get_rel_name(oid) };
+    if name.is_null() {
+        format!("{}", oid.to_u32())
+    } else {
+        // SAFETY: a NUL-terminated name from the syscache.
+        unsafe { CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn wrong_object(message: String, hint: &str) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+        message,
+        hint
+    );
+}
+
+/// The table of `index`, once `index` is an index whose table the caller may read.
+/// Nothing is opened or locked before these checks pass.
+fn checkable_index(index: pg_sys::Oid) -> pg_sys::Oid {
+    // SAFETY: syscache lookups by OID.
+    let kind = unsafe { pg_sys::get_rel_relkind(index) } as u8;
+    let name = relation_name(index);
+    match kind {
+        0 => {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("relation with OID {} does not exist", index.to_u32())
+            );
+        }
+        pg_sys::RELKIND_INDEX => {}
+        pg_sys::RELKIND_PARTITIONED_INDEX => wrong_object(
+            format!("\"{name}\" is a partitioned index"),
+            "Check the index of each partition instead.",
+        ),
+        _ => wrong_object(
+            format!("\"{name}\" is not an index"),
+            "hnsw_pg_check takes an hnsw index.",
+        ),
+    }
+    // SAFETY: the relation is an index, so pg_index has its row.
+    let heap = unsafe { pg_sys::IndexGetRelation(index, false) };
+    // SAFETY: a catalog lookup of the current user's rights.
+    let allowed =
+        unsafe { pg_sys::pg_class_aclcheck(heap, pg_sys::GetUserId(), pg_sys::ACL_SELECT as _) };
+    if allowed != pg_sys::AclResult::ACLCHECK_OK {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for table {}", relation_name(heap)),
+            "hnsw_pg_check needs SELECT on the index's table."
+        );
+    }
+    heap
+}
+
+/// Runs `f` on the table and the index, locked in that order (as every writer locks
+/// them) in `mode` for the rest of the transaction, after checking that the index is still
+/// the table's, is an hnsw index and is valid.
+fn with_locked<R>(
+    heap_oid: pg_sys::Oid,
+    index_oid: pg_sys::Oid,
+    mode: u32,
+    f: impl FnOnce(pg_sys::Relation, pg_sys::Relation) -> R,
+) -> R {
+    // SAFETY: relation_open/index_open lock and open by OID (ERROR if gone); both are
+    // closed below without releasing the locks, which last until the transaction ends.
+    unsafe {
+        let heap = pg_sys::relation_open(heap_oid, mode as i32);
+        let index = pg_sys::index_open(index_oid, mode as i32);
+        if pg_sys::IndexGetRelation(index_oid, false) != heap_oid {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "index \"{}\" changed its table during the check",
+                    relation_name(index_oid)
+                )
+            );
+        }
+        // This extension's script creates the access method named hnsw, and a database
+        // holds one access method of a name.
+        let am = pg_sys::get_am_name((*(*index).rd_rel).relam);
+        if am.is_null() || CStr::from_ptr(am) != c"hnsw" {
+            wrong_object(
+                format!("\"{}\" is not an hnsw index", relation_name(index_oid)),
+                "hnsw_pg_check takes an index built with USING hnsw.",
+            );
+        }
+        if !(*(*index).rd_index).indisvalid {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("cannot check index \"{}\"", relation_name(index_oid)),
+                "The index is not valid (a failed CREATE INDEX CONCURRENTLY?); REINDEX it."
+            );
+        }
+        let result = f(heap, index);
+        pg_sys::index_close(index, pg_sys::NoLock as i32);
+        pg_sys::relation_close(heap, pg_sys::NoLock as i32);
+        result
+    }
+}
