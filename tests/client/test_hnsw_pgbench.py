@@ -8,20 +8,21 @@ import pathlib
 import re
 import subprocess
 
+import datasets
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from tables import copy_rows
 
-DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
+WORDNET = "wordnet-minilm-384-10k"
 SCRIPTS = pathlib.Path(__file__).resolve().parent / "pgbench"
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 SECONDS = int(os.environ.get("HNSW_PG_PGBENCH_SECONDS", "40"))
 
 
 def test_pgbench_mixed_load():
-    base = np.load(DATA / "base.npy").astype(np.float32)
-    queries = np.load(DATA / "query.npy").astype(np.float32)
+    base = datasets.base(WORDNET)
+    queries = datasets.queries(WORDNET)
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
         for t in ("bench_items", "bench_source", "bench_queries"):

@@ -2,23 +2,16 @@
 (m = 16, ef_construction = 64) and hnsw.ef_search = 40: recall@10 against the data sets'
 exact ground truth must be at least 0.95."""
 
-import pathlib
 import time
 
+import datasets
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-SHARED = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 def load(name):
-    folder = SHARED / name
-    base = np.load(folder / "base.npy").astype(np.float32)
-    queries = np.load(folder / "query.npy").astype(np.float32)
-    truth = np.load(folder / "gt_ids.npy")
-    return base, queries, truth
+    return datasets.base(name), datasets.queries(name), datasets.truth(name)
 
 
 @pytest.fixture

