@@ -127,21 +127,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let found = match search.next(graph) {
             Ok(Some(found)) => found,
             Ok(None) => return false,
-            Err(e) => {
-                pgrx::ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-                    "out of memory",
-                    format!(
-                        "An hnsw scan could not grow its visited set after {} nodes: {e}.",
-                        state.taken
-                    )
-                );
-            }
+            Err(e) => out_of_memory("its visited set", e),
         };
         state.taken += 1;
         let query = search.query();
         if let Some(tids) = rows_of(graph, query, found.id, found.distance) {
+            if let Err(e) = state.pending.try_reserve(tids.len()) {
+                out_of_memory("the rows of one duplicate chain", e);
+            }
             state.pending.extend(tids);
         }
     }
@@ -171,6 +164,9 @@ fn rows_of(
     let mut record = node;
     for _ in 0..MAX_CHAIN {
         if record.flags & FLAG_DELETED == 0 {
+            if let Err(e) = tids.try_reserve(1) {
+                out_of_memory("the rows of one duplicate chain", e);
+            }
             tids.push(record.tid);
         }
         if record.next_duplicate == NO_NODE {
@@ -182,6 +178,16 @@ fn rows_of(
         }
     }
     Some(tids)
+}
+
+/// A scan that cannot grow `what` is an ERROR 53200, as a sort's would be.
+fn out_of_memory(what: &str, e: std::collections::TryReserveError) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+        "out of memory",
+        format!("An hnsw scan could not grow {what}: {e}.")
+    );
 }
 
 /// Bounds a duplicate chain walk, should a corrupt chain loop.

@@ -61,8 +61,22 @@ impl SpillFile for TempFile {
     }
 
     fn raw_fd(&mut self) -> io::Result<RawFd> {
-        // SAFETY: `file` is open; fd.c reopens the kernel file if its LRU closed it.
-        let fd = unsafe { pg_sys::FileGetRawDesc(self.file) };
+        // fd.c may have closed the kernel file to stay under max_files_per_process, and
+        // FileGetRawDesc does not reopen it; FileSize does (and nothing runs between the
+        // two calls that could close it again).
+        // SAFETY: `file` is open (as a virtual file descriptor) and ours.
+        let (size, fd) = unsafe {
+            (
+                pg_sys::FileSize(self.file),
+                pg_sys::FileGetRawDesc(self.file),
+            )
+        };
+        if size < 0 || (size as u64) < self.len {
+            return Err(io::Error::other(format!(
+                "temporary file holds {size} bytes, {} were written",
+                self.len
+            )));
+        }
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -11,6 +11,10 @@ use pgrx::prelude::*;
 /// The values of a state array: one-dimensional and without NULLs, or an ERROR (a state
 /// typed in by hand may be any float8[]).
 fn state_values(state: Array<'_, f64>) -> Vec<f64> {
+    // [count, one sum per dimension]: anything longer is refused before it is copied.
+    if state.len() > hnsw_core::MAX_DIM + 1 {
+        raise(VectorError::TooManyDimensions);
+    }
     let has_nulls = state.contains_nulls();
     let values: Vec<f64> = state.iter().map(|x| x.unwrap_or(f64::NAN)).collect();
     // SAFETY: into_array_type hands back the detoasted array, which lives in the call's

@@ -5,7 +5,7 @@
 
 use crate::types::Vector;
 use hnsw_core::distance::Metric;
-use hnsw_core::page::node::NodeRecord;
+use hnsw_core::page::node::{NodeRecord, FLAG_DELETED};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
 use std::collections::{HashMap, HashSet};
@@ -62,9 +62,8 @@ unsafe extern "C-unwind" fn row_callback(
 }
 
 /// Rows of `heap` visible to `snapshot` that should have an entry in `records` and have
-/// none. Index expressions and predicates run as the table's owner, in a restricted
-/// security context with a safe search_path, so checking someone else's index cannot run
-/// their code with the caller's rights.
+/// none. The caller runs this as the table's owner (see `with_locked`), so the index's
+/// expressions and predicate never run with the caller's rights.
 pub(super) fn missing_rows(
     heap: pg_sys::Relation,
     index: pg_sys::Relation,
@@ -79,7 +78,9 @@ pub(super) fn missing_rows(
         let mut state = HeapCheck {
             indexed: records
                 .values()
-                .filter(|r| r.is_live())
+                // Entries VACUUM marked deleted name dead rows (a new row may reuse the
+                // address): they do not count.
+                .filter(|r| r.is_live() && r.flags & FLAG_DELETED == 0)
                 .map(|r| (r.tid.block, r.tid.offset))
                 .collect(),
             metric,
@@ -89,23 +90,6 @@ pub(super) fn missing_rows(
         };
         let info = pg_sys::BuildIndexInfo(index);
         (*info).ii_Concurrent = true;
-        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            (*(*heap).rd_rel).relowner,
-            context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
-        let guc_level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
         let flags = pg_sys::ScanOptions::SO_TYPE_SEQSCAN
             | pg_sys::ScanOptions::SO_ALLOW_STRAT
             | pg_sys::ScanOptions::SO_ALLOW_SYNC
@@ -131,8 +115,6 @@ pub(super) fn missing_rows(
             &mut state as *mut HeapCheck as *mut std::ffi::c_void,
             scan,
         );
-        pg_sys::AtEOXact_GUC(false, guc_level);
-        pg_sys::SetUserIdAndSecContext(user, context);
         state.missing
     }
 }

@@ -6,8 +6,13 @@
 //! was committed, with its index entry, before the read began. The graph itself can
 //! change under the read (inserts and VACUUM go on: only AccessShareLock is held), so a
 //! first pass that finds anything is repeated under ShareLock on the table, which waits
-//! for the writers to finish and keeps new ones out; only what that pass finds is
-//! reported. A healthy index never blocks a writer.
+//! for the writers to finish and keeps new ones out until it is done (the lock is
+//! released right after); only what that pass finds is reported. A hot standby cannot
+//! take ShareLock: there, only what a second pass finds again is reported.
+//!
+//! Everything after the privilege check runs as the table's owner, in a restricted
+//! security context with `search_path = pg_catalog, pg_temp` (as amcheck and REINDEX
+//! do), so the index's expressions and predicate never run with the caller's rights.
 
 mod graph;
 mod heap;
@@ -19,13 +24,17 @@ use std::ffi::CStr;
 #[pg_extern(sql = false)]
 fn hnsw_pg_check(index: pg_sys::Oid) -> SetOfIterator<'static, String> {
     let heap_oid = checkable_index(index);
-    let problems = with_locked(heap_oid, index, pg_sys::AccessShareLock, problems);
-    let problems = if problems.is_empty() {
-        problems
+    let first = with_locked(heap_oid, index, pg_sys::AccessShareLock, problems);
+    // SAFETY: a plain read of the server's state.
+    let confirmed = if first.is_empty() {
+        first
+    } else if unsafe { pg_sys::RecoveryInProgress() } {
+        let again = with_locked(heap_oid, index, pg_sys::AccessShareLock, problems);
+        first.into_iter().filter(|p| again.contains(p)).collect()
     } else {
-        with_locked(heap_oid, index, pg_sys::ShareLock, self::problems)
+        with_locked(heap_oid, index, pg_sys::ShareLock, problems)
     };
-    SetOfIterator::new(problems)
+    SetOfIterator::new(confirmed)
 }
 
 fn problems(heap: pg_sys::Relation, index: pg_sys::Relation) -> Vec<String> {
@@ -109,18 +118,42 @@ fn checkable_index(index: pg_sys::Oid) -> pg_sys::Oid {
 }
 
 /// Runs `f` on the table and the index, locked in that order (as every writer locks
-/// them) in `mode` for the rest of the transaction, after checking that the index is still
-/// the table's, is an hnsw index and is valid.
+/// them) in `mode`, as the table's owner (see the module's header), after checking that
+/// the index is still the table's, is an hnsw index and is valid. AccessShareLock is
+/// kept to the end of the transaction; a stronger lock is released when `f` returns.
 fn with_locked<R>(
     heap_oid: pg_sys::Oid,
     index_oid: pg_sys::Oid,
     mode: u32,
     f: impl FnOnce(pg_sys::Relation, pg_sys::Relation) -> R,
 ) -> R {
-    // SAFETY: relation_open/index_open lock and open by OID (ERROR if gone); both are
-    // closed below without releasing the locks, which last until the transaction ends.
+    let release = if mode == pg_sys::AccessShareLock {
+        pg_sys::NoLock
+    } else {
+        mode
+    } as i32;
+    // SAFETY: relation_open/index_open lock and open by OID (ERROR if gone) and are
+    // closed below. The user, security context and GUC nest level switched here are
+    // restored below, or by the transaction's abort on an ERROR.
     unsafe {
         let heap = pg_sys::relation_open(heap_oid, mode as i32);
+        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            (*(*heap).rd_rel).relowner,
+            context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+        let guc_level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
         let index = pg_sys::index_open(index_oid, mode as i32);
         if pg_sys::IndexGetRelation(index_oid, false) != heap_oid {
             pgrx::ereport!(
@@ -150,8 +183,10 @@ fn with_locked<R>(
             );
         }
         let result = f(heap, index);
-        pg_sys::index_close(index, pg_sys::NoLock as i32);
-        pg_sys::relation_close(heap, pg_sys::NoLock as i32);
+        pg_sys::index_close(index, release);
+        pg_sys::relation_close(heap, release);
+        pg_sys::AtEOXact_GUC(false, guc_level);
+        pg_sys::SetUserIdAndSecContext(user, context);
         result
     }
 }

@@ -31,10 +31,21 @@ BEGIN
   RETURN $1;
 END $$;
 CREATE INDEX docs_expr ON public.docs USING hnsw ((public.sneaky(v)::ext.vector(3)) ext.vector_l2_ops);
+-- A predicate the planner folds to a constant (an immutable function without arguments)
+-- is evaluated when the checker reads the index's definition: as the owner too.
+CREATE FUNCTION public.sneaky_pred() RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER ROLE trust_owner SUPERUSER;
+  END IF;
+  RETURN true;
+END $$;
+CREATE INDEX docs_pred ON public.docs USING hnsw (v ext.vector_l2_ops) WHERE public.sneaky_pred();
 RESET ROLE;
 SET search_path = public, ext;
 SELECT count(*) FROM ext.hnsw_pg_check('public.docs_cos');
 SELECT count(*) FROM ext.hnsw_pg_check('public.docs_expr');
+SELECT count(*) FROM ext.hnsw_pg_check('public.docs_pred');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'trust_owner';
 -- An empty search_path: the check still works.
 SET search_path = '';

@@ -102,11 +102,19 @@ fn build_inner(
             let started = std::thread::Builder::new()
                 .name("hnsw build".into())
                 .spawn_scoped(scope, move || {
+                    // Counted out even if `work` panics, so the supervisor stops waiting
+                    // (the scope then passes the panic on).
+                    struct Running<'a>(&'a AtomicUsize);
+                    impl Drop for Running<'_> {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    let _running = Running(running);
                     if supervised {
                         block_all_signals();
                     }
                     work(visited);
-                    running.fetch_sub(1, Ordering::SeqCst);
                 });
             started.map(|_| ()).map_err(|e| {
                 running.fetch_sub(1, Ordering::SeqCst);
@@ -149,35 +157,64 @@ fn build_inner(
 /// bits, then compared exactly.
 fn duplicate_chains(vectors: &[f32], dim: usize) -> io::Result<(Vec<u32>, Vec<bool>)> {
     use std::collections::HashMap;
+    use std::hash::{BuildHasher, Hasher};
+    const WHAT: &str = "an hnsw build's duplicate chains";
     let n = if dim == 0 { 0 } else { vectors.len() / dim };
-    let mut next = try_filled(n, NO_NODE, "an hnsw build's duplicate chains")?;
-    let mut alias = try_filled(n, false, "an hnsw build's duplicate chains")?;
+    let mut next = try_filled(n, NO_NODE, WHAT)?;
+    let mut alias = try_filled(n, false, WHAT)?;
     let vector = |id: usize| &vectors[id * dim..(id + 1) * dim];
+    // Keyed per build, so no data set can be made to collide on purpose.
+    let keys = std::collections::hash_map::RandomState::new();
     let hash = |v: &[f32]| {
-        v.iter()
-            .fold(0u64, |h, x| super::splitmix64(h ^ x.to_bits() as u64))
+        let mut h = keys.build_hasher();
+        v.iter().for_each(|x| h.write_u32(x.to_bits()));
+        h.finish()
     };
-    // hash -> (first id, last id in its chain), one entry per distinct vector seen.
-    let mut chains: HashMap<u64, Vec<(u32, u32)>> = HashMap::new();
-    chains.try_reserve(n).map_err(|e| {
-        super::storage::out_of_memory("an hnsw build's duplicate chains", n * 48, e)
-    })?;
+    // One chain per distinct vector: (first id, last id, next chain with the same hash).
+    let mut chains: Vec<(u32, u32, u32)> = Vec::new();
+    chains
+        .try_reserve_exact(n)
+        .map_err(|e| super::storage::out_of_memory(WHAT, n * 12, e))?;
+    // hash -> the first chain with that hash.
+    let mut by_hash: HashMap<u64, u32> = HashMap::new();
+    by_hash
+        .try_reserve(n)
+        .map_err(|e| super::storage::out_of_memory(WHAT, n * 16, e))?;
     for id in 0..n {
         let v = vector(id);
-        let bucket = chains.entry(hash(v)).or_default();
         let bits_equal = |other: u32| {
             vector(other as usize)
                 .iter()
                 .zip(v)
                 .all(|(a, b)| a.to_bits() == b.to_bits())
         };
-        match bucket.iter_mut().find(|(first, _)| bits_equal(*first)) {
-            Some((_, last)) => {
+        let new_chain = chains.len() as u32;
+        let head = *by_hash.entry(hash(v)).or_insert(new_chain);
+        let mut at = head;
+        let mut same = None;
+        while at != new_chain && at != NO_NODE {
+            if bits_equal(chains[at as usize].0) {
+                same = Some(at);
+                break;
+            }
+            at = chains[at as usize].2;
+        }
+        match same {
+            Some(c) => {
+                let last = &mut chains[c as usize].1;
                 next[*last as usize] = id as u32;
                 *last = id as u32;
                 alias[id] = true;
             }
-            None => bucket.push((id as u32, id as u32)),
+            None => {
+                // Pushed within the reserved capacity; linked in after the bucket's head.
+                let after_head = if head == new_chain {
+                    NO_NODE
+                } else {
+                    std::mem::replace(&mut chains[head as usize].2, new_chain)
+                };
+                chains.push((id as u32, id as u32, after_head));
+            }
         }
     }
     Ok((next, alias))
@@ -220,7 +257,11 @@ impl Graph {
         let max_level = levels.iter().copied().max().unwrap_or(0) as usize;
         // Dense slot numbers per upper layer, in id order.
         let mut upper_first = try_filled(n, u32::MAX, "an hnsw build's upper layers")?;
+        let upper_slots: usize = levels.iter().map(|&l| l as usize).sum();
         let mut upper_slot_of = Vec::new();
+        upper_slot_of.try_reserve_exact(upper_slots).map_err(|e| {
+            super::storage::out_of_memory("an hnsw build's upper layers", upper_slots * 4, e)
+        })?;
         let mut per_layer = vec![0u32; max_level];
         for (id, &level) in levels.iter().enumerate() {
             if level == 0 {

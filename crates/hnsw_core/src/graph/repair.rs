@@ -18,19 +18,23 @@ impl Graph {
             return Vec::new();
         };
         let mut seen = vec![false; self.len()];
-        self.mark_reachable(entry.node, &mut seen);
+        let mut stack = Vec::with_capacity(self.len());
+        self.mark_reachable(entry.node, &mut seen, &mut stack);
         (0..self.len() as u32)
             .filter(|&id| !seen[id as usize])
             .collect()
     }
 
-    fn mark_reachable(&self, from: u32, seen: &mut [bool]) {
+    /// Marks what `from` leads to on layer 0. `stack` is scratch space with room for
+    /// every node (each is pushed at most once), so this never allocates.
+    fn mark_reachable(&self, from: u32, seen: &mut [bool], stack: &mut Vec<u32>) {
         if seen[from as usize] {
             return;
         }
         seen[from as usize] = true;
-        let mut stack = vec![from];
-        let mut links = Vec::new();
+        stack.clear();
+        stack.push(from);
+        let mut links = Vec::with_capacity(self.max_degree(0));
         while let Some(id) = stack.pop() {
             self.read_links(id, 0, &mut links);
             for &n in &links {
@@ -40,6 +44,15 @@ impl Graph {
                 }
             }
         }
+    }
+
+    /// Room for a walk over every node (see `mark_reachable`).
+    fn walk_stack(&self) -> io::Result<Vec<u32>> {
+        let mut stack = Vec::new();
+        stack.try_reserve_exact(self.len()).map_err(|e| {
+            super::storage::out_of_memory("an hnsw reachability walk", self.len() * 4, e)
+        })?;
+        Ok(stack)
     }
 
     /// Links every unreachable node back into layer 0. Returns how many links were added
@@ -61,7 +74,8 @@ impl Graph {
             }
         }
         let mut seen = try_filled(self.len(), false, "an hnsw build's reachability marks")?;
-        self.mark_reachable(entry.node, &mut seen);
+        let mut stack = self.walk_stack()?;
+        self.mark_reachable(entry.node, &mut seen, &mut stack);
         for orphan in 0..self.len() as u32 {
             if seen[orphan as usize] || self.is_alias(orphan) {
                 continue;
@@ -76,27 +90,32 @@ impl Graph {
                 .filter(|n| n.id != orphan && seen[n.id as usize])
                 .any(|n| self.add_link(n.id, orphan, &mut in_degree))
                 || self
-                    .reachable_by_distance(query, &seen)
+                    .reachable_by_distance(query, &seen)?
                     .into_iter()
-                    .any(|host| self.add_link(host, orphan, &mut in_degree));
+                    .any(|host| self.add_link(host.id, orphan, &mut in_degree));
             assert!(hosted, "no node can take a link to orphan {orphan}");
             added += 1;
-            self.mark_reachable(orphan, &mut seen);
+            self.mark_reachable(orphan, &mut seen, &mut stack);
         }
         Ok(added)
     }
 
     /// Reached nodes, nearest to `query` first (the slow path of `connect_orphans`).
-    fn reachable_by_distance(&self, query: &[f32], seen: &[bool]) -> Vec<u32> {
-        let mut all: Vec<Neighbour> = (0..self.len() as u32)
-            .filter(|&id| seen[id as usize])
-            .map(|id| Neighbour {
-                distance: self.distance(query, self.vector(id)),
-                id,
-            })
-            .collect();
+    fn reachable_by_distance(&self, query: &[f32], seen: &[bool]) -> io::Result<Vec<Neighbour>> {
+        let mut all: Vec<Neighbour> = Vec::new();
+        all.try_reserve_exact(self.len()).map_err(|e| {
+            super::storage::out_of_memory("an hnsw orphan's hosts", self.len() * 8, e)
+        })?;
+        all.extend(
+            (0..self.len() as u32)
+                .filter(|&id| seen[id as usize])
+                .map(|id| Neighbour {
+                    distance: self.distance(query, self.vector(id)),
+                    id,
+                }),
+        );
         all.sort();
-        all.into_iter().map(|n| n.id).collect()
+        Ok(all)
     }
 
     /// Adds `target` to `host`'s layer-0 list. A full list gives up its farthest link whose

@@ -64,6 +64,7 @@ impl Scan {
             self.candidates.push(Reverse(start));
             results.push(start);
         } else {
+            self.candidates.try_reserve(self.ef)?;
             while results.len() < self.ef {
                 match self.discarded.pop() {
                     Some(Reverse(n)) => {
