@@ -29,20 +29,20 @@ data:
 
 # Pure-Rust core: kernels, text format, arithmetic, the graph and the page format.
 test-core: data
-	cargo test -p hnsw_core
+	bash scripts/timed.sh core cargo test -p hnsw_core
 
 # In-backend Rust tests; Postgres runs as $(RUNAS).
 test-pgrx: setup
 	rm -rf /tmp/hnsw_pg-pgrx-test && install -d -o $(RUNAS) -g $(RUNAS) /tmp/hnsw_pg-pgrx-test
-	cargo pgrx test pg15 --runas $(RUNAS) --pgdata /tmp/hnsw_pg-pgrx-test
+	bash scripts/timed.sh pgrx cargo pgrx test pg15 --runas $(RUNAS) --pgdata /tmp/hnsw_pg-pgrx-test
 
 # SQL surface against the installed (release) extension.
 test-regress:
-	bash scripts/regress.sh
+	bash scripts/timed.sh regress bash scripts/regress.sh
 
 # Real clients: psycopg 3 + the pgvector Python package, text and binary.
 test-client: data
-	bash scripts/with_cluster.sh 55433 "$$(bash scripts/pyenv.sh)" -m pytest -q tests/client
+	bash scripts/timed.sh client bash scripts/with_cluster.sh 55433 "$$(bash scripts/pyenv.sh)" -m pytest -q tests/client
 
 # Longer runs of the durability tests than CI's (reported in the closing notes): 100 crash
 # rounds, pgbench for 5 minutes, a million fuzz cases per input function.
@@ -64,7 +64,7 @@ bench: install
 # The same on 20k rows in well under a minute; fails on broken results (recall, hnsw_pg_check,
 # SQL errors), never on timing. Writes target/bench-results/quick.* so CI leaves the tree clean.
 bench-quick: install
-	bash scripts/with_cluster.sh 55435 "$$(bash bench/benchenv.sh)" bench/run.py --quick
+	bash scripts/timed.sh bench-quick bash scripts/with_cluster.sh 55435 "$$(bash bench/benchenv.sh)" bench/run.py --quick
 
 # Old name of `make bench` on wordnet.
 bench-hnsw: bench

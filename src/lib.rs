@@ -1,7 +1,11 @@
-//! hnsw_pg: a pgvector-compatible `vector` type (and, soon, an `hnsw` index) for PostgreSQL.
+//! hnsw_pg: a pgvector-compatible `vector` type and an `hnsw` index access method for
+//! PostgreSQL.
 //!
-//! This crate is Postgres glue only. The kernels, the text format and the arithmetic live
-//! in the pure-Rust `hnsw_core` crate; the SQL surface is written by hand in `sql/`.
+//! This crate is Postgres glue: the type's SQL functions (`types/`), the access method's
+//! callbacks (`am/`) and the Postgres side of the page seam (`storage/`: buffers, generic
+//! WAL, temporary files). The kernels, the text format, the arithmetic, the graph and the
+//! page format live in the pure-Rust `hnsw_core` crate; the SQL surface is written by hand
+//! in `sql/`.
 
 use pgrx::prelude::*;
 

@@ -136,6 +136,20 @@ SELECT vector_accum('{{1,2}}', '[1]');
 SELECT vector_combine('{-1,2}', '{1,2}');
 SELECT vector_combine('{1,2}', '{1,2}');
 
+-- 6. Errors raised by Postgres inside Rust code keep their SQLSTATE, DETAIL and HINT, and
+-- carry no Rust backtrace (the server runs with RUST_BACKTRACE=1; see scripts/regress.sh).
+\set VERBOSITY default
+CREATE INDEX ON secret USING hnsw (v) WITH (m = 1);
+CREATE INDEX ON secret USING hnsw (v) WITH (ef_construction = 2000);
+CREATE INDEX ON secret USING hnsw (v) WITH (m = 40);
+SELECT '[1,2]'::vector(0);
+SELECT '[1,2,3]'::vector(2);
+SELECT vector_avg('{1,2,NULL}');
+SET ROLE trust_nobody;
+SELECT * FROM hnsw_pg_check('secret_v');
+RESET ROLE;
+\set VERBOSITY sqlstate
+
 DROP VIEW secret_view;
 DROP TABLE secret, parted;
 REVOKE EXECUTE ON FUNCTION hnsw_pg_check(regclass) FROM trust_nobody;
