@@ -36,3 +36,11 @@ impl<T> OrRaise<T> for Result<T, VectorError> {
         self.unwrap_or_else(|e| raise(e))
     }
 }
+
+/// Reports an ERROR with a HINT (pgrx's `ereport!` takes a DETAIL only); does not return.
+pub fn raise_with_hint(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
+    ErrorReport::new(code, message, "hnsw_pg")
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}

@@ -118,11 +118,10 @@ pub unsafe extern "C-unwind" fn amoptions(
 
 fn check(m: i32, ef_construction: i32) {
     if ef_construction < 2 * m {
-        pgrx::ereport!(
-            ERROR,
+        crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("ef_construction must be at least 2 * m (m = {m}, ef_construction = {ef_construction})"),
-            "Raise ef_construction or lower m in the same statement."
+            "Raise ef_construction or lower m in the same statement.",
         );
     }
 }

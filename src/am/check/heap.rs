@@ -142,11 +142,10 @@ unsafe fn refuse_too_old_snapshot(index: pg_sys::Relation, snapshot: pg_sys::Sna
         && xact_snapshot
         && !unsafe { pg_sys::TransactionIdPrecedes(row_xmin, snapshot_xmin) }
     {
-        pgrx::ereport!(
-            ERROR,
+        crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "index is not valid for a check against the heap in this transaction",
-            "Its build saw broken HOT chains after this transaction's snapshot was taken; run the check in a new transaction."
+            "index is not valid for a check against the heap in this transaction".into(),
+            "Its build saw broken HOT chains after this transaction's snapshot was taken; run the check in a new transaction.",
         );
     }
 }

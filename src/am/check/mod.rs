@@ -17,6 +17,7 @@
 mod graph;
 mod heap;
 
+use crate::error::raise_with_hint;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use std::ffi::CStr;
@@ -68,13 +69,20 @@ fn relation_name(oid: pg_sys::Oid) -> String {
     }
 }
 
-fn wrong_object(message: String, hint: &str) -> ! {
+/// A relation dropped by a concurrent DROP between the checks and the lock.
+fn dropped(oid: pg_sys::Oid) -> ! {
     pgrx::ereport!(
         ERROR,
-        PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-        message,
-        hint
+        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+        format!(
+            "relation with OID {} was dropped during the check",
+            oid.to_u32()
+        )
     );
+}
+
+fn wrong_object(message: String, hint: &str) -> ! {
+    raise_with_hint(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, message, hint);
 }
 
 /// The table of `index`, once `index` is an index whose table the caller may read.
@@ -101,17 +109,19 @@ fn checkable_index(index: pg_sys::Oid) -> pg_sys::Oid {
             "hnsw_pg_check takes an hnsw index.",
         ),
     }
-    // SAFETY: the relation is an index, so pg_index has its row.
-    let heap = unsafe { pg_sys::IndexGetRelation(index, false) };
+    // SAFETY: a syscache lookup; InvalidOid if the index was dropped meanwhile.
+    let heap = unsafe { pg_sys::IndexGetRelation(index, true) };
+    if heap == pg_sys::InvalidOid {
+        dropped(index);
+    }
     // SAFETY: a catalog lookup of the current user's rights.
     let allowed =
         unsafe { pg_sys::pg_class_aclcheck(heap, pg_sys::GetUserId(), pg_sys::ACL_SELECT as _) };
     if allowed != pg_sys::AclResult::ACLCHECK_OK {
-        pgrx::ereport!(
-            ERROR,
+        raise_with_hint(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("permission denied for table {}", relation_name(heap)),
-            "hnsw_pg_check needs SELECT on the index's table."
+            "hnsw_pg_check needs SELECT on the index's table.",
         );
     }
     heap
@@ -132,11 +142,14 @@ fn with_locked<R>(
     } else {
         mode
     } as i32;
-    // SAFETY: relation_open/index_open lock and open by OID (ERROR if gone) and are
-    // closed below. The user, security context and GUC nest level switched here are
+    // SAFETY: try_relation_open/try_index_open lock and open by OID (null if gone) and
+    // are closed below. The user, security context and GUC nest level switched here are
     // restored below, or by the transaction's abort on an ERROR.
     unsafe {
-        let heap = pg_sys::relation_open(heap_oid, mode as i32);
+        let heap = pg_sys::try_relation_open(heap_oid, mode as i32);
+        if heap.is_null() {
+            dropped(heap_oid);
+        }
         let (mut user, mut context) = (pg_sys::InvalidOid, 0);
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
@@ -154,8 +167,11 @@ fn with_locked<R>(
             0,
             false,
         );
-        let index = pg_sys::index_open(index_oid, mode as i32);
-        if pg_sys::IndexGetRelation(index_oid, false) != heap_oid {
+        let index = pg_sys::try_index_open(index_oid, mode as i32);
+        if index.is_null() {
+            dropped(index_oid);
+        }
+        if pg_sys::IndexGetRelation(index_oid, true) != heap_oid {
             pgrx::ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -175,11 +191,13 @@ fn with_locked<R>(
             );
         }
         if !(*(*index).rd_index).indisvalid {
-            pgrx::ereport!(
-                ERROR,
+            raise_with_hint(
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("cannot check index \"{}\"", relation_name(index_oid)),
-                "The index is not valid (a failed CREATE INDEX CONCURRENTLY?); REINDEX it."
+                format!(
+                    "cannot check index \"{}\": it is not valid",
+                    relation_name(index_oid)
+                ),
+                "A failed CREATE INDEX CONCURRENTLY leaves an invalid index; REINDEX it.",
             );
         }
         let result = f(heap, index);
