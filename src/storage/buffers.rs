@@ -3,7 +3,9 @@
 //! four pages, locked exclusively in block order (so two backends never wait on each
 //! other in opposite orders).
 
-use hnsw_core::page::{page_is_new, FormatError, Meta, PageStore, PAGES_AT_ONCE, PAGE_SIZE};
+use hnsw_core::page::{
+    page_is_new, FormatError, Meta, PageStore, PageWrite, PAGES_AT_ONCE, PAGE_SIZE,
+};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 use std::cell::RefCell;
@@ -178,95 +180,119 @@ pub fn read_meta(index: pg_sys::Relation) -> Meta {
         .unwrap_or_else(|e| format_error(e))
 }
 
-/// Changes `blocks` (at most 4, distinct) in one generic WAL record. `f` gets the pages in
-/// the order of `blocks`; pages never initialised arrive all zero and are logged whole.
-/// If `f` returns `None` nothing is changed or logged.
+impl PageWrite for BufferStore {
+    /// One generic WAL record: the pages are pinned, locked exclusively in block order,
+    /// changed on the private copies generic WAL hands out, then logged and applied (or
+    /// dropped when `f` returns `None`). Pages never initialised are logged whole.
+    fn modify<R>(
+        &self,
+        blocks: &[u32],
+        f: impl FnOnce(&mut [&mut [u8]]) -> Option<R>,
+    ) -> Option<R> {
+        assert!(
+            !blocks.is_empty() && blocks.len() <= 4,
+            "a generic WAL record holds 1 to 4 pages"
+        );
+        let index = self.index;
+        let mut order: Vec<usize> = (0..blocks.len()).collect();
+        order.sort_by_key(|&i| blocks[i]);
+        let buffers: Vec<pg_sys::Buffer> = blocks.iter().map(|&b| read_buffer(index, b)).collect();
+        // SAFETY: buffers are pinned and locked exclusively (in block order) before being
+        // registered; the generic WAL state hands out private BLCKSZ copies that we may
+        // write, applied and logged by GenericXLogFinish, or dropped by GenericXLogAbort.
+        unsafe {
+            for &i in &order {
+                pg_sys::LockBuffer(buffers[i], pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            }
+            let state = pg_sys::GenericXLogStart(index);
+            let mut pages: Vec<&mut [u8]> = buffers
+                .iter()
+                .map(|&buffer| {
+                    let fresh = page_is_new(std::slice::from_raw_parts(
+                        pg_sys::BufferGetPage(buffer) as *const u8,
+                        PAGE_SIZE,
+                    ));
+                    let flags = if fresh {
+                        pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+                    } else {
+                        0
+                    };
+                    let copy = pg_sys::GenericXLogRegisterBuffer(state, buffer, flags);
+                    std::slice::from_raw_parts_mut(copy as *mut u8, PAGE_SIZE)
+                })
+                .collect();
+            let result = f(&mut pages);
+            if result.is_some() {
+                pg_sys::GenericXLogFinish(state);
+            } else {
+                pg_sys::GenericXLogAbort(state);
+            }
+            for &buffer in &buffers {
+                pg_sys::UnlockReleaseBuffer(buffer);
+            }
+            result
+        }
+    }
+
+    fn blocks(&self) -> u32 {
+        // SAFETY: reading the size of an open relation.
+        unsafe {
+            pg_sys::RelationGetNumberOfBlocksInFork(self.index, pg_sys::ForkNumber::MAIN_FORKNUM)
+        }
+    }
+
+    /// The new pages are not logged: each is logged whole by the first change that
+    /// initialises it.
+    fn ensure_blocks(&self, blocks: u32) {
+        if self.blocks() >= blocks {
+            return;
+        }
+        // SAFETY: `index` is open; extension happens under the relation extension lock,
+        // and each new buffer is released at once.
+        unsafe {
+            pg_sys::LockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
+            while self.blocks() < blocks {
+                let buffer = read_buffer(self.index, pg_sys::InvalidBlockNumber);
+                pg_sys::ReleaseBuffer(buffer);
+            }
+            pg_sys::UnlockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
+        }
+    }
+
+    /// vacuum_delay_point also checks for interrupts.
+    fn pause(&self) {
+        // SAFETY: a plain backend call between units (no page is locked here).
+        unsafe { pg_sys::vacuum_delay_point() };
+    }
+
+    fn change_stamp(&self) -> (u64, i64) {
+        // SAFETY: plain reads of the WAL position and the clock.
+        unsafe { (pg_sys::GetXLogInsertRecPtr(), pg_sys::GetCurrentTimestamp()) }
+    }
+}
+
+/// `BufferStore::modify` on `index`: changes `blocks` in one generic WAL record.
 pub fn modify_pages<R>(
     index: pg_sys::Relation,
     blocks: &[u32],
     f: impl FnOnce(&mut [&mut [u8]]) -> Option<R>,
 ) -> Option<R> {
-    assert!(
-        !blocks.is_empty() && blocks.len() <= 4,
-        "a generic WAL record holds 1 to 4 pages"
-    );
-    let mut order: Vec<usize> = (0..blocks.len()).collect();
-    order.sort_by_key(|&i| blocks[i]);
-    let buffers: Vec<pg_sys::Buffer> = blocks.iter().map(|&b| read_buffer(index, b)).collect();
-    // SAFETY: buffers are pinned and locked exclusively (in block order) before being
-    // registered; the generic WAL state hands out private BLCKSZ copies that we may write,
-    // applied and logged by GenericXLogFinish, or dropped by GenericXLogAbort.
-    unsafe {
-        for &i in &order {
-            pg_sys::LockBuffer(buffers[i], pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
-        }
-        let state = pg_sys::GenericXLogStart(index);
-        let mut pages: Vec<&mut [u8]> = buffers
-            .iter()
-            .map(|&buffer| {
-                let fresh = page_is_new(std::slice::from_raw_parts(
-                    pg_sys::BufferGetPage(buffer) as *const u8,
-                    PAGE_SIZE,
-                ));
-                let flags = if fresh {
-                    pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
-                } else {
-                    0
-                };
-                let copy = pg_sys::GenericXLogRegisterBuffer(state, buffer, flags);
-                std::slice::from_raw_parts_mut(copy as *mut u8, PAGE_SIZE)
-            })
-            .collect();
-        let result = f(&mut pages);
-        if result.is_some() {
-            pg_sys::GenericXLogFinish(state);
-        } else {
-            pg_sys::GenericXLogAbort(state);
-        }
-        for &buffer in &buffers {
-            pg_sys::UnlockReleaseBuffer(buffer);
-        }
-        result
-    }
+    BufferStore::new(index).modify(blocks, f)
 }
 
-/// Changes the meta page if `change` says so (returns Some), recording it as a structural
-/// change: generation bumped, LSN and time noted. True if it changed.
+/// `PageWrite::update_meta` on `index`, a damaged meta page raised as an ERROR.
 pub fn update_meta(index: pg_sys::Relation, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
-    modify_pages(index, &[0], |pages| {
-        let mut meta = Meta::read(pages[0]).unwrap_or_else(|e| format_error(e));
-        change(&mut meta)?;
-        meta.generation += 1;
-        // SAFETY: plain reads of the WAL position and the clock.
-        meta.last_change_lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
-        meta.last_change_time = unsafe { pg_sys::GetCurrentTimestamp() };
-        meta.write(pages[0]);
-        Some(())
-    })
-    .is_some()
+    BufferStore::new(index)
+        .update_meta(change)
+        .unwrap_or_else(|e| format_error(e))
 }
 
 /// The index's size in blocks.
 pub fn relation_blocks(index: pg_sys::Relation) -> u32 {
-    // SAFETY: reading the size of an open relation.
-    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+    BufferStore::new(index).blocks()
 }
 
-/// Extends the relation with empty pages until it has at least `blocks` blocks. The new
-/// pages are not logged: each is logged whole by the first change that initialises it.
+/// Extends the relation with empty pages until it has at least `blocks` blocks.
 pub fn ensure_blocks(index: pg_sys::Relation, blocks: u32) {
-    // SAFETY: `index` is open; extension happens under the relation extension lock, and
-    // each new buffer is released at once.
-    unsafe {
-        let fork = pg_sys::ForkNumber::MAIN_FORKNUM;
-        if pg_sys::RelationGetNumberOfBlocksInFork(index, fork) >= blocks {
-            return;
-        }
-        pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-        while pg_sys::RelationGetNumberOfBlocksInFork(index, fork) < blocks {
-            let buffer = read_buffer(index, pg_sys::InvalidBlockNumber);
-            pg_sys::ReleaseBuffer(buffer);
-        }
-        pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-    }
+    BufferStore::new(index).ensure_blocks(blocks)
 }

@@ -5,6 +5,6 @@ mod buffers;
 mod tempfile;
 
 pub use buffers::{
-    ensure_blocks, modify_pages, read_meta, relation_blocks, update_meta, BufferStore,
+    ensure_blocks, format_error, modify_pages, read_meta, relation_blocks, update_meta, BufferStore,
 };
 pub use tempfile::TempFile;

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod distance;
 pub mod error;
 pub mod graph;
+pub mod index;
 pub mod ops;
 pub mod page;
 pub mod text;

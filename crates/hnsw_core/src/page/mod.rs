@@ -14,7 +14,7 @@ pub use layout::{Layout, PageKind};
 pub use meta::{FormatError, Meta};
 pub use node::{HeapTid, NodeRecord};
 pub use paged::PagedGraph;
-pub use store::{MemStore, PageStore, PAGES_AT_ONCE};
+pub use store::{Crash, MemStore, PageStore, PageWrite, PAGES_AT_ONCE};
 pub use writer::write_index;
 
 /// Postgres' block size (BLCKSZ), the only one supported.

@@ -1,6 +1,9 @@
-//! Reading pages: the trait the search code is written against, and an in-memory store.
+//! The page seam: reading pages (the trait the search code is written against), changing
+//! them in atomic units (the trait the index's write algorithms are written against), and
+//! an in-memory store with fault injection for tests.
 
-use super::PAGE_SIZE;
+use super::{FormatError, Meta, PAGE_SIZE};
+use std::cell::{Cell, RefCell};
 
 /// Gives read access to one page at a time. The Postgres implementation pins the buffer
 /// and holds a share lock while `f` runs.
@@ -13,16 +16,85 @@ pub trait PageStore {
     fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
 
+/// A borrowed store reads as the store (so a `PagedGraph` can borrow the store an
+/// algorithm also writes through).
+impl<T: PageStore> PageStore for &T {
+    fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R {
+        (**self).with_page(block, f)
+    }
+
+    fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        (**self).with_pages(blocks, f)
+    }
+}
+
 /// The most pages `with_pages` holds at once. Postgres tracks up to 8 buffer pins per
 /// backend in a small array and more in a hash table, which would cost more than
 /// prefetching saves.
 pub const PAGES_AT_ONCE: usize = 6;
 
-/// Pages in memory, for tests and tools.
+/// Changes pages in atomic units. The Postgres implementation makes each unit one generic
+/// WAL record (at most 4 pages, locked exclusively in block order), so a crash leaves
+/// either all of a unit or none of it; every algorithm that changes an index is written so
+/// that the state between any two units is a valid index.
+pub trait PageWrite: PageStore {
+    /// Changes `blocks` (1 to 4, distinct) as one unit. `f` gets the pages in the order of
+    /// `blocks` (never-initialised pages all zero); if it returns `None`, nothing changes.
+    fn modify<R>(&self, blocks: &[u32], f: impl FnOnce(&mut [&mut [u8]]) -> Option<R>)
+        -> Option<R>;
+
+    /// The index's size in blocks.
+    fn blocks(&self) -> u32;
+
+    /// Extends the index with empty pages until it has at least `blocks` blocks.
+    fn ensure_blocks(&self, blocks: u32);
+
+    /// A point between units where long passes may be interrupted or throttled (the
+    /// Postgres implementation runs the vacuum delay point and interrupt checks).
+    fn pause(&self) {}
+
+    /// The log position and time a structural change is stamped with in the meta page.
+    fn change_stamp(&self) -> (u64, i64) {
+        (0, 0)
+    }
+
+    /// Changes the meta page if `change` says so (returns `Some`), as a structural change:
+    /// generation bumped, stamp noted. `Ok(true)` if it changed.
+    fn update_meta(
+        &self,
+        change: impl FnOnce(&mut Meta) -> Option<()>,
+    ) -> Result<bool, FormatError> {
+        let (lsn, time) = self.change_stamp();
+        self.modify(&[0], |pages| {
+            let mut meta = match Meta::read(pages[0]) {
+                Ok(meta) => meta,
+                Err(e) => return Some(Err(e)),
+            };
+            change(&mut meta)?;
+            meta.generation += 1;
+            meta.last_change_lsn = lsn;
+            meta.last_change_time = time;
+            meta.write(pages[0]);
+            Some(Ok(()))
+        })
+        .transpose()
+        .map(|changed| changed.is_some())
+    }
+}
+
+/// Pages in memory, for tests and tools. Fault injection: `crash_after(k)` lets `k` more
+/// units commit, then makes the next one panic with [`Crash`] before it changes anything,
+/// as a crash between two WAL records would leave the index.
 #[derive(Default)]
 pub struct MemStore {
-    pages: Vec<Vec<u8>>,
+    pages: RefCell<Vec<Vec<u8>>>,
+    units: Cell<usize>,
+    units_left: Cell<Option<usize>>,
 }
+
+/// The panic payload of an injected crash.
+#[derive(Debug)]
+pub struct Crash;
 
 impl MemStore {
     pub fn new() -> Self {
@@ -30,39 +102,101 @@ impl MemStore {
     }
 
     pub fn len(&self) -> usize {
-        self.pages.len()
+        self.pages.borrow().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pages.is_empty()
+        self.pages.borrow().is_empty()
     }
 
     /// Stores `page` as block `block`, which must be the next block.
     pub fn append(&mut self, block: u32, page: &[u8]) {
-        assert_eq!(
-            block as usize,
-            self.pages.len(),
-            "blocks are written in order"
-        );
+        let pages = self.pages.get_mut();
+        assert_eq!(block as usize, pages.len(), "blocks are written in order");
         assert_eq!(page.len(), PAGE_SIZE);
-        self.pages.push(page.to_vec());
+        pages.push(page.to_vec());
     }
 
     pub fn page_mut(&mut self, block: u32) -> &mut [u8] {
-        &mut self.pages[block as usize]
+        &mut self.pages.get_mut()[block as usize]
+    }
+
+    /// A copy of every page, as a crash would leave them.
+    pub fn snapshot(&self) -> MemStore {
+        MemStore {
+            pages: RefCell::new(self.pages.borrow().clone()),
+            ..MemStore::default()
+        }
+    }
+
+    /// Units committed so far.
+    pub fn units(&self) -> usize {
+        self.units.get()
+    }
+
+    /// Lets `units` more units commit; the one after panics with [`Crash`].
+    pub fn crash_after(&self, units: usize) {
+        self.units_left.set(Some(units));
     }
 }
 
 impl PageStore for MemStore {
     fn with_page<R>(&self, block: u32, f: impl FnOnce(&[u8]) -> R) -> R {
-        f(&self.pages[block as usize])
+        f(&self.pages.borrow()[block as usize])
     }
 
     fn with_pages<R>(&self, blocks: &[u32], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let pages = self.pages.borrow();
         let pages: Vec<&[u8]> = blocks
             .iter()
-            .map(|&b| self.pages[b as usize].as_slice())
+            .map(|&b| pages[b as usize].as_slice())
             .collect();
         f(&pages)
+    }
+}
+
+impl PageWrite for MemStore {
+    fn modify<R>(
+        &self,
+        blocks: &[u32],
+        f: impl FnOnce(&mut [&mut [u8]]) -> Option<R>,
+    ) -> Option<R> {
+        assert!(
+            (1..=4).contains(&blocks.len()),
+            "a unit changes 1 to 4 pages"
+        );
+        let mut sorted = blocks.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), blocks.len(), "a unit's pages are distinct");
+        match self.units_left.get() {
+            Some(0) => std::panic::panic_any(Crash),
+            Some(k) => self.units_left.set(Some(k - 1)),
+            None => {}
+        }
+        // The unit works on copies, applied together when it commits.
+        let mut copies: Vec<Vec<u8>> = {
+            let pages = self.pages.borrow();
+            blocks.iter().map(|&b| pages[b as usize].clone()).collect()
+        };
+        let mut views: Vec<&mut [u8]> = copies.iter_mut().map(|c| c.as_mut_slice()).collect();
+        let result = f(&mut views)?;
+        let mut pages = self.pages.borrow_mut();
+        for (&b, copy) in blocks.iter().zip(copies) {
+            pages[b as usize] = copy;
+        }
+        self.units.set(self.units.get() + 1);
+        Some(result)
+    }
+
+    fn blocks(&self) -> u32 {
+        self.pages.borrow().len() as u32
+    }
+
+    fn ensure_blocks(&self, blocks: u32) {
+        let mut pages = self.pages.borrow_mut();
+        while pages.len() < blocks as usize {
+            pages.push(vec![0; PAGE_SIZE]);
+        }
     }
 }
