@@ -2,7 +2,6 @@
 //! Postgres buffers.
 
 use crate::storage::{format_error, read_meta, BufferStore};
-use hnsw_core::page::Layout;
 use pgrx::pg_sys;
 use std::collections::HashSet;
 
@@ -11,9 +10,4 @@ use std::collections::HashSet;
 pub fn free_deleted_slots(index: pg_sys::Relation, deleted: &HashSet<u32>) -> usize {
     hnsw_core::index::free_deleted_slots(&BufferStore::new(index), read_meta(index), deleted)
         .unwrap_or_else(|e| format_error(e))
-}
-
-/// Empties the lists of upper slots, one WAL record per page.
-pub(super) fn empty_upper_slots(index: pg_sys::Relation, layout: &Layout, slots: &[u32]) {
-    hnsw_core::index::empty_upper_slots(&BufferStore::new(index), layout, slots)
 }

@@ -173,11 +173,9 @@ pub fn format_error(e: FormatError) -> ! {
     pgrx::ereport!(ERROR, code, e.to_string());
 }
 
-/// The meta page, checked.
+/// The meta page, checked (a damaged one is an ERROR).
 pub fn read_meta(index: pg_sys::Relation) -> Meta {
-    BufferStore::new(index)
-        .with_page(0, |p| Meta::read(p))
-        .unwrap_or_else(|e| format_error(e))
+    BufferStore::new(index).meta()
 }
 
 impl PageWrite for BufferStore {
@@ -265,6 +263,10 @@ impl PageWrite for BufferStore {
         unsafe { pg_sys::vacuum_delay_point() };
     }
 
+    fn format_error(&self, e: FormatError) -> ! {
+        format_error(e)
+    }
+
     fn change_stamp(&self) -> (u64, i64) {
         // SAFETY: plain reads of the WAL position and the clock.
         unsafe { (pg_sys::GetXLogInsertRecPtr(), pg_sys::GetCurrentTimestamp()) }
@@ -280,19 +282,7 @@ pub fn modify_pages<R>(
     BufferStore::new(index).modify(blocks, f)
 }
 
-/// `PageWrite::update_meta` on `index`, a damaged meta page raised as an ERROR.
-pub fn update_meta(index: pg_sys::Relation, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
-    BufferStore::new(index)
-        .update_meta(change)
-        .unwrap_or_else(|e| format_error(e))
-}
-
 /// The index's size in blocks.
 pub fn relation_blocks(index: pg_sys::Relation) -> u32 {
     BufferStore::new(index).blocks()
-}
-
-/// Extends the relation with empty pages until it has at least `blocks` blocks.
-pub fn ensure_blocks(index: pg_sys::Relation, blocks: u32) {
-    BufferStore::new(index).ensure_blocks(blocks)
 }

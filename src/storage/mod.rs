@@ -4,7 +4,5 @@
 mod buffers;
 mod tempfile;
 
-pub use buffers::{
-    ensure_blocks, format_error, modify_pages, read_meta, relation_blocks, update_meta, BufferStore,
-};
+pub use buffers::{format_error, modify_pages, read_meta, relation_blocks, BufferStore};
 pub use tempfile::TempFile;

@@ -1,12 +1,13 @@
 //! The index's write algorithms, written against the page seam (`PageWrite`), so they run
 //! the same over Postgres buffers and over the in-memory store the tests crash at every
-//! unit: VACUUM's repair and free passes. (Insert still lives in the extension's
-//! `src/am/insert`; it moves here next.)
+//! unit: INSERT, and VACUUM's repair and free passes.
 
 mod free;
+mod insert;
 mod records;
 mod repair;
 
 pub use free::{empty_upper_slots, free_deleted_slots};
+pub use insert::insert;
 pub use records::for_each_record;
 pub use repair::{read_meta, repair, Repaired};

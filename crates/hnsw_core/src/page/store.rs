@@ -58,6 +58,24 @@ pub trait PageWrite: PageStore {
         (0, 0)
     }
 
+    /// Reports a damaged or foreign meta page; does not return. The Postgres store raises
+    /// an ERROR with the format error's SQLSTATE; the in-memory store panics.
+    fn format_error(&self, e: FormatError) -> ! {
+        panic!("{e}")
+    }
+
+    /// The meta page, checked (see `format_error`).
+    fn meta(&self) -> Meta {
+        self.with_page(0, Meta::read)
+            .unwrap_or_else(|e| self.format_error(e))
+    }
+
+    /// `update_meta`, a damaged meta page reported through `format_error`.
+    fn change_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
+        self.update_meta(change)
+            .unwrap_or_else(|e| self.format_error(e))
+    }
+
     /// Changes the meta page if `change` says so (returns `Some`), as a structural change:
     /// generation bumped, stamp noted. `Ok(true)` if it changed.
     fn update_meta(

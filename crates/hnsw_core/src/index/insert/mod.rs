@@ -20,87 +20,43 @@
 mod links;
 mod slots;
 
-use super::build::LEVEL_SEED;
-use crate::storage::{modify_pages, read_meta, update_meta, BufferStore};
-use crate::types::Vector;
-use hnsw_core::distance::{kernels, Metric};
-use hnsw_core::graph::{
+use crate::distance::{kernels, Metric};
+use crate::graph::{
     descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
     Visited,
 };
-use hnsw_core::page::node::{
+use crate::page::node::{
     next_duplicate, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED, FLAG_LIVE,
 };
-use hnsw_core::page::{Layout, Meta, PagedGraph};
-use pgrx::prelude::*;
-use pgrx::{pg_sys, PgSqlErrorCode};
+use crate::page::{Layout, Meta, PageWrite, PagedGraph};
 use std::collections::HashMap;
 
-#[pg_guard]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C-unwind" fn aminsert(
-    index: pg_sys::Relation,
-    values: *mut pg_sys::Datum,
-    isnull: *mut bool,
-    heap_tid: pg_sys::ItemPointer,
-    _heap: pg_sys::Relation,
-    _check_unique: pg_sys::IndexUniqueCheck::Type,
-    _index_unchanged: bool,
-    _index_info: *mut pg_sys::IndexInfo,
-) -> bool {
-    // SAFETY: one key column; values/isnull/heap_tid are valid for this call.
-    let (datum, null, tid) = unsafe {
-        (
-            *values,
-            *isnull,
-            pgrx::itemptr::item_pointer_get_both(*heap_tid),
-        )
-    };
-    if null {
-        return false;
-    }
-    // SAFETY: the key column is a vector.
-    let vector = unsafe { Vector::from_datum(datum) };
-    let vector = vector.as_slice();
-    let meta = read_meta(index);
-    if vector.len() != meta.dim as usize {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", meta.dim, vector.len())
-        );
-    }
-    // Unit length under cosine; a zero vector there is not indexed.
-    let Some(vector) = meta.metric.stored_form(vector) else {
-        return false;
-    };
-    Inserter::new(index, &meta).insert(
-        &vector,
-        HeapTid {
-            block: tid.0,
-            offset: tid.1,
-        },
-    );
-    false
+/// Inserts `vector` (already in the index's stored form: unit length under cosine) for
+/// heap row `tid` into the index in `store`. `seed` seeds the level draw, as the build's.
+pub fn insert<S: PageWrite>(store: &S, vector: &[f32], tid: HeapTid, seed: u64) {
+    let meta = store.meta();
+    Inserter::new(store, &meta, seed).insert(vector, tid);
 }
 
-struct Inserter {
-    index: pg_sys::Relation,
+struct Inserter<'a, S: PageWrite> {
+    store: &'a S,
+    seed: u64,
     layout: Layout,
     metric: Metric,
     ef_construction: usize,
-    graph: PagedGraph<BufferStore>,
+    graph: PagedGraph<&'a S>,
     vectors: HashMap<u32, Vec<f32>>,
 }
 
-impl Inserter {
-    fn new(index: pg_sys::Relation, meta: &Meta) -> Self {
+impl<'a, S: PageWrite> Inserter<'a, S> {
+    fn new(store: &'a S, meta: &Meta, seed: u64) -> Self {
         Inserter {
-            index,
+            store,
+            seed,
             layout: Layout::new(meta.dim as usize, meta.m as usize),
             metric: meta.metric.indexed(),
             ef_construction: meta.ef_construction as usize,
-            graph: PagedGraph::new(BufferStore::new(index), *meta),
+            graph: PagedGraph::new(store, *meta),
             vectors: HashMap::new(),
         }
     }
@@ -116,7 +72,7 @@ impl Inserter {
     fn insert(mut self, vector: &[f32], tid: HeapTid) {
         let m = self.layout.m;
         let level = draw_level(
-            LEVEL_SEED ^ splitmix64(((tid.block as u64) << 16) | tid.offset as u64),
+            self.seed ^ splitmix64(((tid.block as u64) << 16) | tid.offset as u64),
             0,
             m,
         );
@@ -124,7 +80,7 @@ impl Inserter {
         // there first (then it is linked to that one like any other node).
         let mut created: Option<(u32, NodeRecord)> = None;
         let entry = loop {
-            if let Some(entry) = read_meta(self.index).entry {
+            if let Some(entry) = self.store.meta().entry {
                 break entry;
             }
             let id = created
@@ -260,7 +216,7 @@ impl Inserter {
         };
         let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
         let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
-        let chained = modify_pages(self.index, &blocks, |pages| {
+        let chained = self.store.modify(&blocks, |pages| {
             if pages[primary_page][primary_at + 7] & (FLAG_LIVE | FLAG_DELETED) != FLAG_LIVE {
                 return None;
             }
@@ -274,7 +230,7 @@ impl Inserter {
         }
         record.flags = FLAG_LIVE;
         let m = self.layout.m;
-        modify_pages(self.index, &[alias_block], |pages| {
+        self.store.modify(&[alias_block], |pages| {
             record.write(pages[0], alias_at, m);
             Some(())
         });
@@ -316,6 +272,6 @@ impl Inserter {
     }
 
     fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
-        update_meta(self.index, change)
+        self.store.change_meta(change)
     }
 }

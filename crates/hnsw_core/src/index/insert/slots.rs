@@ -2,18 +2,17 @@
 //! current insert page; upper-layer slots; the vector.
 
 use super::Inserter;
-use crate::am::free::empty_upper_slots;
-use crate::storage::{ensure_blocks, modify_pages, read_meta, relation_blocks, BufferStore};
-use hnsw_core::graph::NO_NODE;
-use hnsw_core::page::node::{
+use crate::graph::NO_NODE;
+use crate::index::empty_upper_slots;
+use crate::page::node::{
     reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_LIVE,
 };
-use hnsw_core::page::{
-    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageStore, CONTENT_SIZE,
+use crate::page::{
+    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, CONTENT_SIZE,
     HEADER_SIZE,
 };
 
-impl Inserter {
+impl<S: PageWrite> Inserter<'_, S> {
     /// Takes a node slot (a free one VACUUM gave back, else a new id), reserves upper
     /// slots, writes the record (no links) and the vector.
     pub(super) fn create_node(
@@ -41,7 +40,7 @@ impl Inserter {
             // VACUUM emptied it.
             let mut owned = reserved.spare_slots;
             let taken: Vec<u32> = owned.drain(..level.min(owned.len())).collect();
-            empty_upper_slots(self.index, &self.layout, &taken);
+            empty_upper_slots(self.store, &self.layout, &taken);
             record.upper_slots = taken;
             while record.upper_slots.len() < level {
                 record.upper_slots.push(self.allocate_upper_slot());
@@ -50,7 +49,7 @@ impl Inserter {
             self.write_vector(id, vector);
             let (block, at) = self.layout.node_location(id);
             let m = self.layout.m;
-            modify_pages(self.index, &[block], |pages| {
+            self.store.modify(&[block], |pages| {
                 record.write(pages[0], at, m);
                 Some(())
             });
@@ -69,7 +68,7 @@ impl Inserter {
     /// and with a new generation when found. Moves the hint on, or clears it when no free
     /// slot is left.
     pub(super) fn take_free_slot(&self) -> Option<(u32, NodeRecord)> {
-        let hint = read_meta(self.index).free_hint;
+        let hint = self.store.meta().free_hint;
         if hint == 0 {
             return None;
         }
@@ -82,15 +81,13 @@ impl Inserter {
                 .map(|k| HEADER_SIZE + k * layout.node_size)
                 .find(|&at| page[at + 7] == FLAG_FREE)
         };
-        for block in hint..relation_blocks(self.index) {
+        for block in hint..self.store.blocks() {
             if layout.block_kind(block).0 != PageKind::Nodes
-                || BufferStore::new(self.index)
-                    .with_page(block, free_at)
-                    .is_none()
+                || self.store.with_page(block, free_at).is_none()
             {
                 continue;
             }
-            let taken = modify_pages(self.index, &[block], |pages| {
+            let taken = self.store.modify(&[block], |pages| {
                 let at = free_at(pages[0])?;
                 Some((at, reserve_free_record(pages[0], at, layout.m)))
             });
@@ -112,10 +109,8 @@ impl Inserter {
     /// Makes sure the group holding `block` exists.
     pub(super) fn ensure_group(&self, block: u32) {
         let group = (block as usize - 1) / self.layout.group_pages;
-        ensure_blocks(
-            self.index,
-            (1 + (group + 1) * self.layout.group_pages) as u32,
-        );
+        self.store
+            .ensure_blocks((1 + (group + 1) * self.layout.group_pages) as u32);
     }
 
     /// Takes the next free item on the current insert page of a kind (nodes or upper
@@ -131,10 +126,10 @@ impl Inserter {
         write: impl Fn(&mut [u8], usize),
     ) -> u32 {
         loop {
-            let first = first_of(&read_meta(self.index));
+            let first = first_of(&self.store.meta());
             let (block, _) = locate(first);
             self.ensure_group(block);
-            let taken = modify_pages(self.index, &[block], |pages| {
+            let taken = self.store.modify(&[block], |pages| {
                 let page = &mut *pages[0];
                 if page_is_new(page) {
                     init_page(page, kind, per_page * item_size);
@@ -197,7 +192,7 @@ impl Inserter {
         let pages = layout.pages_per_vector.max(1) as u32;
         let blocks: Vec<u32> = (first_block..first_block + pages).collect();
         for (record_index, chunk) in blocks.chunks(4).enumerate() {
-            modify_pages(self.index, chunk, |pages| {
+            self.store.modify(chunk, |pages| {
                 for (k, page) in pages.iter_mut().enumerate() {
                     if page_is_new(page) {
                         init_page(page, PageKind::Vectors, used);

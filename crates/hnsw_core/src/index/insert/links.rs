@@ -1,13 +1,12 @@
 //! An insert's links: its own lists, and the back-links that make it reachable.
 
 use super::Inserter;
-use crate::storage::{modify_pages, BufferStore};
-use hnsw_core::distance::kernels;
-use hnsw_core::graph::{select_neighbours, Neighbour, NO_NODE};
-use hnsw_core::page::node::{read_list, upper_slot_of, write_list, NodeRecord, FLAG_LIVE};
-use hnsw_core::page::PageStore;
+use crate::distance::kernels;
+use crate::graph::{select_neighbours, Neighbour, NO_NODE};
+use crate::page::node::{read_list, upper_slot_of, write_list, NodeRecord, FLAG_LIVE};
+use crate::page::PageWrite;
 
-impl Inserter {
+impl<S: PageWrite> Inserter<'_, S> {
     /// Where node `id`'s list for `layer` lives: (block, offset). Without the record at
     /// hand, it is read, and a slot that is not a live node on that layer has no list.
     pub(super) fn list_location(
@@ -20,7 +19,7 @@ impl Inserter {
         let slot = match record {
             Some(_) if layer == 0 => return Some((block, at)),
             Some(r) => r.upper_slots[layer - 1],
-            None => BufferStore::new(self.index).with_page(block, |p| {
+            None => self.store.with_page(block, |p| {
                 let on_layer = p[at + 7] & FLAG_LIVE != 0 && p[at + 6] as usize >= layer;
                 match layer {
                     _ if !on_layer => NO_NODE,
@@ -41,7 +40,7 @@ impl Inserter {
             .list_location(id, Some(record), layer)
             .expect("a node's own record has every layer up to its level");
         let m = self.layout.m;
-        modify_pages(self.index, &[block], |pages| {
+        self.store.modify(&[block], |pages| {
             write_list(pages[0], at, m, layer, links);
             Some(())
         });
@@ -74,7 +73,8 @@ impl Inserter {
         let (m, max) = (self.layout.m, self.max_degree(layer));
         // Load the vectors the re-selection needs before taking the page lock.
         let mut current = Vec::new();
-        BufferStore::new(self.index).with_page(block, |p| read_list(p, at, m, layer, &mut current));
+        self.store
+            .with_page(block, |p| read_list(p, at, m, layer, &mut current));
         for &n in current.iter().chain([&other, &id]) {
             if n != NO_NODE {
                 self.vector(n);
@@ -91,7 +91,7 @@ impl Inserter {
             let mut needs_own_page = false;
             let mut unchanged = None; // the answer when there is nothing to write
             let (vectors, graph, metric) = (&mut self.vectors, &self.graph, self.metric);
-            let outcome = modify_pages(self.index, &blocks, |pages| {
+            let outcome = self.store.modify(&blocks, |pages| {
                 let list_page = blocks.iter().position(|&b| b == block).expect("locked");
                 let own_page = blocks.iter().position(|&b| b == own_block);
                 if layer == 0 && pages[list_page][at + 7] & FLAG_LIVE == 0 {
