@@ -14,10 +14,10 @@
 //! security context with `search_path = pg_catalog, pg_temp` (as amcheck and REINDEX
 //! do), so the index's expressions and predicate never run with the caller's rights.
 
-mod graph;
 mod heap;
 
 use crate::error::raise_with_hint;
+use crate::storage::BufferStore;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use std::ffi::CStr;
@@ -41,8 +41,9 @@ fn hnsw_pg_check(index: pg_sys::Oid) -> SetOfIterator<'static, String> {
 fn problems(heap: pg_sys::Relation, index: pg_sys::Relation) -> Vec<String> {
     // SAFETY: a snapshot registered for this function call and unregistered below.
     let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
-    let (meta, records) = graph::read_records(index);
-    let mut found = graph::graph_problems(index, meta, &records);
+    let store = BufferStore::new(index);
+    let (meta, records) = hnsw_core::index::read_records(&store);
+    let mut found = hnsw_core::index::graph_problems(&store, meta, &records);
     found.extend(heap::missing_rows(
         heap,
         index,

@@ -1,12 +1,14 @@
 //! The index's write algorithms, written against the page seam (`PageWrite`), so they run
 //! the same over Postgres buffers and over the in-memory store the tests crash at every
-//! unit: INSERT, and VACUUM's repair and free passes.
+//! unit: INSERT, VACUUM's repair and free passes, and the graph half of the checker.
 
+mod check;
 mod free;
 mod insert;
 mod records;
 mod repair;
 
+pub use check::{graph_problems, read_records};
 pub use free::{empty_upper_slots, free_deleted_slots};
 pub use insert::insert;
 pub use records::for_each_record;

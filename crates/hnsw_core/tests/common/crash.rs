@@ -1,5 +1,7 @@
 //! Helpers of the crash-point suites: an index in a `MemStore`, its records, VACUUM, the
-//! invariants every state between two units must keep, and crash injection.
+//! invariants every state between two units must keep, and crash injection. (Each suite
+//! uses part of it.)
+#![allow(dead_code)]
 
 use crate::common::random_vectors;
 use hnsw_core::distance::Metric;
@@ -125,8 +127,15 @@ pub fn check_reachable(store: &MemStore, when: &str, counts: impl Fn(HeapTid) ->
     }
 }
 
-/// After a whole VACUUM: no live node's list names a deleted node or an alias.
+/// After a whole VACUUM: no live node's list names a deleted node or an alias, and the
+/// checker finds nothing.
 pub fn check_repaired(store: &MemStore, when: &str) {
+    let (meta, all_records) = hnsw_core::index::read_records(store);
+    let problems = hnsw_core::index::graph_problems(store, meta, &all_records);
+    assert!(
+        problems.is_empty(),
+        "{when}: the checker finds {problems:?}"
+    );
     let layout = layout();
     let all = records(store);
     let gone =

@@ -1,32 +1,32 @@
-//! The graph half of `hnsw_pg_check`: what the index's own pages must satisfy.
+//! `hnsw_pg_check`'s graph half: what an index's own pages must satisfy (entry point,
+//! lists, duplicate chains, reachability), one message per problem. The extension adds
+//! the heap half (rows without an entry) and runs both under the right locks.
 
-use crate::am::repair::for_each_record;
-use crate::storage::{read_meta, BufferStore};
-use hnsw_core::graph::{GraphRead, NO_NODE};
-use hnsw_core::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
-use hnsw_core::page::{Layout, Meta, PagedGraph};
-use pgrx::pg_sys;
+use super::records::for_each_record;
+use crate::graph::{GraphRead, NO_NODE};
+use crate::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
+use crate::page::{Layout, Meta, PageWrite, PagedGraph};
 use std::collections::{HashMap, HashSet};
 
-/// Every node record of the index, by id, and its meta page.
-pub(super) fn read_records(rel: pg_sys::Relation) -> (Meta, HashMap<u32, NodeRecord>) {
-    let meta = read_meta(rel);
+/// Every node record of the index, by id, and its (checked) meta page.
+pub fn read_records<S: PageWrite>(store: &S) -> (Meta, HashMap<u32, NodeRecord>) {
+    let meta = store.meta();
     let layout = Layout::new(meta.dim as usize, meta.m as usize);
     let mut records: HashMap<u32, NodeRecord> = HashMap::new();
-    for_each_record(rel, &layout, |id, r| {
+    for_each_record(store, &layout, |id, r| {
         records.insert(id, r.clone());
     });
     (meta, records)
 }
 
 /// Problems of the graph itself: entry point, lists, duplicate chains, reachability.
-pub(super) fn graph_problems(
-    rel: pg_sys::Relation,
+pub fn graph_problems<S: PageWrite>(
+    store: &S,
     meta: Meta,
     records: &HashMap<u32, NodeRecord>,
 ) -> Vec<String> {
     let layout = Layout::new(meta.dim as usize, meta.m as usize);
-    let graph = PagedGraph::new(BufferStore::new(rel), meta);
+    let graph = PagedGraph::new(store, meta);
     let mut found = Vec::new();
     let is_graph_node = |id: &u32| {
         records

@@ -1,0 +1,105 @@
+//! The checker's graph half on the in-memory store: a healthy index (built, then changed
+//! by inserts and a VACUUM) has no problems, and each injected defect is reported.
+
+mod common;
+#[path = "common/crash.rs"]
+mod crash;
+
+use crash::*;
+use hnsw_core::graph::EntryPoint;
+use hnsw_core::index::{graph_problems, insert, read_records};
+use hnsw_core::page::node::{write_layer0, NodeRecord};
+use hnsw_core::page::{MemStore, Meta, PageStore, PageWrite};
+
+fn problems(store: &MemStore) -> Vec<String> {
+    let (meta, records) = read_records(store);
+    graph_problems(store, meta, &records)
+}
+
+fn healthy() -> MemStore {
+    let mut store = built(random(300, 91));
+    for (i, v) in random(40, 92).chunks(DIM).enumerate() {
+        insert(&store, v, tid(5_000 + i as u32), 7);
+    }
+    delete_rows(&mut store, |id, _| id % 7 == 3);
+    vacuum(&store);
+    store
+}
+
+/// Rewrites node `id`'s record with `change` applied.
+fn edit(store: &mut MemStore, id: u32, change: impl FnOnce(&mut NodeRecord)) {
+    let layout = layout();
+    let mut r = records(store)[&id].clone();
+    change(&mut r);
+    let (block, at) = layout.node_location(id);
+    r.write(store.page_mut(block), at, layout.m);
+}
+
+fn expect(store: &MemStore, what: &str) {
+    let found = problems(store);
+    assert!(
+        found.iter().any(|p| p.contains(what)),
+        "expected \"{what}\" in {found:?}"
+    );
+}
+
+#[test]
+fn a_healthy_index_has_no_problems_and_each_defect_is_found() {
+    let store = healthy();
+    assert_eq!(problems(&store), Vec::<String>::new());
+    let entry = store.meta().entry.unwrap().node;
+    let linked = |store: &MemStore| -> u32 {
+        *records(store)
+            .iter()
+            .find(|(&id, r)| r.is_linked_node() && id != entry && r.layer0.len() > 2)
+            .unwrap()
+            .0
+    };
+
+    let mut s = store.snapshot();
+    let id = linked(&s);
+    edit(&mut s, id, |r| r.layer0[0] = id);
+    expect(&s, &format!("node {id} links to itself on layer 0"));
+
+    let mut s = store.snapshot();
+    let id = linked(&s);
+    edit(&mut s, id, |r| r.layer0[1] = r.layer0[0]);
+    expect(&s, "twice on layer 0");
+
+    let mut s = store.snapshot();
+    let id = linked(&s);
+    edit(&mut s, id, |r| r.layer0[0] = 0x7FFF_FFF0);
+    expect(&s, "2147483632 on layer 0, which is not a graph node");
+
+    // A node nothing links to any more is unreachable.
+    let mut s = store.snapshot();
+    let target = linked(&s);
+    let layout = layout();
+    for (id, r) in records(&s) {
+        if r.layer0.contains(&target) {
+            let kept: Vec<u32> = r.layer0.iter().copied().filter(|&n| n != target).collect();
+            let (block, at) = layout.node_location(id);
+            write_layer0(s.page_mut(block), at, layout.m, &kept);
+        }
+    }
+    expect(
+        &s,
+        &format!("live node {target} is not reachable from the entry point"),
+    );
+
+    // A duplicate chain that leads to a node, not an alias.
+    let mut s = store.snapshot();
+    let (a, b) = (linked(&s), entry);
+    edit(&mut s, a, |r| r.next_duplicate = b);
+    expect(&s, &format!("node {a} has a broken duplicate chain at {b}"));
+
+    // An entry point that does not exist.
+    let mut s = store.snapshot();
+    let mut meta = s.with_page(0, Meta::read).unwrap();
+    meta.entry = Some(EntryPoint {
+        node: 0x7FFF_0000,
+        level: 1,
+    });
+    meta.write(s.page_mut(0));
+    expect(&s, "entry point 2147418112 does not exist");
+}
