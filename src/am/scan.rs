@@ -6,8 +6,9 @@
 use super::options::{ef_search, max_scan_tuples};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::graph::{GraphRead, Scan, Visited, NO_NODE};
-use hnsw_core::page::node::{HeapTid, FLAG_ALIAS, FLAG_DELETED};
+use hnsw_core::graph::{Scan, Visited};
+use hnsw_core::index::rows_of;
+use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
@@ -131,53 +132,15 @@ pub unsafe extern "C-unwind" fn amgettuple(
         };
         state.taken += 1;
         let query = search.query();
-        if let Some(tids) = rows_of(graph, query, found.id, found.distance) {
+        let tids = rows_of(graph, query, found.id, found.distance)
+            .unwrap_or_else(|e| out_of_memory("the rows of one duplicate chain", e));
+        if let Some(tids) = tids {
             if let Err(e) = state.pending.try_reserve(tids.len()) {
                 out_of_memory("the rows of one duplicate chain", e);
             }
             state.pending.extend(tids);
         }
     }
-}
-
-/// The rows of node `id` (its own and its exact duplicates', minus deleted ones), if the
-/// slot still holds the vector the search ranked at `distance`. A resumed scan holds ids
-/// across calls; meanwhile VACUUM may free a slot and an insert reuse it for another row.
-/// The generation, read before and after the vector, tells whether the slot changed
-/// hands while we looked; the distance, whether it had before.
-fn rows_of(
-    graph: &PagedGraph<BufferStore>,
-    query: &[f32],
-    id: u32,
-    distance: f32,
-) -> Option<Vec<HeapTid>> {
-    let node = graph.node(id);
-    if !node.is_live() || node.flags & FLAG_ALIAS != 0 {
-        return None; // freed, being reused, or an alias reached by a stale link
-    }
-    let now = graph.distance_to(query, id);
-    let same = now.to_bits() == distance.to_bits() || (now.is_nan() && distance.is_nan());
-    if !same || graph.node(id).generation != node.generation {
-        return None;
-    }
-    let mut tids = Vec::new();
-    let mut record = node;
-    for _ in 0..MAX_CHAIN {
-        if record.flags & FLAG_DELETED == 0 {
-            if let Err(e) = tids.try_reserve(1) {
-                out_of_memory("the rows of one duplicate chain", e);
-            }
-            tids.push(record.tid);
-        }
-        if record.next_duplicate == NO_NODE {
-            break;
-        }
-        record = graph.node(record.next_duplicate);
-        if !record.is_live() || record.flags & FLAG_ALIAS == 0 {
-            break; // a chain holds aliases only
-        }
-    }
-    Some(tids)
 }
 
 /// A scan that cannot grow `what` is an ERROR 53200, as a sort's would be.
@@ -189,9 +152,6 @@ fn out_of_memory(what: &str, e: std::collections::TryReserveError) -> ! {
         format!("An hnsw scan could not grow {what}: {e}.")
     );
 }
-
-/// Bounds a duplicate chain walk, should a corrupt chain loop.
-const MAX_CHAIN: usize = 1 << 24;
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {

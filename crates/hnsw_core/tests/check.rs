@@ -103,3 +103,40 @@ fn a_healthy_index_has_no_problems_and_each_defect_is_found() {
     meta.write(s.page_mut(0));
     expect(&s, "entry point 2147418112 does not exist");
 }
+
+#[test]
+fn a_scan_returns_no_rows_for_a_slot_that_changed_hands() {
+    use hnsw_core::graph::GraphRead;
+    use hnsw_core::index::rows_of;
+    use hnsw_core::page::node::FLAG_FREE;
+    use hnsw_core::page::PagedGraph;
+    let mut store = built(random(100, 93));
+    let query = random(1, 94);
+    let ranked = {
+        let graph = PagedGraph::new(&store, store.meta());
+        let d = graph.distance_to(&query, 7);
+        assert_eq!(rows_of(&graph, &query, 7, d).unwrap(), Some(vec![tid(7)]));
+        d
+    };
+    // Row 7 is deleted, VACUUM frees its slot, an insert takes it for another row.
+    delete_rows(&mut store, |id, _| id == 7);
+    vacuum(&store);
+    assert_eq!(records(&store)[&7].flags, FLAG_FREE);
+    insert(&store, &random(1, 95), tid(9_999), 7);
+    let graph = PagedGraph::new(&store, store.meta());
+    assert_eq!(
+        graph.node(7).tid,
+        tid(9_999),
+        "the insert took the freed slot"
+    );
+    assert_eq!(
+        rows_of(&graph, &query, 7, ranked).unwrap(),
+        None,
+        "ranked as the old vector"
+    );
+    let now = graph.distance_to(&query, 7);
+    assert_eq!(
+        rows_of(&graph, &query, 7, now).unwrap(),
+        Some(vec![tid(9_999)])
+    );
+}

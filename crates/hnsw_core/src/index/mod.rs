@@ -1,15 +1,18 @@
 //! The index's write algorithms, written against the page seam (`PageWrite`), so they run
 //! the same over Postgres buffers and over the in-memory store the tests crash at every
-//! unit: INSERT, VACUUM's repair and free passes, and the graph half of the checker.
+//! unit: INSERT, VACUUM's repair and free passes, the graph half of the checker, and the
+//! scan's check of the rows it returns.
 
 mod check;
 mod free;
 mod insert;
 mod records;
 mod repair;
+mod rows;
 
 pub use check::{graph_problems, read_records};
 pub use free::{empty_upper_slots, free_deleted_slots};
 pub use insert::insert;
 pub use records::for_each_record;
 pub use repair::{read_meta, repair, Repaired};
+pub use rows::rows_of;

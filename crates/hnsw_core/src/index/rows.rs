@@ -1,0 +1,47 @@
+//! What a scan returns for a node its search ranked: the node's rows, checked.
+
+use crate::graph::{GraphRead, NO_NODE};
+use crate::page::node::{HeapTid, FLAG_ALIAS, FLAG_DELETED};
+use crate::page::{PageStore, PagedGraph};
+use std::collections::TryReserveError;
+
+/// The rows of node `id` (its own and its exact duplicates', minus deleted ones), if the
+/// slot still holds the vector the search ranked at `distance`. A resumed scan holds ids
+/// across calls; meanwhile VACUUM may free a slot and an insert reuse it for another row.
+/// The generation, read before and after the vector, tells whether the slot changed
+/// hands while we looked; the distance, whether it had before.
+pub fn rows_of<S: PageStore>(
+    graph: &PagedGraph<S>,
+    query: &[f32],
+    id: u32,
+    distance: f32,
+) -> Result<Option<Vec<HeapTid>>, TryReserveError> {
+    let node = graph.node(id);
+    if !node.is_live() || node.flags & FLAG_ALIAS != 0 {
+        return Ok(None); // freed, being reused, or an alias reached by a stale link
+    }
+    let now = graph.distance_to(query, id);
+    let same = now.to_bits() == distance.to_bits() || (now.is_nan() && distance.is_nan());
+    if !same || graph.node(id).generation != node.generation {
+        return Ok(None);
+    }
+    let mut tids = Vec::new();
+    let mut record = node;
+    for _ in 0..MAX_CHAIN {
+        if record.flags & FLAG_DELETED == 0 {
+            tids.try_reserve(1)?;
+            tids.push(record.tid);
+        }
+        if record.next_duplicate == NO_NODE {
+            break;
+        }
+        record = graph.node(record.next_duplicate);
+        if !record.is_live() || record.flags & FLAG_ALIAS == 0 {
+            break; // a chain holds aliases only
+        }
+    }
+    Ok(Some(tids))
+}
+
+/// Bounds a duplicate chain walk, should a corrupt chain loop.
+const MAX_CHAIN: usize = 1 << 24;
