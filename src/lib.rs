@@ -7,6 +7,8 @@
 //! page format live in the pure-Rust `hnsw_core` crate; the SQL surface is written by hand
 //! in `sql/`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -1,6 +1,13 @@
 //! The pure-Rust core of hnsw_pg. Nothing here links against Postgres, so all of it is
-//! tested with a plain `cargo test`: distance kernels, the vector text format and vector
-//! arithmetic (and, as the index lands, the graph and the page format).
+//! tested with a plain `cargo test`: distance kernels, the vector text and binary formats,
+//! vector arithmetic, the graph and its build, the page format and the page seam, and the
+//! index's write algorithms (insert, VACUUM's passes, the checker) over that seam.
+//!
+//! `unsafe` is denied except in the modules that need it: the SIMD kernels (`distance`),
+//! the memory-mapped build arrays and thread signal masks (`graph::storage`,
+//! `graph::build`), and reading floats out of page bytes (`page::paged`).
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod binary;
 pub mod distance;

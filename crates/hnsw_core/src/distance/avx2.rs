@@ -2,12 +2,13 @@
 //! must have checked that the CPU has both features (see `Implementation::is_available`).
 //! Each kernel keeps two 8-lane accumulators (16 floats a step) to hide FMA latency, then
 //! finishes the tail (< 16 elements) with one 8-wide step and a scalar loop.
+#![allow(unsafe_code)] // see the crate header
 
 use std::arch::x86_64::*;
 
-/// Sum of the eight lanes.
+/// Sum of the eight lanes (safe to call from the kernels, which enable the same features).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn horizontal_sum(v: __m256) -> f32 {
+fn horizontal_sum(v: __m256) -> f32 {
     let hi = _mm256_extractf128_ps(v, 1);
     let lo = _mm256_castps256_ps128(v);
     let s = _mm_add_ps(hi, lo);

@@ -3,6 +3,7 @@
 //! `kernels()` picks the fastest implementation the CPU supports, once, and every caller
 //! (SQL operators, index build and scan) goes through that table of plain function
 //! pointers. `Implementation::ALL` lets tests and benches run every available one.
+#![allow(unsafe_code)] // see the crate header
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

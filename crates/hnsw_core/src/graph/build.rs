@@ -1,4 +1,5 @@
 //! Building a graph over a vector arena, with one or more threads.
+#![allow(unsafe_code)] // see the crate header
 
 use super::search::{descend, search_layer, Visited};
 use super::storage::{try_collect, try_filled, Backing, SpillFiles};

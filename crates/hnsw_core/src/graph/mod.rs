@@ -28,6 +28,17 @@ use storage::Backing;
 /// probability 16^-8, so the cap almost never binds; it bounds the on-disk node record.
 pub const MAX_LEVEL: usize = 8;
 
+/// Most neighbours a node keeps on `layer` of a graph with parameter `m`: 2m on layer 0,
+/// m above (the one rule the build, inserts, repairs, the page format and the checker
+/// share).
+pub fn max_degree(m: usize, layer: usize) -> usize {
+    if layer == 0 {
+        2 * m
+    } else {
+        m
+    }
+}
+
 /// The id stored in a slot's unused places.
 pub const NO_NODE: u32 = u32::MAX;
 
@@ -207,11 +218,7 @@ impl Graph {
 
     /// Most neighbours a node keeps on `layer`.
     pub fn max_degree(&self, layer: usize) -> usize {
-        if layer == 0 {
-            2 * self.params.m
-        } else {
-            self.params.m
-        }
+        max_degree(self.params.m, layer)
     }
 
     pub fn vector(&self, id: u32) -> &[f32] {

@@ -7,6 +7,7 @@
 //! `io::ErrorKind::OutOfMemory` error and never an abort. Spill files are grown by writes
 //! only (never `fallocate`, never a sparse hole), so a full disk or the owner's size limit
 //! is an error while growing and never a SIGBUS while writing through the mapping.
+#![allow(unsafe_code)] // see the crate header
 
 use std::collections::TryReserveError;
 use std::fs::{File, OpenOptions};

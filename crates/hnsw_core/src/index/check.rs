@@ -77,7 +77,7 @@ pub fn graph_problems<S: PageWrite>(
         }
         for layer in 0..=r.level as usize {
             graph.neighbours_into(id, layer, &mut list);
-            let max = if layer == 0 { 2 * layout.m } else { layout.m };
+            let max = layout.max_degree(layer);
             if list.len() > max {
                 found.push(format!(
                     "node {id} has {} neighbours on layer {layer}, more than {max}",

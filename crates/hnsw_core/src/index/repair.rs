@@ -157,14 +157,6 @@ struct Repairer<'a, S: PageWrite> {
 }
 
 impl<S: PageWrite> Repairer<'_, S> {
-    fn max_degree(&self, layer: usize) -> usize {
-        if layer == 0 {
-            2 * self.layout.m
-        } else {
-            self.layout.m
-        }
-    }
-
     fn location(&self, id: u32, record: &NodeRecord, layer: usize) -> (u32, usize) {
         if layer == 0 {
             self.layout.node_location(id)
@@ -229,7 +221,7 @@ impl<S: PageWrite> Repairer<'_, S> {
                 return None; // nothing live is reachable at all
             }
         }
-        let max = self.max_degree(layer);
+        let max = self.layout.max_degree(layer);
         if candidates.len() <= max {
             return Some(candidates);
         }
@@ -328,7 +320,7 @@ fn reconnect_orphans<S: PageWrite>(
     let mut reached = HashSet::new();
     mark_reachable(&graph, start.node, gone, &mut reached);
     let mut reconnected = 0;
-    let max = 2 * layout.m;
+    let max = layout.max_degree(0);
     for &orphan in &nodes {
         if reached.contains(&orphan) {
             continue;

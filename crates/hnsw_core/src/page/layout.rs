@@ -126,6 +126,11 @@ impl Layout {
     }
 
     /// Block and byte offset (within the page) of node `id`'s record.
+    /// Most neighbours a list on `layer` holds.
+    pub fn max_degree(&self, layer: usize) -> usize {
+        crate::graph::max_degree(self.m, layer)
+    }
+
     pub fn node_location(&self, id: u32) -> (u32, usize) {
         let (g, r) = (
             id as usize / self.group_nodes,

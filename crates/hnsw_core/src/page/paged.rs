@@ -1,5 +1,6 @@
 //! Searching an index through its pages: the same search code as the build graph, reading
 //! neighbour lists and vectors from a `PageStore`.
+#![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, upper_slot_of, NodeRecord};
 use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};

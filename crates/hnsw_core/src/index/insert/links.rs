@@ -70,7 +70,7 @@ impl<S: PageWrite> Inserter<'_, S> {
         let (own_block, own_at) = self
             .list_location(id, Some(record), layer)
             .expect("a node's own record has every layer up to its level");
-        let (m, max) = (self.layout.m, self.max_degree(layer));
+        let (m, max) = (self.layout.m, self.layout.max_degree(layer));
         // Load the vectors the re-selection needs before taking the page lock.
         let mut current = Vec::new();
         self.store

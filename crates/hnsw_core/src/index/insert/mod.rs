@@ -61,14 +61,6 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         }
     }
 
-    fn max_degree(&self, layer: usize) -> usize {
-        if layer == 0 {
-            2 * self.layout.m
-        } else {
-            self.layout.m
-        }
-    }
-
     fn insert(mut self, vector: &[f32], tid: HeapTid) {
         let m = self.layout.m;
         let level = draw_level(
@@ -149,7 +141,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         // All of the node's own lists first, layer 0 included: a scan that reaches it
         // through an upper layer must find its layer-0 neighbours already there.
         let chosen_by_layer: Vec<Vec<u32>> = (0..=top)
-            .map(|layer| self.select(&found_by_layer[layer], self.max_degree(layer)))
+            .map(|layer| self.select(&found_by_layer[layer], self.layout.max_degree(layer)))
             .collect();
         for (layer, chosen) in chosen_by_layer.iter().enumerate() {
             self.write_links(id, &record, layer, chosen);
