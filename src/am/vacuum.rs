@@ -3,7 +3,7 @@
 //! deleted one, and give their slots back for later inserts (`free`).
 
 use crate::storage::{modify_pages, read_meta, BufferStore};
-use hnsw_core::page::node::{NodeRecord, FLAG_DELETED, FLAG_LIVE};
+use hnsw_core::page::node::{NodeRecord, FLAG_DELETED, FLAG_OCCUPIED};
 use hnsw_core::page::{page_is_new, page_used, Layout, PageKind, PageStore, HEADER_SIZE};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -35,7 +35,7 @@ fn for_each_node(
         BufferStore::new(index).with_page(block, |p| {
             for k in 0..page_used(p) as usize {
                 let record = NodeRecord::read(p, HEADER_SIZE + k * layout.node_size, layout.m);
-                if record.flags & FLAG_LIVE == 0 || record.flags & FLAG_DELETED != 0 {
+                if record.flags & FLAG_OCCUPIED == 0 || record.flags & FLAG_DELETED != 0 {
                     continue;
                 }
                 if visit(&record) {

@@ -9,7 +9,7 @@ use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited, NO_NODE};
 use hnsw_core::page::node::{
-    free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_LIVE,
+    free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
 use hnsw_core::page::{
     init_page, page_kind, write_index, FormatError, Layout, MemStore, Meta, PageKind, PageStore,
@@ -26,8 +26,8 @@ fn sample_meta() -> Meta {
         metric: Metric::Cosine,
         entry: Some(EntryPoint { node: 7, level: 3 }),
         groups: 2,
-        nodes: 1500,
-        upper_slots: 120,
+        insert_page_first_node: 1500,
+        insert_page_first_slot: 120,
         generation: 9,
         last_change_lsn: 0x1_0000_0042,
         last_change_time: 123_456_789,
@@ -84,7 +84,7 @@ fn node_records_round_trip() {
             offset: 291,
         },
         level: 2,
-        flags: FLAG_LIVE,
+        flags: FLAG_OCCUPIED,
         generation: 5,
         next_duplicate: 77,
         upper_slots: vec![10, 20],
@@ -104,7 +104,7 @@ fn node_records_round_trip() {
     free_record(&mut page, at, 4);
     let free = NodeRecord::read(&page, at, 4);
     assert_eq!(free.flags, FLAG_FREE);
-    assert!(!free.is_live() && free.layer0.is_empty() && free.level == 0);
+    assert!(!free.is_occupied() && free.layer0.is_empty() && free.level == 0);
     assert_eq!(free.generation, 5);
     assert_eq!(free.next_duplicate, NO_NODE);
     assert_eq!(free.spare_slots, vec![10, 20, 30]);

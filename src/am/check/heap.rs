@@ -80,7 +80,7 @@ pub(super) fn missing_rows(
                 .values()
                 // Entries VACUUM marked deleted name dead rows (a new row may reuse the
                 // address): they do not count.
-                .filter(|r| r.is_live() && r.flags & FLAG_DELETED == 0)
+                .filter(|r| r.is_occupied() && r.flags & FLAG_DELETED == 0)
                 .map(|r| (r.tid.block, r.tid.offset))
                 .collect(),
             metric,

@@ -31,7 +31,7 @@ pub fn graph_problems<S: PageWrite>(
     let is_graph_node = |id: &u32| {
         records
             .get(id)
-            .is_some_and(|r| r.is_live() && r.flags & FLAG_ALIAS == 0)
+            .is_some_and(|r| r.is_occupied() && r.flags & FLAG_ALIAS == 0)
     };
 
     // A deleted node stays linked while its duplicate chain holds a live copy.
@@ -40,7 +40,7 @@ pub fn graph_problems<S: PageWrite>(
         let mut steps = 0;
         while next != NO_NODE && steps <= records.len() {
             match records.get(&next) {
-                Some(a) if a.is_live() && a.flags & FLAG_DELETED == 0 => return true,
+                Some(a) if a.is_occupied() && a.flags & FLAG_DELETED == 0 => return true,
                 Some(a) => next = a.next_duplicate,
                 None => return false,
             }
@@ -55,7 +55,9 @@ pub fn graph_problems<S: PageWrite>(
         None => {}
         Some(e) => match records.get(&e.node) {
             None => found.push(format!("entry point {} does not exist", e.node)),
-            Some(r) if !r.is_live() => found.push(format!("entry point {} is a free slot", e.node)),
+            Some(r) if !r.is_occupied() => {
+                found.push(format!("entry point {} is a free slot", e.node))
+            }
             Some(r) if r.flags & FLAG_ALIAS != 0 => {
                 found.push(format!("entry point {} is an alias", e.node))
             }
@@ -148,7 +150,9 @@ pub fn graph_problems<S: PageWrite>(
         }
         let mut unreachable: Vec<u32> = records
             .iter()
-            .filter(|(id, r)| r.is_live() && r.flags & FLAG_DELETED == 0 && !reached.contains(id))
+            .filter(|(id, r)| {
+                r.is_occupied() && r.flags & FLAG_DELETED == 0 && !reached.contains(id)
+            })
             .map(|(&id, _)| id)
             .collect();
         unreachable.sort_unstable();

@@ -54,7 +54,7 @@ pub fn free_deleted_slots<S: PageWrite>(
             let block = layout.node_location(id).0;
             lowest_free_block = Some(lowest_free_block.map_or(block, |b| b.min(block)));
         }
-        if !r.is_live() || candidates.contains(&id) {
+        if !r.is_occupied() || candidates.contains(&id) {
             return;
         }
         keep_targets(id, r.level as usize, &mut candidates, &mut staying);
@@ -101,7 +101,7 @@ pub fn free_deleted_slots<S: PageWrite>(
             for &at in places {
                 let record = NodeRecord::read(pages[0], at, layout.m);
                 // Re-checked under the lock: still a deleted row's entry.
-                if !record.is_live() || record.flags & FLAG_DELETED == 0 {
+                if !record.is_occupied() || record.flags & FLAG_DELETED == 0 {
                     continue;
                 }
                 free_record(pages[0], at, layout.m);

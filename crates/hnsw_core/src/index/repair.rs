@@ -57,13 +57,13 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
     // free slot may be taken while this pass runs, at any level: it has none here.)
     let mut levels: HashMap<u32, u8> = HashMap::new();
     for_each_record(store, &layout, |id, r| {
-        if r.is_live() {
+        if r.is_occupied() {
             levels.insert(id, r.level);
         }
-        if r.is_live() && r.flags & FLAG_ALIAS != 0 {
+        if r.is_occupied() && r.flags & FLAG_ALIAS != 0 {
             aliases.insert(id);
         }
-        if !r.is_live() {
+        if !r.is_occupied() {
             return; // a free or reserved slot
         }
         if r.next_duplicate != NO_NODE {
@@ -305,7 +305,7 @@ fn reconnect_orphans<S: PageWrite>(
     let graph = PagedGraph::new(store, meta);
     let mut nodes = Vec::new(); // graph nodes that stay linked (live, or holding live copies)
     for_each_record(store, layout, |id, r| {
-        if r.is_live() && r.flags & FLAG_ALIAS == 0 && !gone.contains(&id) {
+        if r.is_occupied() && r.flags & FLAG_ALIAS == 0 && !gone.contains(&id) {
             nodes.push(id);
         }
     });

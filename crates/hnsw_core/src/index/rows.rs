@@ -17,7 +17,7 @@ pub fn rows_of<S: PageStore>(
     distance: f32,
 ) -> Result<Option<Vec<HeapTid>>, TryReserveError> {
     let node = graph.node(id);
-    if !node.is_live() || node.flags & FLAG_ALIAS != 0 {
+    if !node.is_occupied() || node.flags & FLAG_ALIAS != 0 {
         return Ok(None); // freed, being reused, or an alias reached by a stale link
     }
     let now = graph.distance_to(query, id);
@@ -36,7 +36,7 @@ pub fn rows_of<S: PageStore>(
             break;
         }
         record = graph.node(record.next_duplicate);
-        if !record.is_live() || record.flags & FLAG_ALIAS == 0 {
+        if !record.is_occupied() || record.flags & FLAG_ALIAS == 0 {
             break; // a chain holds aliases only
         }
     }

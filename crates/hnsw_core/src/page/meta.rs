@@ -22,10 +22,11 @@ pub struct Meta {
     pub groups: u32,
     /// The first node id of the node page inserts take ids from (the page's own `used`
     /// counter says how many it has given out). Moves on only when that page is full.
-    pub nodes: u32,
+    pub insert_page_first_node: u32,
     /// The same for upper-layer slots.
-    pub upper_slots: u32,
-    /// Bumped by every structural change: build, vacuum pass, entry-point change.
+    pub insert_page_first_slot: u32,
+    /// 1 after the build; bumped by every later change of the meta page (entry point,
+    /// insert pages, free hint, each VACUUM repair pass).
     pub generation: u64,
     pub last_change_lsn: u64,
     /// Postgres TimestampTz (microseconds since 2000-01-01) of the last structural change.
@@ -108,8 +109,8 @@ impl Meta {
         put_u32(c, O_ENTRY_NODE, node);
         put_u32(c, O_ENTRY_LEVEL, level);
         put_u32(c, O_GROUPS, self.groups);
-        put_u32(c, O_NODES, self.nodes);
-        put_u32(c, O_UPPER_SLOTS, self.upper_slots);
+        put_u32(c, O_NODES, self.insert_page_first_node);
+        put_u32(c, O_UPPER_SLOTS, self.insert_page_first_slot);
         put_u64(c, O_GENERATION, self.generation);
         put_u64(c, O_LSN, self.last_change_lsn);
         put_u64(c, O_TIME, self.last_change_time as u64);
@@ -146,8 +147,8 @@ impl Meta {
             metric,
             entry: (node != NO_NODE).then_some(EntryPoint { node, level }),
             groups: get_u32(c, O_GROUPS),
-            nodes: get_u32(c, O_NODES),
-            upper_slots: get_u32(c, O_UPPER_SLOTS),
+            insert_page_first_node: get_u32(c, O_NODES),
+            insert_page_first_slot: get_u32(c, O_UPPER_SLOTS),
             generation: get_u64(c, O_GENERATION),
             last_change_lsn: get_u64(c, O_LSN),
             last_change_time: get_u64(c, O_TIME) as i64,

@@ -31,7 +31,7 @@ pub struct HeapTid {
 }
 
 /// Node flags.
-pub const FLAG_LIVE: u8 = 1;
+pub const FLAG_OCCUPIED: u8 = 1;
 pub const FLAG_DELETED: u8 = 2;
 pub const FLAG_ALIAS: u8 = 4;
 pub const FLAG_FREE: u8 = 8;
@@ -52,14 +52,15 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// A row's entry that scans may return (it may still be deleted).
-    pub fn is_live(&self) -> bool {
-        self.flags & FLAG_LIVE != 0
+    /// The slot holds a row's entry (which may be deleted or an alias), not a free or
+    /// reserved slot.
+    pub fn is_occupied(&self) -> bool {
+        self.flags & FLAG_OCCUPIED != 0
     }
 
     /// Live, not deleted and not an alias: a node the graph should link to.
     pub fn is_linked_node(&self) -> bool {
-        self.is_live() && self.flags & (FLAG_DELETED | FLAG_ALIAS) == 0
+        self.is_occupied() && self.flags & (FLAG_DELETED | FLAG_ALIAS) == 0
     }
 
     /// All upper slots the record owns, in use or spare.

@@ -1,6 +1,6 @@
 //! Writing a built graph as index pages, in block order, one page at a time.
 
-use super::node::{write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_LIVE};
+use super::node::{write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_OCCUPIED};
 use super::{init_page, set_page_used, Layout, Meta, PageKind, HEADER_SIZE, PAGE_SIZE};
 use crate::graph::Graph;
 
@@ -37,8 +37,8 @@ pub fn write_index(
     meta.entry = graph.entry_point();
     meta.groups = groups as u32;
     // Inserts continue on the page holding the next free id (and slot).
-    meta.nodes = (n - n % layout.nodes_per_page) as u32;
-    meta.upper_slots = (total_upper - total_upper % layout.uppers_per_page) as u32;
+    meta.insert_page_first_node = (n - n % layout.nodes_per_page) as u32;
+    meta.insert_page_first_slot = (total_upper - total_upper % layout.uppers_per_page) as u32;
     meta.built_nodes = n as u32;
 
     let mut page = vec![0u8; PAGE_SIZE];
@@ -63,7 +63,7 @@ pub fn write_index(
                     let record = NodeRecord {
                         tid: tids[id as usize],
                         level: level as u8,
-                        flags: FLAG_LIVE | alias,
+                        flags: FLAG_OCCUPIED | alias,
                         generation: 1,
                         next_duplicate: graph.next_duplicate(id).unwrap_or(crate::graph::NO_NODE),
                         upper_slots: (1..=level)

@@ -54,8 +54,8 @@ pub fn built(vectors: Vec<f32>) -> MemStore {
         metric: Metric::L2,
         entry: None,
         groups: 0,
-        nodes: 0,
-        upper_slots: 0,
+        insert_page_first_node: 0,
+        insert_page_first_slot: 0,
         generation: 1,
         last_change_lsn: 0,
         last_change_time: 0,
@@ -82,7 +82,7 @@ pub fn records(store: &MemStore) -> BTreeMap<u32, NodeRecord> {
 pub fn delete_rows(store: &mut MemStore, dead: impl Fn(u32, &NodeRecord) -> bool) {
     let layout = layout();
     for (id, r) in records(store) {
-        if r.is_live() && dead(id, &r) {
+        if r.is_occupied() && dead(id, &r) {
             let (block, at) = layout.node_location(id);
             let mut gone = r.clone();
             gone.flags |= FLAG_DELETED;
@@ -121,7 +121,7 @@ pub fn check_reachable(store: &MemStore, when: &str, counts: impl Fn(HeapTid) ->
         stack.extend(r.layer0.iter().copied().filter(|&n| reached.insert(n)));
     }
     for (id, r) in &all {
-        if r.is_live() && r.flags & FLAG_DELETED == 0 && counts(r.tid) {
+        if r.is_occupied() && r.flags & FLAG_DELETED == 0 && counts(r.tid) {
             assert!(reached.contains(id), "{when}: live row {id} is unreachable");
         }
     }

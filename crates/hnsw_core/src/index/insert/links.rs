@@ -3,7 +3,7 @@
 use super::Inserter;
 use crate::distance::kernels;
 use crate::graph::{select_neighbours, Neighbour, NO_NODE};
-use crate::page::node::{read_list, upper_slot_of, write_list, NodeRecord, FLAG_LIVE};
+use crate::page::node::{read_list, upper_slot_of, write_list, NodeRecord, FLAG_OCCUPIED};
 use crate::page::PageWrite;
 
 impl<S: PageWrite> Inserter<'_, S> {
@@ -20,7 +20,7 @@ impl<S: PageWrite> Inserter<'_, S> {
             Some(_) if layer == 0 => return Some((block, at)),
             Some(r) => r.upper_slots[layer - 1],
             None => self.store.with_page(block, |p| {
-                let on_layer = p[at + 7] & FLAG_LIVE != 0 && p[at + 6] as usize >= layer;
+                let on_layer = p[at + 7] & FLAG_OCCUPIED != 0 && p[at + 6] as usize >= layer;
                 match layer {
                     _ if !on_layer => NO_NODE,
                     0 => 0,
@@ -94,7 +94,7 @@ impl<S: PageWrite> Inserter<'_, S> {
             let outcome = self.store.modify(&blocks, |pages| {
                 let list_page = blocks.iter().position(|&b| b == block).expect("locked");
                 let own_page = blocks.iter().position(|&b| b == own_block);
-                if layer == 0 && pages[list_page][at + 7] & FLAG_LIVE == 0 {
+                if layer == 0 && pages[list_page][at + 7] & FLAG_OCCUPIED == 0 {
                     unchanged = Some(false); // freed since we looked
                     return None;
                 }

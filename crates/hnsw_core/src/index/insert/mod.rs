@@ -26,7 +26,8 @@ use crate::graph::{
     Visited,
 };
 use crate::page::node::{
-    next_duplicate, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED, FLAG_LIVE,
+    next_duplicate, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
+    FLAG_OCCUPIED,
 };
 use crate::page::{Layout, Meta, PageWrite, PagedGraph};
 use std::collections::HashMap;
@@ -132,7 +133,10 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             let mut state = |n: u32| *seen.entry(n).or_insert_with(|| graph.flags_and_level(n));
             found.retain(|n| {
                 let (flags, level) = state(n.id);
-                n.id != id && flags & FLAG_LIVE != 0 && flags & FLAG_ALIAS == 0 && level >= layer
+                n.id != id
+                    && flags & FLAG_OCCUPIED != 0
+                    && flags & FLAG_ALIAS == 0
+                    && level >= layer
             });
             if found.iter().any(|n| state(n.id).0 & FLAG_DELETED == 0) {
                 found.retain(|n| state(n.id).0 & FLAG_DELETED == 0);
@@ -209,7 +213,8 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
         let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
         let chained = self.store.modify(&blocks, |pages| {
-            if pages[primary_page][primary_at + 7] & (FLAG_LIVE | FLAG_DELETED) != FLAG_LIVE {
+            if pages[primary_page][primary_at + 7] & (FLAG_OCCUPIED | FLAG_DELETED) != FLAG_OCCUPIED
+            {
                 return None;
             }
             let rest = next_duplicate(pages[primary_page], primary_at);
@@ -220,7 +225,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         if chained.is_some() {
             return None;
         }
-        record.flags = FLAG_LIVE;
+        record.flags = FLAG_OCCUPIED;
         let m = self.layout.m;
         self.store.modify(&[alias_block], |pages| {
             record.write(pages[0], alias_at, m);

@@ -5,7 +5,7 @@ use super::Inserter;
 use crate::graph::NO_NODE;
 use crate::index::empty_upper_slots;
 use crate::page::node::{
-    reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_LIVE,
+    reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
 use crate::page::{
     init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, CONTENT_SIZE,
@@ -25,7 +25,7 @@ impl<S: PageWrite> Inserter<'_, S> {
         let mut record = NodeRecord {
             tid,
             level: level as u8,
-            flags: FLAG_LIVE | flags,
+            flags: FLAG_OCCUPIED | flags,
             generation: 1,
             next_duplicate: NO_NODE,
             upper_slots: Vec::new(),
@@ -153,9 +153,10 @@ impl<S: PageWrite> Inserter<'_, S> {
     pub(super) fn allocate_upper_slot(&self) -> u32 {
         let (layout, m) = (self.layout, self.layout.m);
         self.allocate(
-            |meta| meta.upper_slots,
+            |meta| meta.insert_page_first_slot,
             |meta, first, per_page| {
-                (meta.upper_slots == first).then(|| meta.upper_slots = first + per_page)
+                (meta.insert_page_first_slot == first)
+                    .then(|| meta.insert_page_first_slot = first + per_page)
             },
             |slot| layout.upper_location(slot),
             PageKind::Upper,
@@ -168,8 +169,11 @@ impl<S: PageWrite> Inserter<'_, S> {
     pub(super) fn allocate_node(&self, record: &NodeRecord) -> u32 {
         let (layout, m) = (self.layout, self.layout.m);
         self.allocate(
-            |meta| meta.nodes,
-            |meta, first, per_page| (meta.nodes == first).then(|| meta.nodes = first + per_page),
+            |meta| meta.insert_page_first_node,
+            |meta, first, per_page| {
+                (meta.insert_page_first_node == first)
+                    .then(|| meta.insert_page_first_node = first + per_page)
+            },
             |id| layout.node_location(id),
             PageKind::Nodes,
             layout.nodes_per_page,
