@@ -355,6 +355,14 @@ impl Graph {
     }
 
     /// Adds `id` to `other`'s list on `layer`, re-selecting when the list is full.
+    ///
+    /// This is the paper's rule (the heuristic alone), unlike an INSERT's back-link
+    /// (`index::insert`'s `reselect`), which keeps the list full with pruned connections
+    /// and never drops a node without handing it on: a build may strand nodes here
+    /// because `connect_orphans` links every stranded node back in once all threads are
+    /// done, while an INSERT has no such pass after it and must strand nothing itself.
+    /// The heuristic alone also gives the build's graph its quality (fewer, more diverse
+    /// links); the insert rule trades a little of that for never losing a row.
     fn link_back(&self, other: u32, id: u32, layer: usize, max: usize) {
         let _guard = self.locks[other as usize].lock();
         let mut links = Vec::with_capacity(max + 1);

@@ -155,7 +155,7 @@ impl<S: PageWrite> Inserter<'_, S> {
 /// first, to keep the list full (the paper's keepPrunedConnections), so each overflow
 /// drops one link, not several. The node dropped is the farthest passed-over one that
 /// the new node links to (`own`), else the farthest. With `force`, `id` stays. Returns the
-/// nodes dropped.
+/// nodes dropped. (Why this differs from the build's rule: see `Graph::link_back`.)
 fn reselect(
     links: &mut Vec<u32>,
     base: u32,
