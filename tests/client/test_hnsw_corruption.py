@@ -13,6 +13,10 @@ from pgvector.psycopg import register_vector
 
 from test_hnsw_crash import pg_ctl
 
+# It stops, crashes and restarts its server: a cluster of its own (conftest.py).
+CLUSTER_PORT = 55442
+pytestmark = pytest.mark.usefixtures("restartable_cluster")
+
 PAGE = 8192
 
 

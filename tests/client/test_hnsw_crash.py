@@ -15,6 +15,10 @@ import pytest
 import psycopg
 from pgvector.psycopg import register_vector
 
+# It stops, crashes and restarts its server: a cluster of its own (conftest.py).
+CLUSTER_PORT = 55441
+pytestmark = pytest.mark.usefixtures("restartable_cluster")
+
 PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
 
 

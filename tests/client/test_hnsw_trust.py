@@ -14,30 +14,17 @@ import time
 import psycopg
 import pytest
 
-OWN_PORT = 55437
-OWN_DIR = f"/tmp/hnsw_pg-cluster-{OWN_PORT}"
-
-
-def cluster_script(*args, env=None):
-    subprocess.run(["bash", "scripts/pgcluster.sh", *args], check=True,
-                   env={**os.environ, **(env or {})})
+from conftest import own_cluster
 
 
 @pytest.fixture(scope="module")
 def limited_server():
     """A cluster of its own: an address-space limit (as vm.overcommit_memory = 2 gives)
-    and RUST_BACKTRACE / RUST_LIB_BACKTRACE set in the postmaster's environment."""
-    cluster_script("stop", OWN_DIR)
-    cluster_script("start", OWN_DIR, str(OWN_PORT), env={
-        "PGCLUSTER_ULIMIT_V": "300000",
-        "PGCLUSTER_ENV": "RUST_BACKTRACE=1 RUST_LIB_BACKTRACE=1",
-        "PGCLUSTER_OPTS": "-c shared_buffers=32MB",
-    })
-    params = dict(host="127.0.0.1", port=OWN_PORT, user="postgres", dbname="postgres", autocommit=True)
-    with psycopg.connect(**params) as c:
-        c.execute("CREATE EXTENSION hnsw_pg")
-    yield params
-    cluster_script("stop", OWN_DIR)
+    and RUST_BACKTRACE / RUST_LIB_BACKTRACE set in the postmaster's environment. Its
+    connection parameters are passed explicitly; the other tests keep the shared cluster."""
+    with own_cluster(55437, ulimit_v="300000", server_env="RUST_BACKTRACE=1 RUST_LIB_BACKTRACE=1",
+                     options="-c shared_buffers=32MB", point_env=False) as params:
+        yield params
 
 
 def test_allocation_failure_in_a_build_is_an_error(limited_server):
