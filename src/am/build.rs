@@ -218,20 +218,15 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     let meta = Meta {
-        dim: dim as u32,
-        m: opts.m as u16,
-        ef_construction: opts.ef_construction as u16,
-        metric,
-        entry: None,
-        groups: 0,
-        insert_page_first_node: 0,
-        insert_page_first_slot: 0,
-        generation: 1,
         // SAFETY: plain reads of the WAL position and the clock.
         last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
         last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
-        built_nodes: 0,
-        free_hint: 0,
+        ..Meta::new(
+            dim as u32,
+            opts.m as u16,
+            opts.ef_construction as u16,
+            metric,
+        )
     };
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
         write_index(&graph, &tids, meta, sink);
@@ -306,21 +301,12 @@ fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let opts = options(index);
-    let meta = Meta {
-        dim: dimensions(index) as u32,
-        m: opts.m as u16,
-        ef_construction: opts.ef_construction as u16,
-        metric: metric(index),
-        entry: None,
-        groups: 0,
-        insert_page_first_node: 0,
-        insert_page_first_slot: 0,
-        generation: 1,
-        last_change_lsn: 0,
-        last_change_time: 0,
-        built_nodes: 0,
-        free_hint: 0,
-    };
+    let meta = Meta::new(
+        dimensions(index) as u32,
+        opts.m as u16,
+        opts.ef_construction as u16,
+        metric(index),
+    );
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];
         hnsw_core::page::init_page(

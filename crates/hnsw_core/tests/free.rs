@@ -2,71 +2,30 @@
 //! state a crash leaves is a valid index, and the next VACUUM's pass finishes the job.
 
 mod common;
+#[path = "common/crash.rs"]
+mod crash;
 
-use common::random_vectors;
-use hnsw_core::distance::Metric;
-use hnsw_core::graph::storage::Backing;
-use hnsw_core::graph::{build, BuildInput, Params};
-use hnsw_core::index::{for_each_record, free_deleted_slots};
+use crash::{built, layout, random, records, DIM};
+use hnsw_core::index::{free_deleted_slots, read_meta};
 use hnsw_core::page::node::{
     read_upper, write_layer0, write_upper, NodeRecord, FLAG_DELETED, FLAG_FREE,
 };
-use hnsw_core::page::{write_index, Crash, HeapTid, Layout, MemStore, Meta, PageKind, PageStore};
+use hnsw_core::page::{Crash, Layout, MemStore, Meta, PageKind, PageStore};
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 const N: usize = 600;
-const DIM: usize = 8;
 
 /// An index of N random vectors (ids 11..=14 exact copies of 10, so 10 heads a chain).
 fn index() -> (MemStore, Meta) {
-    let mut vectors = random_vectors(N, DIM, 61);
+    let mut vectors = random(N, 61);
     for copy in 11..=14 {
         let first: Vec<f32> = vectors[10 * DIM..11 * DIM].to_vec();
         vectors[copy * DIM..(copy + 1) * DIM].copy_from_slice(&first);
     }
-    let input = BuildInput {
-        vectors: Backing::from_f32(vectors),
-        dim: DIM,
-        metric: Metric::L2,
-        params: Params::default(),
-        threads: 1,
-        links_spill: None,
-    };
-    let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
-    let tids: Vec<HeapTid> = (0..N as u32)
-        .map(|i| HeapTid {
-            block: i / 7,
-            offset: (i % 7 + 1) as u16,
-        })
-        .collect();
-    let mut store = MemStore::new();
-    let base = Meta {
-        dim: DIM as u32,
-        m: 16,
-        ef_construction: 64,
-        metric: Metric::L2,
-        entry: None,
-        groups: 0,
-        insert_page_first_node: 0,
-        insert_page_first_slot: 0,
-        generation: 1,
-        last_change_lsn: 0,
-        last_change_time: 0,
-        built_nodes: 0,
-        free_hint: 0,
-    };
-    let meta = write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    let store = built(vectors);
+    let meta = read_meta(&store).unwrap();
     (store, meta)
-}
-
-fn records(store: &MemStore, layout: &Layout) -> BTreeMap<u32, NodeRecord> {
-    let mut all = BTreeMap::new();
-    for_each_record(store, layout, |id, r| {
-        all.insert(id, r.clone());
-    });
-    all
 }
 
 /// Every list of a record: (layer, ids).
@@ -96,9 +55,9 @@ struct Vacuumed {
 
 fn vacuumed() -> Vacuumed {
     let (mut store, meta) = index();
-    let layout = Layout::new(DIM, 16);
+    let layout = layout();
     let entry = meta.entry.expect("an entry point").node;
-    let before = records(&store, &layout);
+    let before = records(&store);
     let aliases: HashSet<u32> = (11..=14).collect();
     let deleted_rows: HashSet<u32> = before
         .keys()
@@ -164,7 +123,7 @@ fn vacuumed() -> Vacuumed {
 /// What must hold between any two units of the pass.
 fn check(v: &Vacuumed, store: &MemStore, before: &BTreeMap<u32, NodeRecord>) {
     let layout = &v.layout;
-    let now = records(store, layout);
+    let now = records(store);
     let free: HashSet<u32> = now
         .iter()
         .filter(|(_, r)| r.flags == FLAG_FREE)
@@ -238,8 +197,8 @@ fn check(v: &Vacuumed, store: &MemStore, before: &BTreeMap<u32, NodeRecord>) {
     assert_eq!(meta.entry, v.meta.entry, "the entry point stays");
 }
 
-fn free_ids(store: &MemStore, layout: &Layout) -> HashSet<u32> {
-    records(store, layout)
+fn free_ids(store: &MemStore) -> HashSet<u32> {
+    records(store)
         .into_iter()
         .filter(|(_, r)| r.flags == FLAG_FREE)
         .map(|(id, _)| id)
@@ -249,13 +208,13 @@ fn free_ids(store: &MemStore, layout: &Layout) -> HashSet<u32> {
 #[test]
 fn the_free_pass_survives_a_crash_after_every_unit() {
     let v = vacuumed();
-    let before = records(&v.store, &v.layout);
+    let before = records(&v.store);
     // Uninterrupted: every deleted node nothing links to is freed, with its chain.
     let reference = v.store.snapshot();
     let freed = free_deleted_slots(&reference, v.meta, &v.deleted_nodes).unwrap();
     let units = reference.units();
     check(&v, &reference, &before);
-    let expected = free_ids(&reference, &v.layout);
+    let expected = free_ids(&reference);
     assert_eq!(freed, expected.len());
     assert!(
         expected.is_superset(&(10..=14).collect()),
@@ -290,11 +249,7 @@ fn the_free_pass_survives_a_crash_after_every_unit() {
         // The next VACUUM runs the pass again on what the crash left.
         free_deleted_slots(&crashed, v.meta, &v.deleted_nodes).unwrap();
         check(&v, &crashed, &before);
-        assert_eq!(
-            free_ids(&crashed, &v.layout),
-            expected,
-            "after a crash at unit {k}"
-        );
+        assert_eq!(free_ids(&crashed), expected, "after a crash at unit {k}");
     }
     let _ = std::panic::take_hook();
     println!("free pass: {units} crash points covered");

@@ -94,6 +94,26 @@ const O_FREE_HINT: usize = 68;
 const _: () = assert!(O_FREE_HINT + 4 <= META_SIZE);
 
 impl Meta {
+    /// The meta page of an index with these parameters and no nodes yet (generation 1),
+    /// as a build starts from.
+    pub fn new(dim: u32, m: u16, ef_construction: u16, metric: Metric) -> Meta {
+        Meta {
+            dim,
+            m,
+            ef_construction,
+            metric,
+            entry: None,
+            groups: 0,
+            insert_page_first_node: 0,
+            insert_page_first_slot: 0,
+            generation: 1,
+            last_change_lsn: 0,
+            last_change_time: 0,
+            built_nodes: 0,
+            free_hint: 0,
+        }
+    }
+
     /// Writes the meta content into a page initialised as `PageKind::Meta`.
     pub fn write(&self, page: &mut [u8]) {
         let c = &mut page[HEADER_SIZE..HEADER_SIZE + META_SIZE];

@@ -47,21 +47,7 @@ pub fn built(vectors: Vec<f32>) -> MemStore {
     let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
     let tids: Vec<HeapTid> = (0..n as u32).map(tid).collect();
     let mut store = MemStore::new();
-    let base = Meta {
-        dim: DIM as u32,
-        m: M as u16,
-        ef_construction: 32,
-        metric: Metric::L2,
-        entry: None,
-        groups: 0,
-        insert_page_first_node: 0,
-        insert_page_first_slot: 0,
-        generation: 1,
-        last_change_lsn: 0,
-        last_change_time: 0,
-        built_nodes: 0,
-        free_hint: 0,
-    };
+    let base = Meta::new(DIM as u32, M as u16, 32, Metric::L2);
     write_index(&graph, &tids, base, |b, p| store.append(b, p));
     store
 }
