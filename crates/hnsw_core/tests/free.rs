@@ -184,9 +184,7 @@ fn check(v: &Vacuumed, store: &MemStore, before: &BTreeMap<u32, NodeRecord>) {
         !free.contains(&v.kept_too),
         "a node a kept deleted node links to was freed"
     );
-    let meta = store
-        .with_page(0, |p| Meta::read(p))
-        .expect("the meta page reads");
+    let meta = store.with_page(0, Meta::read).expect("the meta page reads");
     if meta.free_hint != 0 {
         assert_eq!(
             layout.block_kind(meta.free_hint).0,

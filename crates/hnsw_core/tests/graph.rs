@@ -25,7 +25,7 @@ fn build_from(
         metric,
         params: Params::default(),
         threads,
-        links_spill: spill.map(|path| spill_at(path)),
+        links_spill: spill.map(spill_at),
     };
     let g = build(input, &stop, &progress).expect("build");
     assert_eq!(progress.into_inner(), n);
