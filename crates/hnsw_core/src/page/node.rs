@@ -165,6 +165,16 @@ pub fn write_layer0(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
     );
 }
 
+/// The flags of the record at `at` (without reading the rest of it).
+pub fn record_flags(page: &[u8], at: usize) -> u8 {
+    page[at + 7]
+}
+
+/// The level of the record at `at` (without reading the rest of it).
+pub fn record_level(page: &[u8], at: usize) -> usize {
+    (page[at + 6] as usize).min(MAX_LEVEL)
+}
+
 /// The next-duplicate link of the record at `at`.
 pub fn next_duplicate(page: &[u8], at: usize) -> u32 {
     get_u32(page, at + 16)

@@ -2,7 +2,7 @@
 //! neighbour lists and vectors from a `PageStore`.
 #![allow(unsafe_code)] // see the crate header
 
-use super::node::{read_layer0, read_upper, upper_slot_of, NodeRecord};
+use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
 use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
 use crate::graph::GraphRead;
@@ -38,7 +38,7 @@ impl<S: PageStore> PagedGraph<S> {
     pub fn flags_and_level(&self, id: u32) -> (u8, usize) {
         let (block, at) = self.layout.node_location(id);
         self.store
-            .with_page(block, |p| (p[at + 7], p[at + 6] as usize))
+            .with_page(block, |p| (record_flags(p, at), record_level(p, at)))
     }
 
     /// Copies node `id`'s vector into `out`.
@@ -142,7 +142,7 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
         if layer == 0 {
             return self.store.with_page(block, |p| read_layer0(p, at, m, out));
         }
-        let level = self.store.with_page(block, |p| p[at + 6]) as usize;
+        let level = self.store.with_page(block, |p| record_level(p, at));
         if layer > level {
             out.clear();
             return;

@@ -3,7 +3,9 @@
 use super::Inserter;
 use crate::distance::kernels;
 use crate::graph::{select_neighbours, Neighbour, NO_NODE};
-use crate::page::node::{read_list, upper_slot_of, write_list, NodeRecord, FLAG_OCCUPIED};
+use crate::page::node::{
+    read_list, record_flags, record_level, upper_slot_of, write_list, NodeRecord, FLAG_OCCUPIED,
+};
 use crate::page::PageWrite;
 
 impl<S: PageWrite> Inserter<'_, S> {
@@ -20,7 +22,8 @@ impl<S: PageWrite> Inserter<'_, S> {
             Some(_) if layer == 0 => return Some((block, at)),
             Some(r) => r.upper_slots[layer - 1],
             None => self.store.with_page(block, |p| {
-                let on_layer = p[at + 7] & FLAG_OCCUPIED != 0 && p[at + 6] as usize >= layer;
+                let on_layer =
+                    record_flags(p, at) & FLAG_OCCUPIED != 0 && record_level(p, at) >= layer;
                 match layer {
                     _ if !on_layer => NO_NODE,
                     0 => 0,
@@ -94,7 +97,7 @@ impl<S: PageWrite> Inserter<'_, S> {
             let outcome = self.store.modify(&blocks, |pages| {
                 let list_page = blocks.iter().position(|&b| b == block).expect("locked");
                 let own_page = blocks.iter().position(|&b| b == own_block);
-                if layer == 0 && pages[list_page][at + 7] & FLAG_OCCUPIED == 0 {
+                if layer == 0 && record_flags(pages[list_page], at) & FLAG_OCCUPIED == 0 {
                     unchanged = Some(false); // freed since we looked
                     return None;
                 }

@@ -26,8 +26,8 @@ use crate::graph::{
     Visited,
 };
 use crate::page::node::{
-    next_duplicate, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
-    FLAG_OCCUPIED,
+    next_duplicate, record_flags, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS,
+    FLAG_DELETED, FLAG_OCCUPIED,
 };
 use crate::page::{Layout, Meta, PageWrite, PagedGraph};
 use std::collections::HashMap;
@@ -213,7 +213,8 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
         let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
         let chained = self.store.modify(&blocks, |pages| {
-            if pages[primary_page][primary_at + 7] & (FLAG_OCCUPIED | FLAG_DELETED) != FLAG_OCCUPIED
+            if record_flags(pages[primary_page], primary_at) & (FLAG_OCCUPIED | FLAG_DELETED)
+                != FLAG_OCCUPIED
             {
                 return None;
             }

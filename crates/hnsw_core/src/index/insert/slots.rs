@@ -5,7 +5,7 @@ use super::Inserter;
 use crate::graph::NO_NODE;
 use crate::index::empty_upper_slots;
 use crate::page::node::{
-    reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
+    record_flags, reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
 use crate::page::{
     init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, CONTENT_SIZE,
@@ -79,7 +79,7 @@ impl<S: PageWrite> Inserter<'_, S> {
             }
             (0..page_used(page) as usize)
                 .map(|k| HEADER_SIZE + k * layout.node_size)
-                .find(|&at| page[at + 7] == FLAG_FREE)
+                .find(|&at| record_flags(page, at) == FLAG_FREE)
         };
         for block in hint..self.store.blocks() {
             if layout.block_kind(block).0 != PageKind::Nodes
