@@ -8,6 +8,7 @@ use common::random_vectors;
 use hnsw_core::distance::Metric;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited, NO_NODE};
+use hnsw_core::page::meta::VERSION;
 use hnsw_core::page::node::{
     free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
@@ -58,10 +59,12 @@ fn meta_round_trips_and_rejects_foreign_pages() {
         Err(FormatError::NotAnIndex { .. })
     ));
     let mut future = page.clone();
-    future[HEADER_SIZE + 4] = 2;
+    future[HEADER_SIZE + 4] = VERSION as u8 + 1;
     assert_eq!(
         Meta::read(&future),
-        Err(FormatError::UnsupportedVersion { version: 2 })
+        Err(FormatError::UnsupportedVersion {
+            version: VERSION + 1
+        })
     );
     assert!(Meta::read(&future)
         .unwrap_err()
@@ -90,6 +93,7 @@ fn node_records_round_trip() {
         upper_slots: vec![10, 20],
         spare_slots: vec![30],
         layer0: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        pinned: 0,
     };
     let at = HEADER_SIZE + 2 * layout.node_size;
     record.write(&mut page, at, 4);

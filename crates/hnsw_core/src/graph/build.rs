@@ -3,11 +3,12 @@
 
 use super::search::{descend, search_layer, Visited};
 use super::storage::{try_collect, try_filled, Backing, SpillFiles};
+use super::tree::{add_child, children_max, prune, set_parent};
 use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
 use parking_lot::Mutex;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// Everything a build needs. The arena holds `n * dim` floats.
 pub struct BuildInput {
@@ -23,7 +24,8 @@ pub struct BuildInput {
 /// Builds the graph with `input.threads` threads (the calling thread is one of them).
 /// `stop` is polled between inserts: once true, the build returns early with the nodes
 /// inserted so far (the caller, seeing the flag, discards the graph). `progress` counts
-/// inserted nodes. Finally, nodes that pruning left unreachable are linked back in.
+/// inserted nodes. Every node joins the tree (see `tree`) as it is inserted, so no node
+/// is left unreachable.
 /// Every array sized by the data is reserved fallibly: running out of memory, or failing
 /// to start a thread, is an error (`io::ErrorKind::OutOfMemory`), never an abort.
 pub fn build(input: BuildInput, stop: &AtomicBool, progress: &AtomicUsize) -> io::Result<Graph> {
@@ -147,9 +149,6 @@ fn build_inner(
         Ok(())
     });
     spawned?;
-    if !stop.load(Ordering::Relaxed) {
-        graph.connect_orphans()?;
-    }
     Ok(graph)
 }
 
@@ -301,6 +300,7 @@ impl Graph {
             upper,
             locks: try_collect(n, |_| Mutex::new(()), "an hnsw build's node locks")?,
             entry: Mutex::new(None),
+            root: AtomicU32::new(NO_NODE),
             next_duplicate,
             is_alias,
         })
@@ -309,12 +309,14 @@ impl Graph {
     fn insert(&self, id: u32, visited: &mut Visited) {
         let level = self.level(id);
         let query = self.vector(id);
-        // The first node becomes the entry point; later ones start from it.
+        // The first node becomes the entry point and the tree's root; later ones start
+        // from it.
         let entry = {
             let mut entry = self.entry.lock();
             match *entry {
                 None => {
                     *entry = Some(EntryPoint { node: id, level });
+                    self.root.store(id, Ordering::SeqCst);
                     return;
                 }
                 Some(e) => e,
@@ -335,11 +337,25 @@ impl Graph {
             found.retain(|n| n.id != id);
             let max = self.max_degree(layer);
             let chosen = self.select_neighbours(&found, max);
+            let parent = (layer == 0).then(|| self.join_tree(id, &found, entry.node));
             {
                 let _guard = self.locks[id as usize].lock();
-                self.write_links_locked(id, layer, &chosen);
+                if layer == 0 {
+                    // The tree links (its parent, and children that joined since) stay
+                    // in front.
+                    let tree = self.layer0.tree(id as usize);
+                    let mut links = Vec::with_capacity(max);
+                    self.layer0.read(id as usize, &mut links);
+                    links.truncate(tree.pinned);
+                    let pinned = links.clone();
+                    links.extend(chosen.iter().filter(|c| !pinned.contains(c)));
+                    links.truncate(max);
+                    self.layer0.write_with_tree(id as usize, &links, tree);
+                } else {
+                    self.write_links_locked(id, layer, &chosen);
+                }
             }
-            for &other in &chosen {
+            for &other in chosen.iter().filter(|&&c| Some(c) != parent) {
                 self.link_back(other, id, layer, max);
             }
             if !found.is_empty() {
@@ -354,15 +370,80 @@ impl Graph {
         }
     }
 
-    /// Adds `id` to `other`'s list on `layer`, re-selecting when the list is full.
-    ///
-    /// This is the paper's rule (the heuristic alone), unlike an INSERT's back-link
-    /// (`index::insert`'s `reselect`), which keeps the list full with pruned connections
-    /// and never drops a node without handing it on: a build may strand nodes here
-    /// because `connect_orphans` links every stranded node back in once all threads are
-    /// done, while an INSERT has no such pass after it and must strand nothing itself.
-    /// The heuristic alone also gives the build's graph its quality (fewer, more diverse
-    /// links); the insert rule trades a little of that for never losing a row.
+    /// Whether node `id` is in the tree (the root, or a node with a parent), so it may
+    /// take children. The caller holds its lock.
+    fn in_tree_locked(&self, id: u32) -> bool {
+        id == self.root.load(Ordering::SeqCst) || self.layer0.tree(id as usize).has_parent
+    }
+
+    /// Makes node `id` a child in the tree (see `tree`): of the nearest node in `found`
+    /// that is in the tree and has room, else of a node with room below the nearest full
+    /// one. `fallback` (the entry point, in the tree) serves when `found` has nothing.
+    /// Returns the parent.
+    fn join_tree(&self, id: u32, found: &[Neighbour], fallback: u32) -> u32 {
+        let cap = children_max(self.params.m);
+        let max = self.max_degree(0);
+        let adopt = |parent: u32| -> Result<(), Option<u32>> {
+            let _guard = self.locks[parent as usize].lock();
+            if !self.in_tree_locked(parent) {
+                return Err(None);
+            }
+            let tree = self.layer0.tree(parent as usize);
+            let mut links = Vec::with_capacity(max + 1);
+            self.layer0.read(parent as usize, &mut links);
+            if tree.children() >= cap {
+                // Full: offer a child that is in the tree already (one whose own thread
+                // has not yet noted its parent cannot take children yet).
+                let child = links[tree.child_range()]
+                    .iter()
+                    .copied()
+                    .find(|&c| c != id && self.layer0.tree(c as usize).has_parent);
+                return Err(child);
+            }
+            let tree = add_child(&mut links, tree, id, max);
+            self.layer0.write_with_tree(parent as usize, &links, tree);
+            Ok(())
+        };
+        let mut full = None;
+        for candidate in found.iter().map(|n| n.id).chain([fallback]) {
+            if candidate == id {
+                continue;
+            }
+            match adopt(candidate) {
+                Ok(()) => return self.note_parent(id, candidate),
+                Err(None) => {}
+                Err(Some(child)) => {
+                    full.get_or_insert(child);
+                }
+            }
+        }
+        // Every candidate is full: go down from below the nearest through children in
+        // the tree. Leaves always have room, so this ends; a node whose children are all
+        // still joining is retried once they are in.
+        let mut at = full.unwrap_or(fallback);
+        loop {
+            match adopt(at) {
+                Ok(()) => return self.note_parent(id, at),
+                Err(Some(child)) => at = child,
+                Err(None) => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// Records `parent` as node `id`'s pinned parent, in front of its layer-0 list.
+    fn note_parent(&self, id: u32, parent: u32) -> u32 {
+        let _guard = self.locks[id as usize].lock();
+        let max = self.max_degree(0);
+        let mut links = Vec::with_capacity(max + 1);
+        self.layer0.read(id as usize, &mut links);
+        let tree = set_parent(&mut links, self.layer0.tree(id as usize), parent, max);
+        self.layer0.write_with_tree(id as usize, &links, tree);
+        parent
+    }
+
+    /// Adds `id` to `other`'s list on `layer`; a full list is re-selected with the
+    /// heuristic, its tree links kept (`tree::prune`, the same rule an INSERT's back-links
+    /// follow). Nodes the re-selection drops stay reachable through the tree.
     fn link_back(&self, other: u32, id: u32, layer: usize, max: usize) {
         let _guard = self.locks[other as usize].lock();
         let mut links = Vec::with_capacity(max + 1);
@@ -371,18 +452,19 @@ impl Graph {
             return;
         }
         links.push(id);
-        if links.len() > max {
-            let base = self.vector(other);
-            let mut candidates: Vec<Neighbour> = links
-                .iter()
-                .map(|&n| Neighbour {
-                    distance: self.distance(base, self.vector(n)),
-                    id: n,
-                })
-                .collect();
-            candidates.sort();
-            links = self.select_neighbours(&candidates, max);
-        }
+        let pinned = if layer == 0 {
+            self.layer0.tree(other as usize).pinned
+        } else {
+            0
+        };
+        let base = self.vector(other);
+        prune(
+            &mut links,
+            pinned,
+            max,
+            |n| self.distance(base, self.vector(n)),
+            |a, b| self.distance(self.vector(a), self.vector(b)),
+        );
         self.write_links_locked(other, layer, &links);
     }
 }

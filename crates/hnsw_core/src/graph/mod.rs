@@ -1,4 +1,5 @@
-//! The HNSW graph (Malkov & Yashunin): build, search, neighbour selection, repair.
+//! The HNSW graph (Malkov & Yashunin): build, search, neighbour selection, the tree that
+//! keeps every node reachable.
 //!
 //! Nodes are `u32` ids into a contiguous vector arena. Adjacency is stored in fixed-width
 //! slots, exactly as on disk: layer 0 holds up to 2*m ids per node in slot `id`; each
@@ -8,11 +9,11 @@
 //! releases it), so there is no lock order to get wrong. Nothing here touches Postgres.
 
 mod build;
-mod repair;
 mod scan;
 mod search;
 mod select;
 pub mod storage;
+pub mod tree;
 
 pub use build::{build, build_supervised, BuildInput};
 pub use scan::Scan;
@@ -23,6 +24,7 @@ use crate::distance::{Kernels, Metric};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use storage::Backing;
+use tree::TreeLinks;
 
 /// The highest layer a node may be on. With m = 16 a node reaches layer 8 with
 /// probability 16^-8, so the cap almost never binds; it bounds the on-disk node record.
@@ -70,7 +72,9 @@ pub struct EntryPoint {
     pub level: usize,
 }
 
-/// A slab of fixed-width neighbour slots: `[count, id, id, ...]` per slot.
+/// A slab of fixed-width neighbour slots: `[count, id, id, ...]` per slot. On layer 0 the
+/// count word also holds the list's tree links (see `tree`): bits 16..24 the number
+/// pinned, bit 24 whether the first is the parent.
 pub(crate) struct Slots {
     words: Backing,
     width: usize,
@@ -83,20 +87,36 @@ impl Slots {
 
     pub(crate) fn read(&self, index: usize, out: &mut Vec<u32>) {
         let slot = self.slot(index);
-        let count = slot[0].load(Ordering::Relaxed) as usize;
+        let count = (slot[0].load(Ordering::Relaxed) & COUNT_BITS) as usize;
         out.clear();
         out.extend(slot[1..=count].iter().map(|w| w.load(Ordering::Relaxed)));
     }
 
+    /// Writes the list, keeping its tree links as they are.
     pub(crate) fn write(&self, index: usize, ids: &[u32]) {
-        debug_assert!(ids.len() <= self.width);
+        self.write_with_tree(index, ids, self.tree(index));
+    }
+
+    pub(crate) fn write_with_tree(&self, index: usize, ids: &[u32], tree: TreeLinks) {
+        debug_assert!(ids.len() <= self.width && tree.pinned <= ids.len());
         let slot = self.slot(index);
         for (w, &id) in slot[1..].iter().zip(ids) {
             w.store(id, Ordering::Relaxed);
         }
-        slot[0].store(ids.len() as u32, Ordering::Relaxed);
+        let word = ids.len() as u32 | (tree.pinned as u32) << 16 | (tree.has_parent as u32) << 24;
+        slot[0].store(word, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tree(&self, index: usize) -> TreeLinks {
+        let word = self.slot(index)[0].load(Ordering::Relaxed);
+        TreeLinks {
+            pinned: (word >> 16 & 0xff) as usize,
+            has_parent: word >> 24 & 1 != 0,
+        }
     }
 }
+
+const COUNT_BITS: u32 = 0xffff;
 
 pub struct Graph {
     pub(crate) vectors: Backing,
@@ -118,6 +138,8 @@ pub struct Graph {
     pub(crate) next_duplicate: Vec<u32>,
     pub(crate) is_alias: Vec<bool>,
     pub(crate) entry: Mutex<Option<EntryPoint>>,
+    /// The tree's root: the first node linked (NO_NODE before it).
+    pub(crate) root: AtomicU32,
 }
 
 impl Graph {
@@ -214,6 +236,12 @@ impl Graph {
         } else {
             self.upper[layer - 1].write(self.upper_slot(id, layer) as usize, ids)
         }
+    }
+
+    /// Node `id`'s layer-0 tree links.
+    pub fn tree_links(&self, id: u32) -> TreeLinks {
+        let _guard = self.locks[id as usize].lock();
+        self.layer0.tree(id as usize)
     }
 
     /// Most neighbours a node keeps on `layer`.

@@ -1,5 +1,5 @@
 //! `hnsw_pg_check`'s graph half: what an index's own pages must satisfy (entry point,
-//! lists, duplicate chains, reachability), one message per problem. The extension adds
+//! lists, duplicate chains, the tree, reachability as scans walk), one message per problem. The extension adds
 //! the heap half (rows without an entry) and runs both under the right locks.
 
 use super::records::for_each_record;
@@ -124,43 +124,149 @@ pub fn graph_problems<S: PageWrite>(
         }
     }
 
-    // Every live node is reachable from the entry point on layer 0 (scans walk through
-    // deleted nodes, so paths may pass through them).
+    found.extend(tree_problems(records));
     if let Some(e) = meta.entry.filter(|e| is_graph_node(&e.node)) {
-        let mut reached = HashSet::from([e.node]);
-        let mut stack = vec![e.node];
-        while let Some(id) = stack.pop() {
-            graph.neighbours_into(id, 0, &mut list);
-            for &n in &list {
-                if is_graph_node(&n) && reached.insert(n) {
-                    stack.push(n);
-                }
+        found.extend(reachability_problems(&graph, records, e.node));
+    }
+    found
+}
+
+/// The tree every graph node hangs in (see `graph::tree`): one root, parents and children
+/// that name each other, every live graph node in it.
+fn tree_problems(records: &HashMap<u32, NodeRecord>) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut roots = Vec::new();
+    let mut ids: Vec<u32> = records.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let r = &records[&id];
+        if !r.is_occupied() || r.flags & FLAG_ALIAS != 0 {
+            if r.in_tree() || r.pinned > 0 {
+                found.push(format!("node {id} is not a graph node but has tree links"));
             }
+            continue;
         }
-        // Copies are found through the chain of the node they duplicate.
-        let chained: Vec<u32> = reached.iter().copied().collect();
-        for id in chained {
-            let mut next = records[&id].next_duplicate;
-            while next != NO_NODE && reached.len() <= records.len() {
-                match records.get(&next) {
-                    Some(a) if reached.insert(next) => next = a.next_duplicate,
-                    _ => break,
-                }
+        if !r.in_tree() {
+            if r.is_linked_node() {
+                found.push(format!("live node {id} is not in the tree"));
             }
+            continue;
         }
-        let mut unreachable: Vec<u32> = records
-            .iter()
-            .filter(|(id, r)| {
-                r.is_occupied() && r.flags & FLAG_DELETED == 0 && !reached.contains(id)
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        unreachable.sort_unstable();
-        for id in unreachable {
+        if r.pinned as usize > r.layer0.len() {
             found.push(format!(
-                "live node {id} is not reachable from the entry point"
+                "node {id} pins {} layer-0 links but has {}",
+                r.pinned,
+                r.layer0.len()
             ));
+            continue;
         }
+        match r.parent() {
+            None => roots.push(id),
+            Some(p) => match records.get(&p) {
+                Some(pr) if pr.in_tree() && pr.children().contains(&id) => {}
+                _ => found.push(format!(
+                    "node {id} names {p} as its parent, which does not name it as a child"
+                )),
+            },
+        }
+        for &c in r.children() {
+            if records.get(&c).and_then(|cr| cr.parent()) != Some(id) {
+                found.push(format!(
+                    "node {id} names {c} as a child, which does not name it as its parent"
+                ));
+            }
+        }
+    }
+    if roots.len() > 1 {
+        found.push(format!("the tree has {} roots: {roots:?}", roots.len()));
+    }
+    found
+}
+
+/// Reachability as scans walk layer 0: a scan descends the upper layers to some node and
+/// walks layer 0 from there, so every live row must be reachable from the entry point,
+/// and the entry point from every node a descent can end at (nodes above layer 0).
+fn reachability_problems<G: GraphRead>(
+    graph: &G,
+    records: &HashMap<u32, NodeRecord>,
+    entry: u32,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let is_graph_node = |id: &u32| {
+        records
+            .get(id)
+            .is_some_and(|r| r.is_occupied() && r.flags & FLAG_ALIAS == 0)
+    };
+    // Forward from the entry point, and the reversed edges for the way back to it (scans
+    // walk through deleted nodes, so paths may pass through them).
+    let mut reached = HashSet::from([entry]);
+    let mut stack = vec![entry];
+    let mut into: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut list = Vec::new();
+    for (&id, _) in records.iter().filter(|(id, _)| is_graph_node(id)) {
+        graph.neighbours_into(id, 0, &mut list);
+        for &n in list.iter().filter(|n| is_graph_node(n)) {
+            into.entry(n).or_default().push(id);
+        }
+    }
+    while let Some(id) = stack.pop() {
+        graph.neighbours_into(id, 0, &mut list);
+        for &n in &list {
+            if is_graph_node(&n) && reached.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+    let mut leads_to_entry = HashSet::from([entry]);
+    let mut stack = vec![entry];
+    while let Some(id) = stack.pop() {
+        for &n in into.get(&id).map_or(&[][..], |v| v) {
+            if leads_to_entry.insert(n) {
+                stack.push(n);
+            }
+        }
+    }
+    // Copies are found through the chain of the node they duplicate.
+    let chained: Vec<u32> = reached.iter().copied().collect();
+    for id in chained {
+        let mut next = records[&id].next_duplicate;
+        while next != NO_NODE && reached.len() <= records.len() {
+            match records.get(&next) {
+                Some(a) if reached.insert(next) => next = a.next_duplicate,
+                _ => break,
+            }
+        }
+    }
+    let mut unreachable: Vec<u32> = records
+        .iter()
+        .filter(|(id, r)| r.is_occupied() && r.flags & FLAG_DELETED == 0 && !reached.contains(id))
+        .map(|(&id, _)| id)
+        .collect();
+    unreachable.sort_unstable();
+    for id in unreachable {
+        found.push(format!(
+            "live node {id} is not reachable from the entry point"
+        ));
+    }
+    let others = records.keys().any(|&id| id != entry && is_graph_node(&id));
+    if others && !into.contains_key(&entry) {
+        found.push(format!(
+            "entry point {entry} has no layer-0 in-links: a scan whose layer-0 walk starts \
+             anywhere else never returns it"
+        ));
+        return found;
+    }
+    let mut strays: Vec<u32> = records
+        .iter()
+        .filter(|(id, r)| is_graph_node(id) && r.level > 0 && !leads_to_entry.contains(id))
+        .map(|(&id, _)| id)
+        .collect();
+    strays.sort_unstable();
+    for id in strays {
+        found.push(format!(
+            "node {id} is above layer 0 but its layer-0 walk never gets back to the entry \
+             point: scans that start there miss rows"
+        ));
     }
     found
 }

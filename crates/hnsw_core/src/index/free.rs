@@ -100,8 +100,8 @@ pub fn free_deleted_slots<S: PageWrite>(
             let mut done = 0;
             for &at in places {
                 let record = NodeRecord::read(pages[0], at, layout.m);
-                // Re-checked under the lock: still a deleted row's entry.
-                if !record.is_occupied() || record.flags & FLAG_DELETED == 0 {
+                // Re-checked under the lock: still a deleted row's entry, out of the tree.
+                if !record.is_occupied() || record.flags & FLAG_DELETED == 0 || record.in_tree() {
                     continue;
                 }
                 free_record(pages[0], at, layout.m);

@@ -9,6 +9,7 @@ mod insert;
 mod records;
 mod repair;
 mod rows;
+mod tree;
 
 pub use check::{graph_problems, read_records};
 pub use free::{empty_upper_slots, free_deleted_slots};
@@ -16,3 +17,4 @@ pub use insert::insert;
 pub use records::for_each_record;
 pub use repair::{read_meta, repair, Repaired};
 pub use rows::rows_of;
+pub use tree::{detach, join_tree};

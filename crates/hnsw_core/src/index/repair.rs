@@ -1,24 +1,25 @@
 //! Repairing the graph around deleted nodes, after VACUUM has marked them.
 //!
-//! 1. Every live node that only deleted nodes lead to gets an in-link from the nearest
-//!    node reachable without them (so nothing below can strand it, whenever VACUUM stops).
-//! 2. If the entry point was deleted, the highest live node replaces it.
+//! 1. If the entry point was deleted, the highest live node in the tree replaces it (if
+//!    there is none, the deleted entry point stays, so scans and inserts still start in
+//!    the tree).
+//! 2. Each deleted node leaves the tree (`detach`): its children move to other parents
+//!    first, so every live node stays reachable whenever VACUUM stops (a crash, an ERROR).
 //! 3. Locally, without searching from the entry point: each live node X whose list on
 //!    some layer names a deleted node d keeps its other links and takes, in d's place, as
 //!    many of d's own neighbours as the list has room for (heuristic first, then nearest).
-//!    Afterwards no live node points at a deleted one, so scans stop walking through them.
-//! 4. Step 1 again, for nodes that concurrent inserts stranded meanwhile.
+//!    Tree links are never touched. Afterwards no live node points at a deleted one, so
+//!    scans stop walking through them.
 //!
 //! A deleted node whose duplicate chain still holds live copies stays in the graph. Links
 //! to aliases (left by an insert racing with the VACUUM that freed the node it linked to)
 //! are replaced like links to deleted nodes.
 
 use super::records::for_each_record;
+use super::tree::detach;
 use crate::distance::kernels;
 use crate::graph::{search, select_neighbours, EntryPoint, GraphRead, Neighbour, Visited, NO_NODE};
-use crate::page::node::{
-    read_layer0, read_list, write_layer0, write_list, NodeRecord, FLAG_ALIAS, FLAG_DELETED,
-};
+use crate::page::node::{read_list, record_tree, write_list, NodeRecord, FLAG_ALIAS, FLAG_DELETED};
 use crate::page::{FormatError, Layout, Meta, PageStore, PageWrite, PagedGraph};
 use std::collections::{HashMap, HashSet};
 
@@ -32,13 +33,13 @@ pub fn read_meta<S: PageStore>(store: &S) -> Result<Meta, FormatError> {
 pub struct Repaired {
     pub lists: usize,
     pub entry_moved: bool,
-    /// Live nodes that had lost every in-link and were linked back.
-    pub reconnected: usize,
+    /// Deleted nodes taken out of the tree.
+    pub detached: usize,
     /// The deleted graph nodes without live copies: nothing links to them any more.
     pub deleted: HashSet<u32>,
 }
 
-/// One repair pass over the index in `store` (steps 1 to 4 above). Every change is one
+/// One repair pass over the index in `store` (steps 1 to 3 above). Every change is one
 /// unit, so the pass may stop between any two (a crash, an ERROR) and leave a valid index.
 pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
     let meta = read_meta(store)?;
@@ -77,7 +78,7 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
         }
         if r.flags & FLAG_DELETED != 0 {
             deleted.insert(id);
-        } else if highest_live.is_none_or(|e| (r.level as usize) > e.level) {
+        } else if r.in_tree() && highest_live.is_none_or(|e| (r.level as usize) > e.level) {
             highest_live = Some(EntryPoint {
                 node: id,
                 level: r.level as usize,
@@ -101,24 +102,35 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
     });
     let mut done = Repaired::default();
     let gone: HashSet<u32> = deleted.union(&aliases).copied().collect();
-    // Where scans start once the gone nodes are unlinked.
-    let start = match meta.entry {
-        Some(e) if !gone.contains(&e.node) => Some(e),
-        _ => highest_live,
-    };
-    // First link in every live node that only gone nodes lead to: unlinking them below
-    // then strands nothing, even if VACUUM stops half-way (a crash, an ERROR).
-    done.reconnected = reconnect_orphans(store, &layout, &gone, start)?;
     if gone.is_empty() {
         return Ok(done);
     }
+    let mut entry = meta.entry;
     store.update_meta(|meta| {
-        if meta.entry.is_some_and(|e| deleted.contains(&e.node)) {
-            meta.entry = highest_live;
-            done.entry_moved = true;
+        if let (Some(e), Some(live)) = (meta.entry, highest_live) {
+            if deleted.contains(&e.node) {
+                meta.entry = Some(live);
+                done.entry_moved = true;
+            }
         }
+        entry = meta.entry;
         Some(()) // a repair pass is a structural change either way
     })?;
+    // Out of the tree first: then unlinking them below strands nothing.
+    let mut kept = HashSet::new();
+    let mut in_order: Vec<u32> = deleted.iter().copied().collect();
+    in_order.sort_unstable(); // the same units every run, for the crash suites
+    for x in in_order {
+        store.pause();
+        if entry.is_some_and(|e| e.node == x) {
+            continue;
+        }
+        if detach(store, &layout, x, &deleted) {
+            done.detached += 1;
+        } else {
+            kept.insert(x);
+        }
+    }
     let graph = PagedGraph::new(store, meta);
     let mut repairer = Repairer {
         store,
@@ -139,8 +151,7 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
         }
         repairer.vectors.clear(); // keep memory bounded: vectors are cached per node
     });
-    // Again, for nodes that concurrent inserts stranded meanwhile.
-    done.reconnected += reconnect_orphans(store, &layout, &gone, read_meta(store)?.entry)?;
+    deleted.retain(|x| !kept.contains(x));
     done.deleted = deleted;
     Ok(done)
 }
@@ -182,10 +193,32 @@ impl<S: PageWrite> Repairer<'_, S> {
 
     /// The list that should replace `list` (node `id`'s on `layer`), if it names a
     /// deleted node (or one below that layer) and there is anything to put in its place.
-    fn replacement(&mut self, id: u32, list: &[u32], layer: usize) -> Option<Vec<u32>> {
+    /// Its first `pinned` entries (tree links) stay as they are.
+    fn replacement(
+        &mut self,
+        id: u32,
+        list: &[u32],
+        pinned: usize,
+        layer: usize,
+    ) -> Option<Vec<u32>> {
+        let (tree_links, list) = list.split_at(pinned);
         if !list.iter().any(|&n| self.is_gone(n, layer)) {
             return None;
         }
+        let mut new = tree_links.to_vec();
+        new.extend(self.replace_unpinned(id, tree_links, list, layer)?);
+        Some(new)
+    }
+
+    /// `replacement` for the part of the list after its tree links, which take room from
+    /// it (and are not offered again).
+    fn replace_unpinned(
+        &mut self,
+        id: u32,
+        tree_links: &[u32],
+        list: &[u32],
+        layer: usize,
+    ) -> Option<Vec<u32>> {
         let mut candidates: Vec<u32> = list
             .iter()
             .copied()
@@ -193,6 +226,7 @@ impl<S: PageWrite> Repairer<'_, S> {
             .collect();
         let mut seen: HashSet<u32> = candidates.iter().copied().collect();
         seen.insert(id);
+        seen.extend(tree_links);
         let mut their = Vec::new();
         for &d in list.iter().filter(|&&n| self.is_gone(n, layer)) {
             self.graph.neighbours_into(d, layer, &mut their);
@@ -205,8 +239,9 @@ impl<S: PageWrite> Repairer<'_, S> {
         if candidates.is_empty() {
             // Every neighbour, and every neighbour's neighbour, is gone. On upper layers
             // the node simply has no links there (descent goes on below); on layer 0 it
-            // gets new neighbours from a search, as an insert would.
-            if layer > 0 {
+            // gets new neighbours from a search, as an insert would (unless its tree links
+            // are all it needs).
+            if layer > 0 || !tree_links.is_empty() {
                 return Some(Vec::new());
             }
             let entry = self.graph.meta.entry?;
@@ -215,18 +250,17 @@ impl<S: PageWrite> Repairer<'_, S> {
             candidates = search(self.graph, &base, entry, ef, ef, &mut Visited::sparse())
                 .into_iter()
                 .map(|n| n.id)
-                .filter(|&n| n != id && !self.is_gone(n, layer))
+                .filter(|&n| !self.is_gone(n, layer) && seen.insert(n))
                 .collect();
             if candidates.is_empty() {
                 return None; // nothing live is reachable at all
             }
         }
-        let max = self.layout.max_degree(layer);
+        let max = self.layout.max_degree(layer) - tree_links.len();
         if candidates.len() <= max {
             return Some(candidates);
         }
-        // The links the list keeps all stay (dropping one could take a node's last
-        // in-link); the room left goes to the gone nodes' neighbours, chosen with the
+        // The links the list keeps all stay (they were chosen for it); the room left goes to the gone nodes' neighbours, chosen with the
         // heuristic, then nearest first.
         let survivors = list.iter().filter(|&&n| !self.is_gone(n, layer)).count();
         let (mut kept, offered) = (candidates[..survivors].to_vec(), &candidates[survivors..]);
@@ -267,15 +301,24 @@ impl<S: PageWrite> Repairer<'_, S> {
         for _ in 0..3 {
             let m = self.layout.m;
             let mut list = Vec::new();
-            self.store
-                .with_page(block, |p| read_list(p, at, m, layer, &mut list));
-            let Some(new) = self.replacement(id, &list, layer) else {
+            let pinned_of = |p: &[u8]| {
+                if layer == 0 {
+                    record_tree(p, at).pinned
+                } else {
+                    0
+                }
+            };
+            let pinned = self.store.with_page(block, |p| {
+                read_list(p, at, m, layer, &mut list);
+                pinned_of(p)
+            });
+            let Some(new) = self.replacement(id, &list, pinned, layer) else {
                 return false;
             };
             let written = self.store.modify(&[block], |pages| {
                 let mut current = Vec::new();
                 read_list(pages[0], at, m, layer, &mut current);
-                if current != list {
+                if current != list || pinned_of(pages[0]) != pinned {
                     return None; // changed under us: compute again
                 }
                 write_list(pages[0], at, m, layer, &new);
@@ -286,162 +329,5 @@ impl<S: PageWrite> Repairer<'_, S> {
             }
         }
         false
-    }
-}
-
-/// Links back every live node that re-selection left without a path from the entry point
-/// (as the build does): from the nearest reachable node that can take it, giving up that
-/// node's farthest link only if the link's target keeps another in-link.
-fn reconnect_orphans<S: PageWrite>(
-    store: &S,
-    layout: &Layout,
-    gone: &HashSet<u32>,
-    start: Option<EntryPoint>,
-) -> Result<usize, FormatError> {
-    let meta = read_meta(store)?;
-    let (Some(entry), Some(start)) = (meta.entry, start) else {
-        return Ok(0);
-    };
-    let graph = PagedGraph::new(store, meta);
-    let mut nodes = Vec::new(); // graph nodes that stay linked (live, or holding live copies)
-    for_each_record(store, layout, |id, r| {
-        if r.is_occupied() && r.flags & FLAG_ALIAS == 0 && !gone.contains(&id) {
-            nodes.push(id);
-        }
-    });
-    let mut in_degree: HashMap<u32, u32> = HashMap::new();
-    let mut list = Vec::new();
-    for &id in &nodes {
-        graph.neighbours_into(id, 0, &mut list);
-        for &n in list.iter().filter(|n| !gone.contains(n)) {
-            *in_degree.entry(n).or_default() += 1;
-        }
-    }
-    let mut reached = HashSet::new();
-    mark_reachable(&graph, start.node, gone, &mut reached);
-    let mut reconnected = 0;
-    let max = layout.max_degree(0);
-    for &orphan in &nodes {
-        if reached.contains(&orphan) {
-            continue;
-        }
-        let mut query = Vec::new();
-        graph.read_vector(orphan, &mut query);
-        let ef = meta.ef_construction as usize;
-        let found = search(&graph, &query, entry, ef, ef, &mut Visited::sparse());
-        let mut hosts: Vec<u32> = found
-            .iter()
-            .map(|n| n.id)
-            .filter(|h| *h != orphan && reached.contains(h))
-            .collect();
-        if hosts.is_empty() {
-            // The search stayed in the orphan's own island: try every reached node, nearest first.
-            let mut all: Vec<Neighbour> = reached
-                .iter()
-                .map(|&id| Neighbour {
-                    distance: graph.distance_to(&query, id),
-                    id,
-                })
-                .collect();
-            all.sort();
-            hosts = all.into_iter().map(|n| n.id).collect();
-        }
-        if hosts
-            .into_iter()
-            .any(|host| add_link(store, &graph, layout, host, orphan, max, &mut in_degree))
-        {
-            reconnected += 1;
-            mark_reachable(&graph, orphan, gone, &mut reached);
-        }
-    }
-    Ok(reconnected)
-}
-
-/// Adds to `reached` every node a layer-0 walk from `from` reaches without entering a
-/// `gone` node.
-fn mark_reachable<G: GraphRead>(
-    graph: &G,
-    from: u32,
-    gone: &HashSet<u32>,
-    reached: &mut HashSet<u32>,
-) {
-    if !reached.insert(from) {
-        return;
-    }
-    let mut stack = vec![from];
-    let mut list = Vec::new();
-    while let Some(id) = stack.pop() {
-        graph.neighbours_into(id, 0, &mut list);
-        for &n in &list {
-            if !gone.contains(&n) && reached.insert(n) {
-                stack.push(n);
-            }
-        }
-    }
-}
-
-/// Adds `target` to `host`'s layer-0 list; a full list gives up its farthest link whose
-/// target has another in-link, or declines (false).
-fn add_link<S: PageWrite>(
-    store: &S,
-    graph: &PagedGraph<&S>,
-    layout: &Layout,
-    host: u32,
-    target: u32,
-    max: usize,
-    in_degree: &mut HashMap<u32, u32>,
-) -> bool {
-    let (block, at) = layout.node_location(host);
-    let m = layout.m;
-    let metric = graph.meta.metric.indexed();
-    let mut base = Vec::new();
-    graph.read_vector(host, &mut base);
-    let mut current = Vec::new();
-    store.with_page(block, |p| read_layer0(p, at, m, &mut current));
-    let mut vectors: HashMap<u32, Vec<f32>> = HashMap::new();
-    for &n in &current {
-        let mut v = Vec::new();
-        graph.read_vector(n, &mut v);
-        vectors.insert(n, v);
-    }
-    let evicted = store.modify(&[block], |pages| {
-        let mut links = Vec::new();
-        read_layer0(pages[0], at, m, &mut links);
-        if links != current || links.contains(&target) {
-            return None; // changed meanwhile, or already there: leave it
-        }
-        let mut evicted = None;
-        if links.len() >= max {
-            let farthest = links
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| in_degree.get(n).copied().unwrap_or(0) >= 2)
-                .map(|(i, &n)| {
-                    (
-                        Neighbour {
-                            distance: metric.distance(kernels(), &base, &vectors[&n]),
-                            id: n,
-                        },
-                        i,
-                    )
-                })
-                .max()?;
-            evicted = Some(farthest.0.id);
-            links[farthest.1] = target;
-        } else {
-            links.push(target);
-        }
-        write_layer0(pages[0], at, m, &links);
-        Some(evicted)
-    });
-    match evicted {
-        None => false,
-        Some(evicted) => {
-            if let Some(e) = evicted {
-                *in_degree.entry(e).or_default() -= 1;
-            }
-            *in_degree.entry(target).or_default() += 1;
-            true
-        }
     }
 }

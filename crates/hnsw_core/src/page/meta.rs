@@ -8,7 +8,7 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const META_SIZE: usize = 80;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

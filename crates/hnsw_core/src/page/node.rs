@@ -4,7 +4,7 @@
 //! ```text
 //!  0  u32  heap block        8  u32  generation
 //!  4  u16  heap offset      12  u16  layer-0 neighbour count
-//!  6  u8   level            14  u16  reserved (0)
+//!  6  u8   level            14  u16  tree links: how many layer-0 neighbours are pinned
 //!  7  u8   flags            16  u32  next duplicate (NO_NODE = none)
 //!                           20  u32 x MAX_LEVEL   upper slot of layers 1..=level,
 //!                                                 then spare slots the record owns
@@ -17,9 +17,14 @@
 //! copy is an *alias* record (FLAG_ALIAS, no links) chained from it through `next
 //! duplicate`. A scan that reaches a node returns its whole chain. So thousands of equal
 //! vectors cost one graph node and never crowd out its neighbours.
+//! Graph nodes also hang in one spanning tree on layer 0 (see `graph::tree`): FLAG_TREE
+//! says the node is in it, the first `tree links` layer-0 neighbours are its pinned tree
+//! links, and with FLAG_CHILD the first of them is its parent (a tree node without it is
+//! the root).
 //! Upper slot: `u32 count`, then `m` u32 neighbour ids.
 
 use super::{get_u16, get_u32, put_u16, put_u32};
+use crate::graph::tree::TreeLinks;
 use crate::graph::{MAX_LEVEL, NO_NODE};
 use crate::page::layout::NODE_HEADER;
 
@@ -35,6 +40,8 @@ pub const FLAG_OCCUPIED: u8 = 1;
 pub const FLAG_DELETED: u8 = 2;
 pub const FLAG_ALIAS: u8 = 4;
 pub const FLAG_FREE: u8 = 8;
+pub const FLAG_TREE: u8 = 16;
+pub const FLAG_CHILD: u8 = 32;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRecord {
@@ -49,6 +56,8 @@ pub struct NodeRecord {
     /// Upper slots the record owns beyond its level (left by an earlier owner of the slot).
     pub spare_slots: Vec<u32>,
     pub layer0: Vec<u32>,
+    /// How many of `layer0`'s first entries are tree links.
+    pub pinned: u16,
 }
 
 impl NodeRecord {
@@ -61,6 +70,30 @@ impl NodeRecord {
     /// Live, not deleted and not an alias: a node the graph should link to.
     pub fn is_linked_node(&self) -> bool {
         self.is_occupied() && self.flags & (FLAG_DELETED | FLAG_ALIAS) == 0
+    }
+
+    /// Whether the node is in the tree (the root, or a node with a parent).
+    pub fn in_tree(&self) -> bool {
+        self.flags & FLAG_TREE != 0
+    }
+
+    /// How the layer-0 list splits into tree links and the rest.
+    pub fn tree_links(&self) -> TreeLinks {
+        TreeLinks {
+            pinned: self.pinned as usize,
+            has_parent: self.flags & FLAG_CHILD != 0,
+        }
+    }
+
+    /// The node's parent in the tree.
+    pub fn parent(&self) -> Option<u32> {
+        (self.flags & FLAG_CHILD != 0).then(|| self.layer0.first().copied())?
+    }
+
+    /// The node's children in the tree.
+    pub fn children(&self) -> &[u32] {
+        let range = self.tree_links().child_range();
+        self.layer0.get(range).unwrap_or(&[])
     }
 
     /// All upper slots the record owns, in use or spare.
@@ -82,7 +115,7 @@ impl NodeRecord {
         page[at + 6] = self.level;
         page[at + 7] = self.flags;
         put_u32(page, at + 8, self.generation);
-        put_u16(page, at + 14, 0);
+        put_u16(page, at + 14, self.pinned);
         put_u32(page, at + 16, self.next_duplicate);
         let owned = self.owned_slots();
         for i in 0..MAX_LEVEL {
@@ -117,7 +150,37 @@ impl NodeRecord {
                 .filter(|&s| s != NO_NODE)
                 .collect(),
             layer0: read_links(page, at + 12, at + NODE_HEADER + 4 * MAX_LEVEL, 2 * m, true),
+            pinned: get_u16(page, at + 14),
         }
+    }
+}
+
+/// The tree links of the record at `at`.
+pub fn record_tree(page: &[u8], at: usize) -> TreeLinks {
+    TreeLinks {
+        pinned: get_u16(page, at + 14) as usize,
+        has_parent: page[at + 7] & FLAG_CHILD != 0,
+    }
+}
+
+/// Writes the layer-0 list of the record at `at` with its tree links.
+pub fn write_layer0_tree(page: &mut [u8], at: usize, m: usize, ids: &[u32], tree: TreeLinks) {
+    assert!(tree.pinned <= ids.len());
+    put_u16(page, at + 14, tree.pinned as u16);
+    write_layer0(page, at, m, ids);
+    if tree.has_parent {
+        page[at + 7] |= FLAG_CHILD;
+    } else {
+        page[at + 7] &= !FLAG_CHILD;
+    }
+}
+
+/// Sets or clears FLAG_TREE on the record at `at`.
+pub fn set_in_tree(page: &mut [u8], at: usize, in_tree: bool) {
+    if in_tree {
+        page[at + 7] |= FLAG_TREE;
+    } else {
+        page[at + 7] &= !FLAG_TREE;
     }
 }
 
@@ -134,6 +197,7 @@ pub fn free_record(page: &mut [u8], at: usize, m: usize) {
         upper_slots: Vec::new(),
         spare_slots: old.owned_slots(),
         layer0: Vec::new(),
+        pinned: 0,
     }
     .write(page, at, m);
 }
@@ -154,7 +218,10 @@ pub fn read_layer0(page: &[u8], at: usize, m: usize, out: &mut Vec<u32>) {
     *out = read_links(page, at + 12, at + NODE_HEADER + 4 * MAX_LEVEL, 2 * m, true);
 }
 
+/// Writes the layer-0 list of the record at `at`, its tree links unchanged (the caller
+/// keeps the pinned entries in front).
 pub fn write_layer0(page: &mut [u8], at: usize, m: usize, ids: &[u32]) {
+    debug_assert!(get_u16(page, at + 14) as usize <= ids.len());
     write_links(
         page,
         at + 12,

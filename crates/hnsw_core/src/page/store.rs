@@ -82,17 +82,29 @@ pub trait PageWrite: PageStore {
         &self,
         change: impl FnOnce(&mut Meta) -> Option<()>,
     ) -> Result<bool, FormatError> {
+        self.update_meta_with(&[], |meta, _| change(meta))
+    }
+
+    /// `update_meta`, with `others` (at most 3 blocks above 0, ascending) changed in the
+    /// same unit: `change` gets their pages in that order.
+    fn update_meta_with(
+        &self,
+        others: &[u32],
+        change: impl FnOnce(&mut Meta, &mut [&mut [u8]]) -> Option<()>,
+    ) -> Result<bool, FormatError> {
         let (lsn, time) = self.change_stamp();
-        self.modify(&[0], |pages| {
-            let mut meta = match Meta::read(pages[0]) {
+        let blocks: Vec<u32> = std::iter::once(0).chain(others.iter().copied()).collect();
+        self.modify(&blocks, |pages| {
+            let (meta_page, rest) = pages.split_first_mut().expect("the meta page");
+            let mut meta = match Meta::read(meta_page) {
                 Ok(meta) => meta,
                 Err(e) => return Some(Err(e)),
             };
-            change(&mut meta)?;
+            change(&mut meta, rest)?;
             meta.generation += 1;
             meta.last_change_lsn = lsn;
             meta.last_change_time = time;
-            meta.write(pages[0]);
+            meta.write(meta_page);
             Some(Ok(()))
         })
         .transpose()

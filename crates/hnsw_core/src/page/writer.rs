@@ -1,6 +1,8 @@
 //! Writing a built graph as index pages, in block order, one page at a time.
 
-use super::node::{write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_OCCUPIED};
+use super::node::{
+    write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_CHILD, FLAG_OCCUPIED, FLAG_TREE,
+};
 use super::{init_page, set_page_used, Layout, Meta, PageKind, HEADER_SIZE, PAGE_SIZE};
 use crate::graph::Graph;
 
@@ -59,11 +61,17 @@ pub fn write_index(
                 for (k, id) in ids.clone().enumerate() {
                     let id = id as u32;
                     let level = graph.level(id);
-                    let alias = if graph.is_alias(id) { FLAG_ALIAS } else { 0 };
+                    // Every graph node is in the tree, aliases are not.
+                    let tree = graph.tree_links(id);
+                    let kind = match (graph.is_alias(id), tree.has_parent) {
+                        (true, _) => FLAG_ALIAS,
+                        (false, true) => FLAG_TREE | FLAG_CHILD,
+                        (false, false) => FLAG_TREE,
+                    };
                     let record = NodeRecord {
                         tid: tids[id as usize],
                         level: level as u8,
-                        flags: FLAG_OCCUPIED | alias,
+                        flags: FLAG_OCCUPIED | kind,
                         generation: 1,
                         next_duplicate: graph.next_duplicate(id).unwrap_or(crate::graph::NO_NODE),
                         upper_slots: (1..=level)
@@ -71,6 +79,7 @@ pub fn write_index(
                             .collect(),
                         spare_slots: Vec::new(),
                         layer0: graph.neighbours(id, 0),
+                        pinned: tree.pinned as u16,
                     };
                     record.write(&mut page, HEADER_SIZE + k * layout.node_size, m);
                 }

@@ -9,9 +9,17 @@
 //! 3. write the vector;
 //! 4. write the node's own links on every layer (it has no in-links yet, so no scan
 //!    reaches it);
-//! 5. add the back-links, one neighbour page per record: now it is found, and whatever
-//!    layer a scan reaches it through, its layer-0 list is already written;
-//! 6. if it is above the entry point, make it the entry point (meta page).
+//! 5. join the tree (`join_tree`): the nearest candidate with room pins it as a child, and
+//!    it pins that parent, in one record over both pages: from now on it is reachable,
+//!    and no later re-selection can change that;
+//! 6. add the other back-links, one neighbour page per record (a full list re-selects
+//!    with the heuristic and keeps its tree links, so whatever it drops stays reachable
+//!    through the tree); whatever layer a scan reaches the node through, its layer-0 list
+//!    is already written;
+//! 7. if it is above the entry point, make it the entry point (meta page).
+//!
+//! The first node of an empty index becomes the entry point and the tree's root in one
+//! record over the meta page and its own.
 //!
 //! Ids come from the insert page's own `used` counter; the meta page changes only when
 //! that page fills (or the entry point moves), so inserts do not queue on the meta page.
@@ -25,8 +33,9 @@ use crate::graph::{
     descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
     Visited,
 };
+use crate::index::join_tree;
 use crate::page::node::{
-    next_duplicate, record_flags, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS,
+    next_duplicate, record_flags, set_in_tree, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS,
     FLAG_DELETED, FLAG_OCCUPIED,
 };
 use crate::page::{Layout, Meta, PageWrite, PagedGraph};
@@ -79,11 +88,16 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             let id = created
                 .get_or_insert_with(|| self.create_node(vector, tid, level, 0))
                 .0;
-            let made_entry = self.update_meta(|meta| {
-                meta.entry
-                    .is_none()
-                    .then(|| meta.entry = Some(EntryPoint { node: id, level }))
-            });
+            let (block, at) = self.layout.node_location(id);
+            let made_entry = self
+                .store
+                .update_meta_with(&[block], |meta, pages| {
+                    meta.entry.is_none().then_some(())?;
+                    meta.entry = Some(EntryPoint { node: id, level });
+                    set_in_tree(pages[0], at, true);
+                    Some(())
+                })
+                .unwrap_or_else(|e| self.store.format_error(e));
             if made_entry {
                 return;
             }
@@ -150,14 +164,14 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         for (layer, chosen) in chosen_by_layer.iter().enumerate() {
             self.write_links(id, &record, layer, chosen);
         }
+        let candidates: Vec<u32> = found_by_layer[0].iter().map(|n| n.id).collect();
+        join_tree(self.store, &self.layout, id, &candidates, entry.node);
+        let parent = self.graph.node(id).parent();
         for layer in (0..=top).rev() {
-            let chosen = &chosen_by_layer[layer];
-            // On layer 0 the nearest neighbour takes the new node first, whatever the
-            // heuristic says: from then on the node is reachable, so the nodes later
-            // back-links push out can safely hang off it (see `link_back`).
-            for (k, &other) in chosen.iter().enumerate() {
-                let force = layer == 0 && k == 0;
-                self.link_back(other, id, &record, layer, force, chosen);
+            for &other in &chosen_by_layer[layer] {
+                if layer > 0 || Some(other) != parent {
+                    self.link_back(other, id, layer);
+                }
             }
         }
         if level > entry.level {
@@ -250,23 +264,9 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         }
         let vectors = &self.vectors;
         let metric = self.metric;
-        let mut chosen = select_neighbours(candidates, max, |a, b| {
+        select_neighbours(candidates, max, |a, b| {
             metric.distance(kernels(), &vectors[&a], &vectors[&b])
-        });
-        // Around a hub the heuristic keeps the hub alone (it is nearer to every other
-        // candidate than the new node is), and the hub's full list then drops the new
-        // node: inserted near one point, rows became unreachable. A few nearest links
-        // more give the node neighbours that link back to it.
-        let floor = (self.layout.m / 2).min(max);
-        for c in candidates {
-            if chosen.len() >= floor {
-                break;
-            }
-            if !chosen.contains(&c.id) {
-                chosen.push(c.id);
-            }
-        }
-        chosen
+        })
     }
 
     fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {

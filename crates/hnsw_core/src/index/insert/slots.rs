@@ -31,6 +31,7 @@ impl<S: PageWrite> Inserter<'_, S> {
             upper_slots: Vec::new(),
             spare_slots: Vec::new(),
             layer0: Vec::new(),
+            pinned: 0,
         };
         let id = if let Some((id, reserved)) = self.take_free_slot() {
             // A scan may still hold this id from before the slot was freed: the vector
