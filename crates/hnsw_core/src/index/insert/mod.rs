@@ -264,9 +264,24 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         }
         let vectors = &self.vectors;
         let metric = self.metric;
-        select_neighbours(candidates, max, |a, b| {
+        let mut chosen = select_neighbours(candidates, max, |a, b| {
             metric.distance(kernels(), &vectors[&a], &vectors[&b])
-        })
+        });
+        // Around a hub the heuristic keeps the hub alone (it is nearer to every other
+        // candidate than the new node is); rows inserted around one point are then
+        // reachable only through the tree, a long walk for a scan. A few nearest links
+        // more give the node neighbours a scan meets on the way. (A build inserts in no
+        // such order, so it keeps the heuristic's choice.)
+        let floor = (self.layout.m / 2).min(max);
+        for c in candidates {
+            if chosen.len() >= floor {
+                break;
+            }
+            if !chosen.contains(&c.id) {
+                chosen.push(c.id);
+            }
+        }
+        chosen
     }
 
     fn update_meta(&self, change: impl FnOnce(&mut Meta) -> Option<()>) -> bool {
