@@ -8,7 +8,7 @@ mod crash;
 use crash::*;
 use hnsw_core::graph::EntryPoint;
 use hnsw_core::index::{graph_problems, insert, read_records};
-use hnsw_core::page::node::{write_layer0, NodeRecord};
+use hnsw_core::page::node::{write_layer0, NodeRecord, FLAG_CHILD, FLAG_TREE};
 use hnsw_core::page::{MemStore, Meta, PageStore, PageWrite};
 
 fn problems(store: &MemStore) -> Vec<String> {
@@ -85,6 +85,38 @@ fn a_healthy_index_has_no_problems_and_each_defect_is_found() {
     expect(
         &s,
         &format!("live node {target} is not reachable from the entry point"),
+    );
+
+    // An entry point nothing links to on layer 0: scans that land elsewhere never return
+    // it (the review's stranded entry point, which a walk from the entry point alone
+    // does not see).
+    let mut s = store.snapshot();
+    for (id, r) in records(&s) {
+        if id != entry && r.layer0.contains(&entry) {
+            edit(&mut s, id, |r| {
+                r.layer0.retain(|&n| n != entry);
+                r.pinned = 0;
+                r.flags &= !FLAG_CHILD;
+            });
+        }
+    }
+    expect(&s, &format!("entry point {entry} has no layer-0 in-links"));
+
+    // A live node out of the tree, and a parent that does not know its child.
+    let mut s = store.snapshot();
+    let id = linked(&s);
+    edit(&mut s, id, |r| r.flags &= !FLAG_TREE);
+    expect(&s, &format!("live node {id} is not in the tree"));
+    let mut s = store.snapshot();
+    let (child, r) = records(&s)
+        .into_iter()
+        .find(|(_, r)| r.parent().is_some() && r.layer0.len() > r.pinned as usize)
+        .unwrap();
+    let stranger = r.layer0[r.pinned as usize];
+    edit(&mut s, child, |r| r.layer0[0] = stranger);
+    expect(
+        &s,
+        &format!("node {child} names {stranger} as its parent, which does not name it"),
     );
 
     // A duplicate chain that leads to a node, not an alias.
