@@ -275,7 +275,7 @@ fn workload(metric: Metric, shape: Shape, m: usize, seed: u64) {
 fn every_live_row_is_reachable_after_every_step() {
     for metric in METRICS {
         for shape in SHAPES {
-            for (m, seed) in [(4, 1), (8, 2)] {
+            for (m, seed) in [(2, 3), (4, 1), (8, 2)] {
                 workload(
                     metric,
                     shape,
