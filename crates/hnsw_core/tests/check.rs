@@ -8,7 +8,9 @@ mod crash;
 use crash::*;
 use hnsw_core::graph::EntryPoint;
 use hnsw_core::index::{graph_problems, insert, read_records};
-use hnsw_core::page::node::{write_layer0, NodeRecord, FLAG_CHILD, FLAG_TREE};
+use hnsw_core::page::node::{
+    write_layer0, NodeRecord, FLAG_ALIAS, FLAG_CHILD, FLAG_OCCUPIED, FLAG_TREE,
+};
 use hnsw_core::page::{MemStore, Meta, PageStore, PageWrite};
 
 fn problems(store: &MemStore) -> Vec<String> {
@@ -124,6 +126,21 @@ fn a_healthy_index_has_no_problems_and_each_defect_is_found() {
     let (a, b) = (linked(&s), entry);
     edit(&mut s, a, |r| r.next_duplicate = b);
     expect(&s, &format!("node {a} has a broken duplicate chain at {b}"));
+
+    // A chain of aliases that loops back on itself.
+    let mut s = store.snapshot();
+    let all = records(&s);
+    let mut ids = all
+        .iter()
+        .filter(|(&id, r)| r.is_linked_node() && id != entry)
+        .map(|(&id, _)| id);
+    let (a, c) = (ids.next().unwrap(), ids.next().unwrap());
+    edit(&mut s, c, |r| {
+        r.flags = FLAG_OCCUPIED | FLAG_ALIAS;
+        r.next_duplicate = c;
+    });
+    edit(&mut s, a, |r| r.next_duplicate = c);
+    expect(&s, &format!("node {a} has a duplicate chain that loops"));
 
     // An entry point that does not exist.
     let mut s = store.snapshot();

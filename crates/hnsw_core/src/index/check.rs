@@ -2,8 +2,9 @@
 //! lists, duplicate chains, the tree, reachability as scans walk), one message per problem. The extension adds
 //! the heap half (rows without an entry) and runs both under the right locks.
 
+use super::chain::{chain, chain_bound};
 use super::records::for_each_record;
-use crate::graph::{GraphRead, NO_NODE};
+use crate::graph::GraphRead;
 use crate::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
 use crate::page::{Layout, Meta, PageWrite, PagedGraph};
 use std::collections::{HashMap, HashSet};
@@ -35,18 +36,14 @@ pub fn graph_problems<S: PageWrite>(
     };
 
     // A deleted node stays linked while its duplicate chain holds a live copy.
+    let bound = chain_bound(&meta, &layout);
+    let next_of = |a: u32| records.get(&a).map(|r| r.next_duplicate);
     let holds_live_copy = |id: u32| {
-        let mut next = records[&id].next_duplicate;
-        let mut steps = 0;
-        while next != NO_NODE && steps <= records.len() {
-            match records.get(&next) {
-                Some(a) if a.is_occupied() && a.flags & FLAG_DELETED == 0 => return true,
-                Some(a) => next = a.next_duplicate,
-                None => return false,
-            }
-            steps += 1;
-        }
-        false
+        chain(records[&id].next_duplicate, bound, next_of).any(|a| {
+            records
+                .get(&a)
+                .is_some_and(|r| r.is_occupied() && r.flags & FLAG_DELETED == 0)
+        })
     };
     match meta.entry {
         None if records.values().any(|r| r.is_linked_node()) => {
@@ -108,25 +105,20 @@ pub fn graph_problems<S: PageWrite>(
             }
         }
         // Its duplicate chain holds aliases only, and ends.
-        let mut next = r.next_duplicate;
-        let mut steps = 0;
-        while next != NO_NODE {
-            match records.get(&next) {
-                Some(a) if a.flags & FLAG_ALIAS != 0 && steps <= records.len() => {
-                    next = a.next_duplicate
-                }
-                _ => {
-                    found.push(format!("node {id} has a broken duplicate chain at {next}"));
-                    break;
-                }
-            }
-            steps += 1;
+        let mut copies = chain(r.next_duplicate, bound, next_of);
+        let broken_at = copies
+            .by_ref()
+            .find(|a| !records.get(a).is_some_and(|r| r.flags & FLAG_ALIAS != 0));
+        if let Some(at) = broken_at {
+            found.push(format!("node {id} has a broken duplicate chain at {at}"));
+        } else if copies.looped() {
+            found.push(format!("node {id} has a duplicate chain that loops"));
         }
     }
 
     found.extend(tree_problems(records));
     if let Some(e) = meta.entry.filter(|e| is_graph_node(&e.node)) {
-        found.extend(reachability_problems(&graph, records, e.node));
+        found.extend(reachability_problems(&graph, records, e.node, bound));
     }
     found
 }
@@ -190,6 +182,7 @@ fn reachability_problems<G: GraphRead>(
     graph: &G,
     records: &HashMap<u32, NodeRecord>,
     entry: u32,
+    chain_bound: usize,
 ) -> Vec<String> {
     let mut found = Vec::new();
     let is_graph_node = |id: &u32| {
@@ -229,11 +222,10 @@ fn reachability_problems<G: GraphRead>(
     // Copies are found through the chain of the node they duplicate.
     let chained: Vec<u32> = reached.iter().copied().collect();
     for id in chained {
-        let mut next = records[&id].next_duplicate;
-        while next != NO_NODE && reached.len() <= records.len() {
-            match records.get(&next) {
-                Some(a) if reached.insert(next) => next = a.next_duplicate,
-                _ => break,
+        let next_of = |a: u32| records.get(&a).map(|r| r.next_duplicate);
+        for a in chain(records[&id].next_duplicate, chain_bound, next_of) {
+            if !records.contains_key(&a) || !reached.insert(a) {
+                break;
             }
         }
     }

@@ -13,8 +13,9 @@
 //! moment), a record is freed only if it is still a deleted row's entry, and the free hint
 //! is a hint (inserts look for free slots from it and move on when there are none).
 
+use super::chain::{chain, chain_bound};
 use super::records::for_each_record;
-use crate::graph::{GraphRead, NO_NODE};
+use crate::graph::GraphRead;
 use crate::page::node::{free_record, write_upper, NodeRecord, FLAG_DELETED, FLAG_FREE};
 use crate::page::{FormatError, Layout, Meta, PageWrite, PagedGraph};
 use std::collections::{BTreeMap, HashSet};
@@ -65,14 +66,12 @@ pub fn free_deleted_slots<S: PageWrite>(
     }
     // Each freed node takes its chain of (all deleted) copies with it.
     let mut slots: Vec<u32> = Vec::new();
+    let bound = chain_bound(&meta, &layout);
     for &id in &candidates {
-        let mut next = id;
-        let mut steps = 0;
-        while next != NO_NODE && steps <= deleted.len() + slots.len() {
-            slots.push(next);
-            next = graph.node(next).next_duplicate;
-            steps += 1; // bounded: a corrupt chain could loop
-        }
+        slots.push(id);
+        slots.extend(chain(graph.node(id).next_duplicate, bound, |a| {
+            Some(graph.node(a).next_duplicate)
+        }));
     }
     let mut by_block: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for id in slots {

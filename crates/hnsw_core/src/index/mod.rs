@@ -3,6 +3,7 @@
 //! unit: INSERT, VACUUM's repair and free passes, the graph half of the checker, and the
 //! scan's check of the rows it returns.
 
+mod chain;
 mod check;
 mod free;
 mod insert;

@@ -15,6 +15,7 @@
 //! to aliases (left by an insert racing with the VACUUM that freed the node it linked to)
 //! are replaced like links to deleted nodes.
 
+use super::chain::{chain, chain_bound};
 use super::records::for_each_record;
 use super::tree::detach;
 use crate::distance::kernels;
@@ -85,20 +86,11 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
             });
         }
     });
+    let bound = chain_bound(&meta, &layout);
     deleted.retain(|&id| {
-        let mut next = next_duplicate.get(&id).copied();
-        let mut steps = 0;
-        while let Some(alias) = next {
-            if live_aliases.contains(&alias) {
-                return false;
-            }
-            next = next_duplicate.get(&alias).copied();
-            steps += 1;
-            if steps > next_duplicate.len() {
-                break; // a broken (cyclic) chain: hnsw_pg_check reports it
-            }
-        }
-        true
+        let first = next_duplicate.get(&id).copied().unwrap_or(NO_NODE);
+        let next_of = |a: u32| next_duplicate.get(&a).copied();
+        !chain(first, bound, next_of).any(|a| live_aliases.contains(&a))
     });
     let mut done = Repaired::default();
     let gone: HashSet<u32> = deleted.union(&aliases).copied().collect();

@@ -1,6 +1,7 @@
 //! What a scan returns for a node its search ranked: the node's rows, checked.
 
-use crate::graph::{GraphRead, NO_NODE};
+use super::chain::{chain, chain_bound};
+use crate::graph::GraphRead;
 use crate::page::node::{HeapTid, FLAG_ALIAS, FLAG_DELETED};
 use crate::page::{PageStore, PagedGraph};
 use std::collections::TryReserveError;
@@ -26,22 +27,22 @@ pub fn rows_of<S: PageStore>(
         return Ok(None);
     }
     let mut tids = Vec::new();
-    let mut record = node;
-    for _ in 0..MAX_CHAIN {
+    if node.flags & FLAG_DELETED == 0 {
+        tids.try_reserve(1)?;
+        tids.push(node.tid);
+    }
+    let bound = chain_bound(&graph.meta, &graph.layout);
+    for a in chain(node.next_duplicate, bound, |a| {
+        Some(graph.node(a).next_duplicate)
+    }) {
+        let record = graph.node(a);
+        if !record.is_occupied() || record.flags & FLAG_ALIAS == 0 {
+            break; // a chain holds aliases only
+        }
         if record.flags & FLAG_DELETED == 0 {
             tids.try_reserve(1)?;
             tids.push(record.tid);
         }
-        if record.next_duplicate == NO_NODE {
-            break;
-        }
-        record = graph.node(record.next_duplicate);
-        if !record.is_occupied() || record.flags & FLAG_ALIAS == 0 {
-            break; // a chain holds aliases only
-        }
     }
     Ok(Some(tids))
 }
-
-/// Bounds a duplicate chain walk, should a corrupt chain loop.
-const MAX_CHAIN: usize = 1 << 24;
