@@ -4,6 +4,7 @@
 
 use super::chain::{chain, chain_bound};
 use super::records::for_each_record;
+use crate::graph::tree::children_max;
 use crate::graph::GraphRead;
 use crate::page::node::{NodeRecord, FLAG_ALIAS, FLAG_DELETED};
 use crate::page::{Layout, Meta, PageWrite, PagedGraph};
@@ -84,7 +85,9 @@ pub fn graph_problems<S: PageWrite>(
                 ));
             }
             let mut seen = HashSet::new();
-            for &n in &list {
+            // Tree links may name a deleted node until VACUUM takes it out of the tree.
+            let pinned = if layer == 0 { r.tree_links().pinned } else { 0 };
+            for (k, &n) in list.iter().enumerate() {
                 if n == id {
                     found.push(format!("node {id} links to itself on layer {layer}"));
                 } else if !seen.insert(n) {
@@ -97,7 +100,10 @@ pub fn graph_problems<S: PageWrite>(
                     found.push(format!(
                         "node {id} links to {n} on layer {layer}, above that node's level"
                     ));
-                } else if records[&n].flags & FLAG_DELETED != 0 && !holds_live_copy(n) {
+                } else if records[&n].flags & FLAG_DELETED != 0
+                    && k >= pinned
+                    && !holds_live_copy(n)
+                {
                     found.push(format!(
                         "node {id} links to deleted node {n} on layer {layer}"
                     ));
@@ -108,7 +114,7 @@ pub fn graph_problems<S: PageWrite>(
         let mut copies = chain(r.next_duplicate, bound, next_of);
         let broken_at = copies
             .by_ref()
-            .find(|a| !records.get(a).is_some_and(|r| r.flags & FLAG_ALIAS != 0));
+            .find(|a| records.get(a).is_none_or(|r| r.flags & FLAG_ALIAS == 0));
         if let Some(at) = broken_at {
             found.push(format!("node {id} has a broken duplicate chain at {at}"));
         } else if copies.looped() {
@@ -116,7 +122,15 @@ pub fn graph_problems<S: PageWrite>(
         }
     }
 
-    found.extend(tree_problems(records));
+    found.extend(tree_problems(records, meta.m as usize));
+    if let Some(e) = meta.entry {
+        if records
+            .get(&e.node)
+            .is_some_and(|r| r.is_occupied() && !r.in_tree())
+        {
+            found.push(format!("entry point {} is not in the tree", e.node));
+        }
+    }
     if let Some(e) = meta.entry.filter(|e| is_graph_node(&e.node)) {
         found.extend(reachability_problems(&graph, records, e.node, bound));
     }
@@ -125,7 +139,7 @@ pub fn graph_problems<S: PageWrite>(
 
 /// The tree every graph node hangs in (see `graph::tree`): one root, parents and children
 /// that name each other, every live graph node in it.
-fn tree_problems(records: &HashMap<u32, NodeRecord>) -> Vec<String> {
+fn tree_problems(records: &HashMap<u32, NodeRecord>, m: usize) -> Vec<String> {
     let mut found = Vec::new();
     let mut roots = Vec::new();
     let mut ids: Vec<u32> = records.keys().copied().collect();
@@ -161,6 +175,13 @@ fn tree_problems(records: &HashMap<u32, NodeRecord>) -> Vec<String> {
                 )),
             },
         }
+        if r.children().len() > children_max(m) {
+            found.push(format!(
+                "node {id} has {} children in the tree, more than {}",
+                r.children().len(),
+                children_max(m)
+            ));
+        }
         for &c in r.children() {
             if records.get(&c).and_then(|cr| cr.parent()) != Some(id) {
                 found.push(format!(
@@ -169,7 +190,8 @@ fn tree_problems(records: &HashMap<u32, NodeRecord>) -> Vec<String> {
             }
         }
     }
-    if roots.len() > 1 {
+    let in_tree = records.values().any(|r| r.in_tree());
+    if roots.len() > 1 || (in_tree && roots.is_empty()) {
         found.push(format!("the tree has {} roots: {roots:?}", roots.len()));
     }
     found

@@ -108,13 +108,18 @@ pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
         entry = meta.entry;
         Some(()) // a repair pass is a structural change either way
     })?;
-    // Out of the tree first: then unlinking them below strands nothing.
+    // Out of the tree first: then unlinking them below strands nothing. An entry point
+    // this pass moved stays in the tree, and unfreed, until the next VACUUM: inserts and
+    // scans that read the meta page before the move still start from it.
     let mut kept = HashSet::new();
+    if done.entry_moved {
+        kept.extend(meta.entry.map(|e| e.node));
+    }
     let mut in_order: Vec<u32> = deleted.iter().copied().collect();
     in_order.sort_unstable(); // the same units every run, for the crash suites
     for x in in_order {
         store.pause();
-        if entry.is_some_and(|e| e.node == x) {
+        if entry.is_some_and(|e| e.node == x) || kept.contains(&x) {
             continue;
         }
         if detach(store, &layout, x, &deleted) {
@@ -293,16 +298,16 @@ impl<S: PageWrite> Repairer<'_, S> {
         for _ in 0..3 {
             let m = self.layout.m;
             let mut list = Vec::new();
-            let pinned_of = |p: &[u8]| {
+            let pinned_of = |p: &[u8], len: usize| {
                 if layer == 0 {
-                    record_tree(p, at).pinned
+                    record_tree(p, at, len).pinned
                 } else {
                     0
                 }
             };
             let pinned = self.store.with_page(block, |p| {
                 read_list(p, at, m, layer, &mut list);
-                pinned_of(p)
+                pinned_of(p, list.len())
             });
             let Some(new) = self.replacement(id, &list, pinned, layer) else {
                 return false;
@@ -310,7 +315,7 @@ impl<S: PageWrite> Repairer<'_, S> {
             let written = self.store.modify(&[block], |pages| {
                 let mut current = Vec::new();
                 read_list(pages[0], at, m, layer, &mut current);
-                if current != list || pinned_of(pages[0]) != pinned {
+                if current != list || pinned_of(pages[0], current.len()) != pinned {
                     return None; // changed under us: compute again
                 }
                 write_list(pages[0], at, m, layer, &new);

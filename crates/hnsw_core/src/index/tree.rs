@@ -15,9 +15,14 @@ use crate::page::node::{set_in_tree, write_layer0_tree, NodeRecord, FLAG_ALIAS};
 use crate::page::{Layout, PageWrite};
 use std::collections::HashSet;
 
-/// How far a walk down the tree goes before it gives up (only a damaged index has a
-/// path that long without a node with room).
-const WALK_LIMIT: usize = 1 << 20;
+/// How far a walk down the tree goes before it gives up (full nodes are a small share of
+/// the tree, so a real walk meets one with room within a few steps; only a damaged index
+/// has a path this long without one).
+const WALK_LIMIT: usize = 4096;
+
+/// How often `join_tree` starts a walk again from the entry point, when VACUUM took the
+/// node it was walking to out of the tree meanwhile.
+const WALK_RESTARTS: usize = 4;
 
 /// Node records on the pages of one unit.
 pub(crate) struct Nodes<'a, 'b> {
@@ -82,20 +87,18 @@ enum Declined {
 }
 
 /// Makes node `id` (its own lists written, not yet in the tree) a child of the first of
-/// `candidates` (nearest first) that is in the tree and has room; if all are full, of the
-/// first node with room on a walk down the tree from below the nearest full one;
-/// `fallback` (the entry point) when no candidate is in the tree. False only if the
-/// index is damaged (no tree node reachable that way).
-pub fn join_tree<S: PageWrite>(
-    store: &S,
-    layout: &Layout,
-    id: u32,
-    candidates: &[u32],
-    fallback: u32,
-) -> bool {
+/// `candidates` (nearest first) that is in the tree and has room; if none takes it, of
+/// the first node with room on a walk down the tree from below the nearest full one, or
+/// from the entry point as the meta page says now (the search may have run on a graph a
+/// VACUUM changed meanwhile, or the walk may meet a node VACUUM just took out of the
+/// tree: then it starts again from the entry point). False only if the index is damaged.
+pub fn join_tree<S: PageWrite>(store: &S, layout: &Layout, id: u32, candidates: &[u32]) -> bool {
     let cap = children_max(layout.m);
     let max = max_degree(layout.m, 0);
     let adopt = |parent: u32| -> Result<(), Declined> {
+        if parent == id {
+            return Err(Declined::NotInTree);
+        }
         let mut declined = Declined::NotInTree;
         let done = modify_nodes(store, layout, &[id, parent], |nodes| {
             let p = nodes.record(1);
@@ -120,10 +123,7 @@ pub fn join_tree<S: PageWrite>(
         done.ok_or(declined)
     };
     let mut below_full = None;
-    for &candidate in candidates.iter().chain([&fallback]) {
-        if candidate == id {
-            continue;
-        }
+    for &candidate in candidates {
         match adopt(candidate) {
             Ok(()) => return true,
             Err(Declined::Full(child)) => {
@@ -132,14 +132,19 @@ pub fn join_tree<S: PageWrite>(
             Err(Declined::NotInTree) => {}
         }
     }
-    let Some(mut at) = below_full else {
-        return false;
-    };
-    for _ in 0..WALK_LIMIT {
-        match adopt(at) {
-            Ok(()) => return true,
-            Err(Declined::Full(child)) if child != id => at = child,
-            Err(_) => return false,
+    for _ in 0..WALK_RESTARTS {
+        let start = below_full
+            .take()
+            .or_else(|| store.meta().entry.map(|e| e.node));
+        let Some(mut at) = start else {
+            return false;
+        };
+        for _ in 0..WALK_LIMIT {
+            match adopt(at) {
+                Ok(()) => return true,
+                Err(Declined::Full(child)) if child != id => at = child,
+                Err(_) => break,
+            }
         }
     }
     false

@@ -77,17 +77,17 @@ impl NodeRecord {
         self.flags & FLAG_TREE != 0
     }
 
-    /// How the layer-0 list splits into tree links and the rest.
+    /// How the layer-0 list splits into tree links and the rest (a damaged count is
+    /// clamped to the list).
     pub fn tree_links(&self) -> TreeLinks {
-        TreeLinks {
-            pinned: self.pinned as usize,
-            has_parent: self.flags & FLAG_CHILD != 0,
-        }
+        tree_links(self.pinned as usize, self.layer0.len(), self.flags)
     }
 
     /// The node's parent in the tree.
     pub fn parent(&self) -> Option<u32> {
-        (self.flags & FLAG_CHILD != 0).then(|| self.layer0.first().copied())?
+        self.tree_links()
+            .has_parent
+            .then(|| self.layer0.first().copied())?
     }
 
     /// The node's children in the tree.
@@ -155,11 +155,18 @@ impl NodeRecord {
     }
 }
 
-/// The tree links of the record at `at`.
-pub fn record_tree(page: &[u8], at: usize) -> TreeLinks {
+/// The tree links of the record at `at`, whose layer-0 list holds `len` ids (as read).
+pub fn record_tree(page: &[u8], at: usize, len: usize) -> TreeLinks {
+    tree_links(get_u16(page, at + 14) as usize, len, page[at + 7])
+}
+
+/// Tree links from a record's pinned count, list length and flags: never more pinned
+/// entries than the list holds, and a parent only if one is pinned.
+fn tree_links(pinned: usize, len: usize, flags: u8) -> TreeLinks {
+    let pinned = pinned.min(len);
     TreeLinks {
-        pinned: get_u16(page, at + 14) as usize,
-        has_parent: page[at + 7] & FLAG_CHILD != 0,
+        pinned,
+        has_parent: pinned > 0 && flags & FLAG_CHILD != 0,
     }
 }
 

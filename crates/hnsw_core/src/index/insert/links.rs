@@ -89,7 +89,7 @@ impl<S: PageWrite> Inserter<'_, S> {
                 });
             }
             let pinned = if layer == 0 {
-                record_tree(pages[0], at).pinned
+                record_tree(pages[0], at, links.len() - 1).pinned
             } else {
                 0
             };

@@ -36,9 +36,9 @@ use crate::graph::{
 use crate::index::join_tree;
 use crate::page::node::{
     next_duplicate, record_flags, set_in_tree, set_next_duplicate, HeapTid, NodeRecord, FLAG_ALIAS,
-    FLAG_DELETED, FLAG_OCCUPIED,
+    FLAG_DELETED, FLAG_OCCUPIED, FLAG_TREE,
 };
-use crate::page::{Layout, Meta, PageWrite, PagedGraph};
+use crate::page::{FormatError, Layout, Meta, PageWrite, PagedGraph};
 use std::collections::HashMap;
 
 /// Inserts `vector` (already in the index's stored form: unit length under cosine) for
@@ -165,7 +165,11 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             self.write_links(id, &record, layer, chosen);
         }
         let candidates: Vec<u32> = found_by_layer[0].iter().map(|n| n.id).collect();
-        join_tree(self.store, &self.layout, id, &candidates, entry.node);
+        if !join_tree(self.store, &self.layout, id, &candidates) {
+            // Only a damaged tree has no node with room: the row would be unreachable.
+            self.store
+                .format_error(FormatError::Corrupt("no tree node takes a new node"));
+        }
         let parent = self.graph.node(id).parent();
         for layer in (0..=top).rev() {
             for &other in &chosen_by_layer[layer] {
@@ -175,10 +179,15 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             }
         }
         if level > entry.level {
-            self.update_meta(|meta| {
-                let higher = meta.entry.is_none_or(|e| level > e.level);
-                higher.then(|| meta.entry = Some(EntryPoint { node: id, level }))
-            });
+            // In the same unit as a look at its record: only a tree node may be the entry.
+            let (block, at) = self.layout.node_location(id);
+            self.store
+                .update_meta_with(&[block], |meta, pages| {
+                    let higher = meta.entry.is_none_or(|e| level > e.level);
+                    let in_tree = record_flags(pages[0], at) & FLAG_TREE != 0;
+                    (higher && in_tree).then(|| meta.entry = Some(EntryPoint { node: id, level }))
+                })
+                .unwrap_or_else(|e| self.store.format_error(e));
         }
     }
 
@@ -191,8 +200,9 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             .map(|n| n.id)
             .collect();
         ties.into_iter().find(|&id| {
-            if !self.graph.node(id).is_linked_node() {
-                return false; // deleted or freed: not a chain to join
+            let node = self.graph.node(id);
+            if !node.is_linked_node() || !node.in_tree() {
+                return false; // deleted, freed or not joined yet: not a chain to join
             }
             let other = self.vector(id);
             other.len() == vector.len()
@@ -227,9 +237,8 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         let page_of = |block: u32| blocks.iter().position(|&b| b == block).expect("locked");
         let (alias_page, primary_page) = (page_of(alias_block), page_of(primary_block));
         let chained = self.store.modify(&blocks, |pages| {
-            if record_flags(pages[primary_page], primary_at) & (FLAG_OCCUPIED | FLAG_DELETED)
-                != FLAG_OCCUPIED
-            {
+            let flags = record_flags(pages[primary_page], primary_at);
+            if flags & (FLAG_OCCUPIED | FLAG_DELETED | FLAG_TREE) != FLAG_OCCUPIED | FLAG_TREE {
                 return None;
             }
             let rest = next_duplicate(pages[primary_page], primary_at);
