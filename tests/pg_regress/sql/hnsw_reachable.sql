@@ -30,11 +30,9 @@ END $$;
 SELECT count(*) AS returned, count(DISTINCT id) AS distinct_rows
 FROM (SELECT id FROM ins ORDER BY v <-> array_fill(0.5, ARRAY[128])::vector LIMIT 100000) s;
 -- Each of these rows (and a sample of the rest) is found by its own vector, first.
-SET hnsw.ef_search = 100;
 SELECT count(*) AS looked_up,
        count(*) FILTER (WHERE (SELECT s.id FROM ins s ORDER BY s.v <-> t.v LIMIT 1) = t.id) AS found_first
 FROM ins t WHERE t.id IN (5934, 6766) OR t.id % 97 = 0;
-SET hnsw.ef_search = 1000;
 SELECT * FROM hnsw_pg_check('ins_idx');
 
 -- 900 rows, 300 of them near 1e37 in magnitude (an entry point the others could strand).
