@@ -92,15 +92,12 @@ pub fn add_child(links: &mut Vec<u32>, tree: TreeLinks, child: u32, max: usize) 
 /// Makes `parent` the list's pinned parent (the list has no parent yet, or its parent is
 /// replaced): it moves to the front, out of the unpinned part if it was there.
 pub fn set_parent(links: &mut Vec<u32>, tree: TreeLinks, parent: u32, max: usize) -> TreeLinks {
-    if tree.has_parent {
-        links[0] = parent;
-        if let Some(i) = links[tree.pinned..].iter().position(|&n| n == parent) {
-            links.remove(tree.pinned + i);
-        }
-        return tree;
-    }
     if let Some(i) = links[tree.pinned..].iter().position(|&n| n == parent) {
         links.remove(tree.pinned + i);
+    }
+    if tree.has_parent {
+        links[0] = parent;
+        return tree;
     }
     links.insert(0, parent);
     if links.len() > max {

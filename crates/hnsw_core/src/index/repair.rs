@@ -257,8 +257,8 @@ impl<S: PageWrite> Repairer<'_, S> {
         if candidates.len() <= max {
             return Some(candidates);
         }
-        // The links the list keeps all stay (they were chosen for it); the room left goes to the gone nodes' neighbours, chosen with the
-        // heuristic, then nearest first.
+        // The links the list keeps all stay (they were chosen for it); the room left goes
+        // to the gone nodes' neighbours, chosen with the heuristic, then nearest first.
         let survivors = list.iter().filter(|&&n| !self.is_gone(n, layer)).count();
         let (mut kept, offered) = (candidates[..survivors].to_vec(), &candidates[survivors..]);
         let room = max.saturating_sub(kept.len());

@@ -47,6 +47,14 @@ impl Nodes<'_, '_> {
         let (page, at) = self.places[k];
         set_in_tree(self.pages[page], at, in_tree)
     }
+
+    /// Takes node `k` out of the tree: its tree links stay in its list as ordinary links
+    /// (a walk that lands on it still gets on), nothing is pinned any more.
+    pub(crate) fn leave_tree(&mut self, k: usize) {
+        let links = self.record(k).layer0;
+        self.write_layer0(k, &links, TreeLinks::default());
+        self.set_in_tree(k, false);
+    }
 }
 
 /// Changes the records of `ids` (distinct nodes, on at most 4 pages) as one unit.
@@ -182,10 +190,7 @@ pub fn detach<S: PageWrite>(store: &S, layout: &Layout, x: u32, gone: &HashSet<u
                 if !me.in_tree() || !me.children().is_empty() || me.parent() != Some(p) {
                     return None;
                 }
-                let mut links = me.layer0.clone();
-                let tree = unpin(&mut links, me.tree_links(), p);
-                nodes.write_layer0(0, &links, tree);
-                nodes.set_in_tree(0, false);
+                nodes.leave_tree(0);
                 let parent = nodes.record(1);
                 let mut links = parent.layer0.clone();
                 let tree = unpin(&mut links, parent.tree_links(), x);
@@ -218,13 +223,7 @@ pub fn detach<S: PageWrite>(store: &S, layout: &Layout, x: u32, gone: &HashSet<u
                 None => unpin(&mut links, h.tree_links(), x),
             };
             nodes.write_layer0(0, &links, tree);
-            let mut links = me.layer0.clone();
-            let mut tree = me.tree_links();
-            for &n in &me.layer0[..tree.pinned] {
-                tree = unpin(&mut links, tree, n);
-            }
-            nodes.write_layer0(1, &links, tree);
-            nodes.set_in_tree(1, false);
+            nodes.leave_tree(1);
             if parent.is_some() {
                 let pr = nodes.record(2);
                 let mut links = pr.layer0.clone();
