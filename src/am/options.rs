@@ -1,9 +1,12 @@
-//! Reloptions `m` and `ef_construction`, and the GUCs `hnsw.ef_search` and
-//! `hnsw.max_scan_tuples` (pgvector's names, so its users' settings carry over).
+//! Reloptions `m` and `ef_construction`, and the GUCs `hnsw.ef_search`,
+//! `hnsw.iterative_scan`, `hnsw.max_scan_tuples` and `hnsw.scan_mem_multiplier`
+//! (pgvector's names and values, so its users' settings carry over).
 
+use hnsw_core::graph::Resume;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
+use pgrx::PostgresGucEnum;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,6 +15,22 @@ pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
 
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
+    GucSetting::<IterativeScan>::new(IterativeScan::RelaxedOrder);
+pub static SCAN_MEM_MULTIPLIER: GucSetting<i32> = GucSetting::<i32>::new(1);
+
+/// `hnsw.iterative_scan`: whether a scan goes on past its first beam, and in what order
+/// (see `hnsw_core::graph::Resume`). hnsw_pg's default is `relaxed_order`, so a filtered
+/// query returns its whole LIMIT; pgvector's is `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum IterativeScan {
+    #[name = c"off"]
+    Off,
+    #[name = c"relaxed_order"]
+    RelaxedOrder,
+    #[name = c"strict_order"]
+    StrictOrder,
+}
 
 static RELOPT_KIND: AtomicU32 = AtomicU32::new(0);
 
@@ -71,6 +90,24 @@ pub fn register() {
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"hnsw.iterative_scan",
+        c"Whether an hnsw index scan goes on past its first beam: off, relaxed_order or strict_order.",
+        c"off returns at most hnsw.ef_search rows; relaxed_order goes on, and a later beam may return a row slightly nearer than the one before; strict_order goes on in non-decreasing distance, skipping such rows.",
+        &ITERATIVE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hnsw.scan_mem_multiplier",
+        c"Memory an hnsw index scan may hold before it starts no further beam, as a multiple of work_mem.",
+        c"A scan that needs more ends early; raise this (or hnsw.ef_search) for filtered queries that come back short.",
+        &SCAN_MEM_MULTIPLIER,
+        1,
+        1000,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -155,6 +192,23 @@ pub fn max_scan_tuples() -> usize {
     MAX_SCAN_TUPLES.get() as usize
 }
 
+/// Whether and how scans resume (`hnsw.iterative_scan`).
+pub fn resume() -> Resume {
+    match ITERATIVE_SCAN.get() {
+        IterativeScan::Off => Resume::Off,
+        IterativeScan::RelaxedOrder => Resume::RelaxedOrder,
+        IterativeScan::StrictOrder => Resume::StrictOrder,
+    }
+}
+
+/// Bytes a scan may hold before it starts no further beam: `work_mem` (kB) times
+/// `hnsw.scan_mem_multiplier`.
+pub fn scan_memory_limit() -> usize {
+    // SAFETY: a plain read of a GUC variable, on the backend thread.
+    let work_mem_kb = unsafe { pg_sys::work_mem }.max(64) as usize;
+    work_mem_kb * 1024 * SCAN_MEM_MULTIPLIER.get() as usize
+}
+
 /// The name of an index's support function 1, which says which distance it orders by.
 pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
     use hnsw_core::distance::Metric;
@@ -189,11 +243,10 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
     let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
     if typmod < 1 {
-        pgrx::ereport!(
-            ERROR,
+        crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "column does not have dimensions",
-            "Declare the column as vector(n) to index it with hnsw."
+            "column does not have dimensions".into(),
+            "Declare the column as vector(n), or index an expression cast to vector(n).",
         );
     }
     typmod as usize

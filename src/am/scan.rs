@@ -1,9 +1,10 @@
 //! Index scans: `ORDER BY embedding <op> query`. A scan descends from the entry point,
 //! runs a beam of `hnsw.ef_search` on layer 0, and returns its nodes nearest first; when
 //! the executor wants more (a larger LIMIT, or a WHERE clause rejecting rows), the same
-//! search continues from where it stopped, up to `hnsw.max_scan_tuples` nodes.
+//! search continues from where it stopped (as `hnsw.iterative_scan` says), up to
+//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`.
 
-use super::options::{ef_search, max_scan_tuples};
+use super::options::{ef_search, max_scan_tuples, resume, scan_memory_limit};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
 use hnsw_core::graph::{Scan, Visited};
@@ -13,8 +14,19 @@ use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
 
+/// What the scan ranks by.
+#[derive(Clone)]
+enum Query {
+    /// No ORDER BY: nothing to rank by, so the scan returns no rows.
+    None,
+    /// ORDER BY distance to NULL: every distance is NULL, so any order is right; the scan
+    /// returns the indexed rows (as pgvector does), ranked by a zero vector.
+    Null,
+    Vector(Vec<f32>),
+}
+
 struct ScanState {
-    query: Option<Vec<f32>>,
+    query: Query,
     /// Heap tuples of the exact duplicates of the last node taken, still to return.
     pending: std::collections::VecDeque<HeapTid>,
     search: Option<(PagedGraph<BufferStore>, Scan)>,
@@ -37,7 +49,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     // SAFETY: the standard allocation of a scan descriptor for this index.
     let scan = unsafe { pg_sys::RelationGetIndexScan(index, nkeys, norderbys) };
     let state = ScanState {
-        query: None,
+        query: Query::None,
         pending: Default::default(),
         search: None,
         taken: 0,
@@ -60,19 +72,20 @@ pub unsafe extern "C-unwind" fn amrescan(
     let state = state(scan);
     state.search = None;
     state.taken = 0;
-    state.query = None;
+    state.query = Query::None;
     state.pending.clear();
     if norderbys < 1 || orderbys.is_null() {
-        return; // no ORDER BY: nothing to rank by, so the scan returns no rows
+        return;
     }
     // SAFETY: orderbys holds norderbys >= 1 scan keys; the first is `<op> query`.
     let key = unsafe { &*orderbys };
     if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
-        return; // ORDER BY distance to NULL: every distance is NULL; return nothing
+        state.query = Query::Null;
+        return;
     }
     // SAFETY: the ORDER BY operator's right argument is a vector.
     let query = unsafe { Vector::from_datum(key.sk_argument) };
-    state.query = Some(query.as_slice().to_vec());
+    state.query = Query::Vector(query.as_slice().to_vec());
 }
 
 #[pg_guard]
@@ -82,12 +95,16 @@ pub unsafe extern "C-unwind" fn amgettuple(
 ) -> bool {
     let state = state(scan);
     if state.search.is_none() {
-        let Some(query) = state.query.clone() else {
-            return false;
-        };
         // SAFETY: the scan descriptor's index relation is open for the scan.
         let index = unsafe { (*scan).indexRelation };
-        let meta = read_meta(index);
+        let (query, meta) = match state.query.clone() {
+            Query::None => return false,
+            Query::Null => {
+                let meta = read_meta(index);
+                (vec![0.0; meta.dim as usize], meta)
+            }
+            Query::Vector(query) => (query, read_meta(index)),
+        };
         // Cosine indexes hold unit vectors; a zero query has no direction and ranks
         // everything equal, as its distances (NaN) do.
         let query = match meta.metric.stored_form(&query) {
@@ -106,7 +123,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
             );
         }
         let entry = meta.entry;
-        let search = Scan::new(query, ef_search(), entry, Visited::sparse());
+        let search = Scan::new(query, ef_search(), entry, Visited::sparse())
+            .with_resume(resume(), scan_memory_limit());
         state.search = Some((PagedGraph::new(BufferStore::new(index), meta), search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");

@@ -353,6 +353,65 @@ fn resumed_scan_returns_every_node_once_starting_with_the_plain_search() {
 }
 
 #[test]
+fn resume_modes_bound_and_order_the_scan() {
+    use hnsw_core::graph::Resume;
+    let (n, dim, ef) = (1500, 8, 20);
+    let vectors = random_vectors(n, dim, 31);
+    let g = build_with(&vectors, dim, Metric::L2, 2);
+    let drain = |query: &[f32], resume: Resume, limit: usize| {
+        let mut scan = Scan::new(query.to_vec(), ef, g.entry_point(), Visited::sparse())
+            .with_resume(resume, limit);
+        let mut all = Vec::new();
+        while let Some(n) = scan.next(&g).unwrap() {
+            all.push(n);
+        }
+        (all, scan.memory_bytes())
+    };
+    let ids = |xs: &[hnsw_core::graph::Neighbour]| xs.iter().map(|x| x.id).collect::<Vec<_>>();
+    let (mut out_of_order, mut stopped_early) = (0, 0);
+    for query in random_vectors(20, dim, 33).chunks(dim) {
+        let plain = ids(&g.search(query, ef, ef));
+        let (relaxed, most) = drain(query, Resume::RelaxedOrder, usize::MAX);
+        assert_eq!(relaxed.len(), n);
+        out_of_order += relaxed
+            .windows(2)
+            .filter(|w| w[1].distance < w[0].distance)
+            .count();
+        // Off: the first beam alone.
+        assert_eq!(ids(&drain(query, Resume::Off, usize::MAX).0), plain);
+        // Strict: non-decreasing, the relaxed order minus the nodes that broke it.
+        let strict = drain(query, Resume::StrictOrder, usize::MAX).0;
+        assert!(strict.windows(2).all(|w| w[0].distance <= w[1].distance));
+        let mut last = f32::NEG_INFINITY;
+        let expected: Vec<u32> = relaxed
+            .iter()
+            .filter(|x| {
+                let keep = x.distance >= last;
+                last = last.max(x.distance);
+                keep
+            })
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(ids(&strict), expected);
+        assert_eq!(ids(&strict[..ef]), plain);
+        // A memory limit ends the scan after the first beam that passes it.
+        let (bounded, held) = drain(query, Resume::RelaxedOrder, most / 2);
+        assert!(bounded.len() >= ef && held <= most, "{}", bounded.len());
+        stopped_early += (bounded.len() < n) as usize;
+        assert_eq!(ids(&bounded), ids(&relaxed[..bounded.len()]));
+        assert_eq!(ids(&drain(query, Resume::RelaxedOrder, 0).0), plain);
+    }
+    assert!(
+        out_of_order > 0,
+        "later beams do find nearer nodes: strict skips them"
+    );
+    assert!(
+        stopped_early > 10,
+        "the memory limit ended {stopped_early} of 20 scans early"
+    );
+}
+
+#[test]
 fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
     use hnsw_core::graph::build_supervised;
     use std::sync::atomic::Ordering;

@@ -70,6 +70,16 @@ fn meta_round_trips_and_rejects_foreign_pages() {
         .unwrap_err()
         .to_string()
         .contains("REINDEX"));
+    // Damaged fields are errors, never a panic further on (a layout for m = 500).
+    for (m, dim) in [(1u16, 3u32), (101, 3), (500, 3), (16, 0), (16, 16_001)] {
+        let damaged = Meta { m, dim, ..meta };
+        damaged.write(&mut page);
+        assert_eq!(
+            Meta::read(&page),
+            Err(FormatError::Corrupt("dimensions or m out of range")),
+            "m {m}, dim {dim}"
+        );
+    }
 }
 
 #[test]
@@ -229,6 +239,63 @@ fn search_over_pages_equals_search_over_the_graph() {
             let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
             let from_graph = graph.search(q, 10, 40);
             assert_eq!(from_pages, from_graph);
+        }
+    }
+}
+
+#[test]
+fn inserted_vectors_read_back_at_every_width() {
+    // 24 floats share a page; 3,072 and 5,000 floats span 2 and 3 pages (the last one
+    // part full), and 12,000 floats span 6 pages: two units of an insert's vector write.
+    for dim in [24usize, 3072, 5000, 12_000] {
+        let (_, store, _, _) = written(40, dim, Metric::L2);
+        let fresh = random_vectors(30, dim, 7 + dim as u64);
+        for (i, v) in fresh.chunks(dim).enumerate() {
+            let tid = HeapTid {
+                block: 1_000 + i as u32,
+                offset: 1,
+            };
+            hnsw_core::index::insert(&store, v, tid, 11);
+        }
+        let (meta, records) = hnsw_core::index::read_records(&store);
+        let paged = PagedGraph::new(store, meta);
+        let mut seen = 0;
+        for (&id, record) in &records {
+            let Some(i) = record.tid.block.checked_sub(1_000) else {
+                continue;
+            };
+            let mut v = Vec::new();
+            paged.read_vector(id, &mut v);
+            let i = i as usize;
+            assert_eq!(v, fresh[i * dim..(i + 1) * dim], "dim {dim}, row {i}");
+            seen += 1;
+        }
+        assert_eq!(seen, 30, "dim {dim}");
+    }
+}
+
+#[test]
+fn vector_parts_cover_each_vector_once() {
+    for dim in [1usize, 24, 2040, 2041, 3072, 16_000] {
+        let layout = Layout::new(dim, 16);
+        let mut owner = std::collections::HashMap::new();
+        for id in 0..(3 * layout.group_nodes as u32) {
+            let parts: Vec<_> = layout.vector_parts(id).collect();
+            let mut next = 0;
+            for part in &parts {
+                assert_eq!(part.bytes.start, next, "dim {dim}, id {id}: parts in order");
+                next = part.bytes.end;
+                assert!(part.offset + part.bytes.len() <= HEADER_SIZE + CONTENT_SIZE);
+                assert_eq!(layout.block_kind(part.block).0, PageKind::Vectors);
+                for byte in (part.offset..part.offset + part.bytes.len()).step_by(4) {
+                    let other = owner.insert((part.block, byte), id);
+                    assert!(
+                        other.is_none(),
+                        "dim {dim}: ids {other:?} and {id} share bytes"
+                    );
+                }
+            }
+            assert_eq!(next, 4 * dim, "dim {dim}, id {id}: whole vector");
         }
     }
 }

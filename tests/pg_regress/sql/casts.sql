@@ -7,7 +7,7 @@ SELECT ARRAY[1,2,3]::vector(3);
 SELECT '{1,2}'::int[]::vector;
 CREATE TABLE c (v vector(2));
 INSERT INTO c VALUES (ARRAY[1,2]), (ARRAY[3.5,4]::real[]), (ARRAY[5,6]::float8[]), (ARRAY[7,8]::numeric[]);
-SELECT v, v::real[] FROM c ORDER BY v;
+SELECT v, v::real[] AS reals FROM c ORDER BY 1;
 DROP TABLE c;
 -- Errors: the message, then its SQLSTATE.
 SELECT ARRAY[[1,2],[3,4]]::vector;

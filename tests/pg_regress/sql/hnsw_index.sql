@@ -59,6 +59,41 @@ SELECT count(*) FROM (SELECT id FROM docs ORDER BY v <-> '[50,50]' LIMIT 500) s;
 SET hnsw.max_scan_tuples = 50;
 SELECT count(*) <= 50 AS bounded FROM (SELECT id FROM docs ORDER BY v <-> '[50,50]' LIMIT 500) s;
 RESET hnsw.max_scan_tuples;
+-- hnsw.iterative_scan, as pgvector names it: relaxed_order (the default here) goes on
+-- past the first beam; strict_order too, in non-decreasing distance; off stops after one
+-- beam (pgvector's default).
+SHOW hnsw.iterative_scan;
+SET hnsw.iterative_scan = off;
+SELECT count(*) AS off_filtered FROM (SELECT id FROM docs WHERE category = 7 ORDER BY v <-> '[50,50]' LIMIT 10) s;
+SELECT count(*) AS off_unfiltered FROM (SELECT id FROM docs ORDER BY v <-> '[50,50]' LIMIT 500) s;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) AS strict_filtered FROM (SELECT id FROM docs WHERE category = 7 ORDER BY v <-> '[50,50]' LIMIT 10) s;
+SELECT bool_and(d >= prev) AS strict_in_order, count(*) > 100 AS strict_went_on FROM (
+  SELECT d, lag(d, 1, 0) OVER (ORDER BY n) AS prev FROM (
+    SELECT v <-> '[50,50]' AS d, row_number() OVER () AS n FROM
+      (SELECT v FROM docs ORDER BY v <-> '[50,50]' LIMIT 500) s) t) u;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) AS relaxed_unfiltered FROM (SELECT id FROM docs ORDER BY v <-> '[50,50]' LIMIT 500) s;
+-- hnsw.scan_mem_multiplier times work_mem bounds the memory a scan holds: at 64kB a scan
+-- over 30,000 rows stops after some beams.
+CREATE TABLE many (id int, v vector(2));
+INSERT INTO many SELECT i, ARRAY[i % 211, i % 223] FROM generate_series(1, 30000) i;
+CREATE INDEX ON many USING hnsw (v) WITH (m = 8, ef_construction = 16);
+SET enable_seqscan = off;
+SET work_mem = '64kB';
+SELECT count(*) BETWEEN 40 AND 29999 AS memory_bounded FROM (SELECT id FROM many ORDER BY v <-> '[50,50]' LIMIT 30000) s;
+SET hnsw.scan_mem_multiplier = 1000;
+SET hnsw.max_scan_tuples = 30000;
+SELECT count(*) AS memory_raised FROM (SELECT id FROM many ORDER BY v <-> '[50,50]' LIMIT 30000) s;
+RESET hnsw.max_scan_tuples;
+RESET work_mem;
+RESET hnsw.scan_mem_multiplier;
+RESET enable_seqscan;
+DROP TABLE many;
+SET hnsw.iterative_scan = sideways;
+SET hnsw.scan_mem_multiplier = 0;
+SET hnsw.scan_mem_multiplier = 1001;
+RESET hnsw.iterative_scan;
 SET hnsw.ef_search = 1000;
 
 -- NULLs are not indexed; zero vectors are not indexed under cosine, but are under L2.
@@ -72,6 +107,19 @@ CREATE INDEX z_l2 ON z USING hnsw (v vector_l2_ops);
 SELECT id FROM z ORDER BY v <-> '[1,1]' LIMIT 10;
 INSERT INTO z VALUES (5, NULL), (6, '[0,0]');
 SELECT id FROM z ORDER BY v <-> '[0,0]' LIMIT 10;
+-- ORDER BY distance to NULL: every distance is NULL, so any order is right; the index
+-- returns the rows it holds, as pgvector's does.
+-- (A literal NULL folds the ORDER BY away; a parameter in a generic plan reaches the index.)
+PREPARE by_distance(vector) AS SELECT id FROM z ORDER BY v <-> $1 LIMIT 10;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE by_distance(NULL);
+-- Without the index (a literal NULL), every row comes back, NULL vectors too.
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM z ORDER BY v <-> NULL LIMIT 10) s;
+CREATE TABLE null_query AS EXECUTE by_distance(NULL);
+SELECT array_agg(id ORDER BY id) AS indexed_rows FROM null_query;
+DROP TABLE null_query;
+RESET plan_cache_mode;
+DEALLOCATE by_distance;
 RESET enable_seqscan;
 
 -- An index on an empty table, then inserts; an unlogged table.

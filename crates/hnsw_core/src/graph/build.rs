@@ -3,7 +3,7 @@
 
 use super::search::{descend, search_layer, Visited};
 use super::storage::{try_collect, try_filled, Backing, SpillFiles};
-use super::tree::{add_child, children_max, prune, set_parent};
+use super::tree::{add_child, children_max, choose_parent, prune, set_parent, Offer};
 use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
 use parking_lot::Mutex;
@@ -376,58 +376,49 @@ impl Graph {
         id == self.root.load(Ordering::SeqCst) || self.layer0.tree(id as usize).has_parent
     }
 
-    /// Makes node `id` a child in the tree (see `tree`): of the nearest node in `found`
-    /// that is in the tree and has room, else of a node with room below the nearest full
-    /// one. `fallback` (the entry point, in the tree) serves when `found` has nothing.
-    /// Returns the parent.
+    /// Makes node `id` a child in the tree, by the rule INSERT follows too
+    /// (`tree::choose_parent`): of the nearest node in `found` that is in the tree and has
+    /// room, else of a node with room below the nearest full one. `fallback` (the entry
+    /// point, in the tree) serves when `found` has nothing. Returns the parent.
     fn join_tree(&self, id: u32, found: &[Neighbour], fallback: u32) -> u32 {
         let cap = children_max(self.params.m);
         let max = self.max_degree(0);
-        let adopt = |parent: u32| -> Result<(), Option<u32>> {
+        let offer = |parent: u32| -> Offer {
+            if parent == id {
+                return Offer::Refused;
+            }
             let _guard = self.locks[parent as usize].lock();
             if !self.in_tree_locked(parent) {
-                return Err(None);
+                return Offer::Refused;
             }
             let tree = self.layer0.tree(parent as usize);
             let mut links = Vec::with_capacity(max + 1);
             self.layer0.read(parent as usize, &mut links);
             if tree.children() >= cap {
-                // Full: offer a child that is in the tree already (one whose own thread
-                // has not yet noted its parent cannot take children yet).
-                let child = links[tree.child_range()]
+                // A walk goes on to a child in the tree already (one whose own thread has
+                // not yet noted its parent cannot take children yet).
+                let below = links[tree.child_range()]
                     .iter()
                     .copied()
                     .find(|&c| c != id && self.layer0.tree(c as usize).has_parent);
-                return Err(child);
+                return Offer::Full { below };
             }
             let tree = add_child(&mut links, tree, id, max);
             self.layer0.write_with_tree(parent as usize, &links, tree);
-            Ok(())
+            Offer::Taken
         };
-        let mut full = None;
-        for candidate in found.iter().map(|n| n.id).chain([fallback]) {
-            if candidate == id {
-                continue;
+        // A walk stops only at a full node whose children are all still joining: it waits
+        // for them there. (The entry point is in the tree, and walks never give up.)
+        let wait_there = |stopped: Option<u32>| {
+            if stopped.is_some() {
+                std::thread::yield_now();
             }
-            match adopt(candidate) {
-                Ok(()) => return self.note_parent(id, candidate),
-                Err(None) => {}
-                Err(Some(child)) => {
-                    full.get_or_insert(child);
-                }
-            }
-        }
-        // Every candidate is full: go down from below the nearest through children in
-        // the tree. Leaves always have room, so this ends; a node whose children are all
-        // still joining is retried once they are in.
-        let mut at = full.unwrap_or(fallback);
-        loop {
-            match adopt(at) {
-                Ok(()) => return self.note_parent(id, at),
-                Err(Some(child)) => at = child,
-                Err(None) => std::thread::yield_now(),
-            }
-        }
+            Some(stopped.unwrap_or(fallback))
+        };
+        let candidates = found.iter().map(|n| n.id).chain([fallback]);
+        let parent = choose_parent(candidates, offer, wait_there, usize::MAX, usize::MAX)
+            .expect("a build's walk down the tree ends at a node with room");
+        self.note_parent(id, parent)
     }
 
     /// Records `parent` as node `id`'s pinned parent, in front of its layer-0 list.

@@ -16,7 +16,7 @@ pub mod storage;
 pub mod tree;
 
 pub use build::{build, build_supervised, BuildInput};
-pub use scan::Scan;
+pub use scan::{Resume, Scan};
 pub use search::{descend, search, search_layer, GraphRead, IdHasher, Neighbour, Visited};
 pub use select::select_neighbours;
 

@@ -4,15 +4,36 @@
 //! The first batch is exactly `search(k = ef, ef)`. Each later batch continues the same
 //! search: the candidates it did not expand are still queued, the nodes it evaluated but
 //! dropped seed the next beam, and the visited set stays, so no node is returned twice.
+//! Each batch is nearest first, but a later batch may hold a node nearer than the last
+//! one returned: `Resume` says what the scan does then, and whether it resumes at all.
 
 use super::search::{descend, GraphRead, Neighbour, Visited};
 use super::EntryPoint;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, TryReserveError, VecDeque};
 
+/// Whether and how a scan goes on past its first beam (the values of pgvector's
+/// `hnsw.iterative_scan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// One beam: at most `ef` nodes, nearest first.
+    Off,
+    /// Later beams too; a node a later beam finds nearer than the last one returned is
+    /// returned all the same (slightly out of order).
+    RelaxedOrder,
+    /// Later beams too, in non-decreasing distance: a node a later beam finds nearer than
+    /// the last one returned is skipped.
+    StrictOrder,
+}
+
 pub struct Scan {
     query: Vec<f32>,
     ef: usize,
+    resume: Resume,
+    /// No later beam starts once the scan holds this many bytes.
+    memory_limit: usize,
+    /// Distance of the last node returned (for `Resume::StrictOrder`).
+    last: f32,
     entry: Option<EntryPoint>,
     started: bool,
     /// Evaluated, not yet expanded.
@@ -29,6 +50,9 @@ impl Scan {
         Scan {
             query,
             ef: ef.max(1),
+            resume: Resume::RelaxedOrder,
+            memory_limit: usize::MAX,
+            last: f32::NEG_INFINITY,
             entry,
             started: false,
             candidates: BinaryHeap::new(),
@@ -38,18 +62,47 @@ impl Scan {
         }
     }
 
+    /// Sets whether and how the scan resumes (`Resume::RelaxedOrder` unless set), and the
+    /// bytes past which it starts no further beam (none unless set).
+    pub fn with_resume(mut self, resume: Resume, memory_limit: usize) -> Self {
+        self.resume = resume;
+        self.memory_limit = memory_limit;
+        self
+    }
+
     pub fn query(&self) -> &[f32] {
         &self.query
     }
 
-    /// The next nearest node, or `None` when the reachable graph is exhausted. The sets a
-    /// long scan grows (visited nodes, queues) are reserved fallibly: running out of
+    /// Bytes the scan's sets and queues hold.
+    pub fn memory_bytes(&self) -> usize {
+        let queued = self.candidates.capacity() + self.discarded.capacity() + self.batch.capacity();
+        self.visited.memory_bytes() + queued * std::mem::size_of::<Neighbour>()
+    }
+
+    /// The next nearest node, or `None` when the reachable graph is exhausted, or the
+    /// scan may not start another beam (`Resume::Off`, or past its memory limit). The sets
+    /// a long scan grows (visited nodes, queues) are reserved fallibly: running out of
     /// memory is an error, never an abort.
     pub fn next<G: GraphRead>(&mut self, g: &G) -> Result<Option<Neighbour>, TryReserveError> {
-        if self.batch.is_empty() {
-            self.fill(g)?;
+        loop {
+            if self.batch.is_empty() {
+                let may_resume =
+                    self.resume != Resume::Off && self.memory_bytes() <= self.memory_limit;
+                if self.started && !may_resume {
+                    return Ok(None);
+                }
+                self.fill(g)?;
+            }
+            let Some(found) = self.batch.pop_front() else {
+                return Ok(None);
+            };
+            if self.resume == Resume::StrictOrder && found.distance < self.last {
+                continue;
+            }
+            self.last = found.distance;
+            return Ok(Some(found));
         }
-        Ok(self.batch.pop_front())
     }
 
     fn fill<G: GraphRead>(&mut self, g: &G) -> Result<(), TryReserveError> {

@@ -97,6 +97,15 @@ impl Visited {
         }
     }
 
+    /// Bytes the set holds (its capacity, not only its marks).
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Visited::Dense { marks, .. } => std::mem::size_of_val(marks.as_slice()),
+            // A hash set of u32 keeps a key and a control byte per bucket.
+            Visited::Sparse(set) => set.capacity() * (std::mem::size_of::<u32>() + 1),
+        }
+    }
+
     pub fn sparse() -> Self {
         Visited::Sparse(HashSet::with_capacity_and_hasher(
             4096,

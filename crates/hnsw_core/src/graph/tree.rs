@@ -25,6 +25,56 @@ pub fn children_max(m: usize) -> usize {
     (m / 4).max(2)
 }
 
+/// How a node answered the offer to become a joining node's parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// It took the node as its child.
+    Taken,
+    /// It is full; `below` is a child of it (in the tree) where a walk can go on.
+    Full { below: Option<u32> },
+    /// It cannot take children (not in the tree, or not any more).
+    Refused,
+}
+
+/// The one rule that picks a joining node's parent, for the build and for INSERT alike:
+/// the first of `candidates` (nearest first) that takes it; else the first node with room
+/// on a walk down the tree that starts below the nearest full candidate and goes through
+/// a child of each full node (leaves always have room). A walk that cannot go on (or has
+/// taken `steps` steps) starts again at `restart(where it stopped)`, at most `walks`
+/// times in all. `offer` does the joining. Returns the parent, or None if every walk
+/// ended without one (or `restart` had nowhere to start).
+pub fn choose_parent(
+    candidates: impl IntoIterator<Item = u32>,
+    mut offer: impl FnMut(u32) -> Offer,
+    mut restart: impl FnMut(Option<u32>) -> Option<u32>,
+    walks: usize,
+    steps: usize,
+) -> Option<u32> {
+    let mut below_full = None;
+    for candidate in candidates {
+        match offer(candidate) {
+            Offer::Taken => return Some(candidate),
+            Offer::Full { below: Some(child) } => {
+                below_full.get_or_insert(child);
+            }
+            Offer::Full { below: None } | Offer::Refused => {}
+        }
+    }
+    let mut stopped = None;
+    for _ in 0..walks {
+        let mut at = below_full.take().or_else(|| restart(stopped))?;
+        for _ in 0..steps {
+            match offer(at) {
+                Offer::Taken => return Some(at),
+                Offer::Full { below: Some(child) } => at = child,
+                Offer::Full { below: None } | Offer::Refused => break,
+            }
+        }
+        stopped = Some(at);
+    }
+    None
+}
+
 /// How a layer-0 list is split: its first `pinned` entries are tree links, the first of
 /// them the parent if `has_parent`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -10,7 +10,9 @@
 //! units re-check.
 
 use crate::graph::max_degree;
-use crate::graph::tree::{add_child, children_max, set_parent, unpin, TreeLinks};
+use crate::graph::tree::{
+    add_child, children_max, choose_parent, set_parent, unpin, Offer, TreeLinks,
+};
 use crate::page::node::{set_in_tree, write_layer0_tree, NodeRecord, FLAG_ALIAS};
 use crate::page::{Layout, PageWrite};
 use std::collections::HashSet;
@@ -86,14 +88,6 @@ fn can_parent(r: &NodeRecord) -> bool {
     r.is_occupied() && r.in_tree() && r.flags & FLAG_ALIAS == 0
 }
 
-/// Why a node did not take a child.
-enum Declined {
-    /// Not a tree node (freed, an alias, not joined yet).
-    NotInTree,
-    /// Full: its first child, where a walk down the tree goes on.
-    Full(u32),
-}
-
 /// Makes node `id` (its own lists written, not yet in the tree) a child of the first of
 /// `candidates` (nearest first) that is in the tree and has room; if none takes it, of
 /// the first node with room on a walk down the tree from below the nearest full one, or
@@ -103,11 +97,11 @@ enum Declined {
 pub fn join_tree<S: PageWrite>(store: &S, layout: &Layout, id: u32, candidates: &[u32]) -> bool {
     let cap = children_max(layout.m);
     let max = max_degree(layout.m, 0);
-    let adopt = |parent: u32| -> Result<(), Declined> {
+    let offer = |parent: u32| -> Offer {
         if parent == id {
-            return Err(Declined::NotInTree);
+            return Offer::Refused;
         }
-        let mut declined = Declined::NotInTree;
+        let mut answer = Offer::Refused;
         let done = modify_nodes(store, layout, &[id, parent], |nodes| {
             let p = nodes.record(1);
             if !can_parent(&p) {
@@ -115,7 +109,10 @@ pub fn join_tree<S: PageWrite>(store: &S, layout: &Layout, id: u32, candidates: 
             }
             let tree = p.tree_links();
             if tree.children() >= cap {
-                declined = Declined::Full(p.children()[0]);
+                let below = p.children()[0];
+                answer = Offer::Full {
+                    below: (below != id).then_some(below),
+                };
                 return None;
             }
             let mut links = p.layer0.clone();
@@ -128,34 +125,17 @@ pub fn join_tree<S: PageWrite>(store: &S, layout: &Layout, id: u32, candidates: 
             nodes.set_in_tree(0, true);
             Some(())
         });
-        done.ok_or(declined)
+        done.map_or(answer, |()| Offer::Taken)
     };
-    let mut below_full = None;
-    for &candidate in candidates {
-        match adopt(candidate) {
-            Ok(()) => return true,
-            Err(Declined::Full(child)) => {
-                below_full.get_or_insert(child);
-            }
-            Err(Declined::NotInTree) => {}
-        }
-    }
-    for _ in 0..WALK_RESTARTS {
-        let start = below_full
-            .take()
-            .or_else(|| store.meta().entry.map(|e| e.node));
-        let Some(mut at) = start else {
-            return false;
-        };
-        for _ in 0..WALK_LIMIT {
-            match adopt(at) {
-                Ok(()) => return true,
-                Err(Declined::Full(child)) if child != id => at = child,
-                Err(_) => break,
-            }
-        }
-    }
-    false
+    let from_entry = |_| store.meta().entry.map(|e| e.node);
+    choose_parent(
+        candidates.iter().copied(),
+        offer,
+        from_entry,
+        WALK_RESTARTS,
+        WALK_LIMIT,
+    )
+    .is_some()
 }
 
 /// Takes node `x` (deleted) out of the tree, so that VACUUM may unlink and free it: each

@@ -62,6 +62,15 @@ pub struct Layout {
     pub group_pages: usize,
 }
 
+/// One page's piece of a stored vector: bytes `bytes` of its little-endian form, kept at
+/// `offset` of block `block`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VectorPart {
+    pub block: u32,
+    pub offset: usize,
+    pub bytes: std::ops::Range<usize>,
+}
+
 /// Node record: 20-byte header, MAX_LEVEL upper slot numbers, 2m layer-0 ids.
 pub const NODE_HEADER: usize = 20;
 
@@ -172,6 +181,21 @@ impl Layout {
         }
     }
 
+    /// The pieces node `id`'s vector is stored in, in order: one when vectors share
+    /// pages, else one per page of its span (CONTENT_SIZE bytes each, the last shorter).
+    pub fn vector_parts(&self, id: u32) -> impl Iterator<Item = VectorPart> {
+        let (first, at) = self.vector_location(id);
+        let size = self.vector_size;
+        (0..size.div_ceil(CONTENT_SIZE)).map(move |k| {
+            let start = k * CONTENT_SIZE;
+            VectorPart {
+                block: first + k as u32,
+                offset: if k == 0 { at } else { HEADER_SIZE },
+                bytes: start..(start + CONTENT_SIZE).min(size),
+            }
+        })
+    }
+
     /// Block and offset of upper-layer slot `slot`.
     pub fn upper_location(&self, slot: u32) -> (u32, usize) {
         let per_group = self.upper_pages * self.uppers_per_page;
@@ -192,6 +216,15 @@ impl Layout {
             .max(upper_slots.div_ceil(per_group))
     }
 
+    /// Content bytes a vector page uses.
+    pub fn vector_page_used(&self) -> usize {
+        if self.vectors_per_page > 0 {
+            self.vectors_per_page * self.vector_size
+        } else {
+            CONTENT_SIZE
+        }
+    }
+
     /// What block `block` holds, and how many content bytes its kind uses.
     pub fn block_kind(&self, block: u32) -> (PageKind, usize) {
         if block == 0 {
@@ -201,12 +234,7 @@ impl Layout {
         if within < self.node_pages {
             (PageKind::Nodes, self.nodes_per_page * self.node_size)
         } else if within < self.node_pages + self.vector_pages {
-            let used = if self.vectors_per_page > 0 {
-                self.vectors_per_page * self.vector_size
-            } else {
-                CONTENT_SIZE
-            };
-            (PageKind::Vectors, used)
+            (PageKind::Vectors, self.vector_page_used())
         } else {
             (PageKind::Upper, self.uppers_per_page * self.upper_size)
         }

@@ -152,7 +152,7 @@ impl Meta {
         let metric = metric_from(c[O_METRIC]).ok_or(FormatError::Corrupt("unknown distance"))?;
         let dim = get_u32(c, O_DIM);
         let m = get_u16(c, O_M);
-        if dim == 0 || dim as usize > crate::MAX_DIM || m < 2 {
+        if dim == 0 || dim as usize > crate::MAX_DIM || m < 2 || m as usize > super::MAX_M {
             return Err(FormatError::Corrupt("dimensions or m out of range"));
         }
         let node = get_u32(c, O_ENTRY_NODE);

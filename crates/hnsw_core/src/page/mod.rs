@@ -10,7 +10,7 @@ pub mod paged;
 pub mod store;
 pub mod writer;
 
-pub use layout::{Layout, PageKind};
+pub use layout::{Layout, PageKind, VectorPart};
 pub use meta::{FormatError, Meta};
 pub use node::{HeapTid, NodeRecord};
 pub use paged::PagedGraph;

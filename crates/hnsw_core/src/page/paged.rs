@@ -3,7 +3,7 @@
 #![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
-use super::{Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
+use super::{Layout, Meta, PageStore, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
 use crate::graph::GraphRead;
 use std::cell::RefCell;
@@ -43,22 +43,16 @@ impl<S: PageStore> PagedGraph<S> {
 
     /// Copies node `id`'s vector into `out`.
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
-        let (mut block, at) = self.layout.vector_location(id);
         out.clear();
-        let mut remaining = self.layout.vector_size;
-        let mut offset = at;
-        while remaining > 0 {
-            let take = remaining.min(HEADER_SIZE + CONTENT_SIZE - offset);
-            self.store.with_page(block, |p| {
+        for part in self.layout.vector_parts(id) {
+            let end = part.offset + part.bytes.len();
+            self.store.with_page(part.block, |p| {
                 out.extend(
-                    p[offset..offset + take]
+                    p[part.offset..end]
                         .chunks_exact(4)
                         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
                 )
             });
-            remaining -= take;
-            block += 1;
-            offset = HEADER_SIZE;
         }
     }
 }

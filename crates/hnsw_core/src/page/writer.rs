@@ -87,7 +87,7 @@ pub fn write_index(
             }
             PageKind::Vectors => {
                 let first_vector = within - layout.node_pages;
-                write_vectors(graph, &layout, group, first_vector, n, &mut page);
+                write_vectors(graph, &layout, block, group, first_vector, n, &mut page);
             }
             PageKind::Upper => {
                 let per_group = layout.upper_pages * layout.uppers_per_page;
@@ -110,41 +110,35 @@ pub fn write_index(
     meta
 }
 
-/// Fills vector page number `index` (within the group's vector pages).
+/// Fills vector page number `index` (within the group's vector pages), block `block`.
 fn write_vectors(
     graph: &Graph,
     layout: &Layout,
+    block: u32,
     group: usize,
     index: usize,
     n: usize,
     page: &mut [u8],
 ) {
     let base = group * layout.group_nodes;
-    let put = |page: &mut [u8], at: usize, values: &[f32]| {
-        for (i, x) in values.iter().enumerate() {
-            page[at + 4 * i..at + 4 * i + 4].copy_from_slice(&x.to_le_bytes());
-        }
-    };
-    if layout.vectors_per_page > 0 {
-        for k in 0..layout.vectors_per_page {
-            let id = base + index * layout.vectors_per_page + k;
-            if id < n && id < base + layout.group_nodes {
-                put(
-                    page,
-                    HEADER_SIZE + k * layout.vector_size,
-                    graph.vector(id as u32),
-                );
-            }
-        }
+    let ids = if layout.vectors_per_page > 0 {
+        let first = base + index * layout.vectors_per_page;
+        first..(first + layout.vectors_per_page).min(base + layout.group_nodes)
     } else {
         let id = base + index / layout.pages_per_vector;
-        if id < n {
-            let part = index % layout.pages_per_vector;
-            let floats_per_page = super::CONTENT_SIZE / 4;
-            let v = graph.vector(id as u32);
-            let start = part * floats_per_page;
-            let end = (start + floats_per_page).min(v.len());
-            put(page, HEADER_SIZE, &v[start..end]);
+        id..id + 1
+    };
+    for id in ids.take_while(|&id| id < n) {
+        let vector = graph.vector(id as u32);
+        for part in layout
+            .vector_parts(id as u32)
+            .filter(|part| part.block == block)
+        {
+            let floats = &vector[part.bytes.start / 4..part.bytes.end / 4];
+            for (i, x) in floats.iter().enumerate() {
+                let at = part.offset + 4 * i;
+                page[at..at + 4].copy_from_slice(&x.to_le_bytes());
+            }
         }
     }
 }

@@ -8,8 +8,7 @@ use crate::page::node::{
     record_flags, reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
 use crate::page::{
-    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, CONTENT_SIZE,
-    HEADER_SIZE,
+    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, HEADER_SIZE,
 };
 
 impl<S: PageWrite> Inserter<'_, S> {
@@ -186,36 +185,18 @@ impl<S: PageWrite> Inserter<'_, S> {
     /// Writes node `id`'s vector: one page, or several (four to a WAL record).
     pub(super) fn write_vector(&self, id: u32, vector: &[f32]) {
         let layout = self.layout;
-        let (first_block, at) = layout.vector_location(id);
-        self.ensure_group(first_block);
+        let parts: Vec<_> = layout.vector_parts(id).collect();
+        self.ensure_group(parts[0].block);
         let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-        let used = if layout.vectors_per_page > 0 {
-            layout.vectors_per_page * layout.vector_size
-        } else {
-            CONTENT_SIZE
-        };
-        let pages = layout.pages_per_vector.max(1) as u32;
-        let blocks: Vec<u32> = (first_block..first_block + pages).collect();
-        for (record_index, chunk) in blocks.chunks(4).enumerate() {
-            self.store.modify(chunk, |pages| {
-                for (k, page) in pages.iter_mut().enumerate() {
+        for unit in parts.chunks(4) {
+            let blocks: Vec<u32> = unit.iter().map(|part| part.block).collect();
+            self.store.modify(&blocks, |pages| {
+                for (page, part) in pages.iter_mut().zip(unit) {
                     if page_is_new(page) {
-                        init_page(page, PageKind::Vectors, used);
+                        init_page(page, PageKind::Vectors, layout.vector_page_used());
                     }
-                    let part = record_index * 4 + k;
-                    let (start, offset) = if layout.vectors_per_page > 0 {
-                        (0, at)
-                    } else {
-                        (part * CONTENT_SIZE, HEADER_SIZE)
-                    };
-                    let end = (start
-                        + if layout.vectors_per_page > 0 {
-                            layout.vector_size
-                        } else {
-                            CONTENT_SIZE
-                        })
-                    .min(bytes.len());
-                    page[offset..offset + end - start].copy_from_slice(&bytes[start..end]);
+                    page[part.offset..part.offset + part.bytes.len()]
+                        .copy_from_slice(&bytes[part.bytes.clone()]);
                 }
                 Some(())
             });
