@@ -3,7 +3,7 @@
 
 use super::datum::Vector;
 use crate::error::{raise, OrRaise};
-use hnsw_core::error::{check_typmod, check_vector};
+use hnsw_core::error::{check_dimensions, check_typmod, check_vector};
 use hnsw_core::VectorError;
 use pgrx::prelude::*;
 
@@ -39,12 +39,14 @@ fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
         raise(VectorError::ArrayHasNulls);
     }
     let elements = deconstruct(array, element_type);
+    // In pgvector's order: the count, then the target's dimensions, then each element.
+    check_dimensions(elements.len()).or_raise();
+    check_typmod(typmod, elements.len()).or_raise();
     let values: Vec<f32> = elements
         .iter()
         .map(|&d| element_to_f32(d, element_type))
         .collect();
     check_vector(&values).or_raise();
-    check_typmod(typmod, values.len()).or_raise();
     Vector::from_slice(&values)
 }
 
@@ -80,14 +82,9 @@ fn element_to_f32(datum: pg_sys::Datum, element_type: pg_sys::Oid) -> f32 {
     match element_type {
         pg_sys::INT4OID => datum.value() as i32 as f32,
         pg_sys::FLOAT4OID => f32::from_bits(datum.value() as u32),
-        pg_sys::FLOAT8OID => {
-            let x = f64::from_bits(datum.value() as u64);
-            let narrowed = x as f32;
-            if narrowed.is_infinite() && x.is_finite() {
-                raise(VectorError::Overflow);
-            }
-            narrowed
-        }
+        // Beyond float4's range it narrows to an infinity, which the element check then
+        // reports as pgvector does ("infinite value not allowed in vector").
+        pg_sys::FLOAT8OID => f64::from_bits(datum.value() as u64) as f32,
         // SAFETY: numeric_float4 takes one numeric datum and raises an ERROR when the value
         // does not fit a float4.
         pg_sys::NUMERICOID => unsafe {

@@ -1,6 +1,7 @@
 """A corrupted index page is an ERROR or a reported problem, never a crash: a neighbour id
-pointing nowhere (hnsw_pg_check reports it; scans fail cleanly), and a wrong magic number
-on the meta page (an ERROR with SQLSTATE XX002 for both)."""
+pointing nowhere (hnsw_pg_check reports it; scans fail cleanly), an index of the previous
+format version (ERROR 0A000 that says to REINDEX, and REINDEX mends it), a damaged m and a
+wrong magic number on the meta page (ERRORs with SQLSTATE XX002)."""
 
 import os
 import pathlib
@@ -59,6 +60,31 @@ def test_corrupted_pages_give_errors_or_reports():
         except psycopg.Error:
             pass  # reading the missing node is an ERROR; the point is that nothing crashed
         assert c.execute("SELECT 1").fetchone()[0] == 1
+
+    # An index of the previous format version (the meta page's version field, at +4): the
+    # ERROR names REINDEX, and REINDEX mends it.
+    restart(lambda data: patch(data / file, 24 + 4, struct.pack("<I", 1)))
+    with psycopg.connect(autocommit=True) as c:
+        c.execute("SET enable_seqscan = off")
+        for statement in ("SELECT id FROM broken ORDER BY v <-> '[0,0,0,0]' LIMIT 5",
+                          "INSERT INTO broken VALUES (501, '[1,2,3,4]')",
+                          "SELECT * FROM hnsw_pg_check('broken_v')"):
+            with pytest.raises(psycopg.errors.FeatureNotSupported, match="version 1.*REINDEX"):
+                c.execute(statement).fetchall()
+        c.execute("REINDEX INDEX broken_v")
+        assert c.execute("SELECT count(*) FROM hnsw_pg_check('broken_v')").fetchone()[0] == 0
+        assert c.execute("SELECT id FROM broken ORDER BY v <-> '[1,1,1,1]' LIMIT 1").fetchone() == (1,)
+        c.execute("CHECKPOINT")
+        file = c.execute("SELECT pg_relation_filepath('broken_v')").fetchone()[0]
+
+    # A damaged m (at +12): an ERROR (XX002), not a crash.
+    restart(lambda data: patch(data / file, 24 + 12, struct.pack("<H", 500)))
+    with psycopg.connect(autocommit=True) as c:
+        c.execute("SET enable_seqscan = off")
+        with pytest.raises(psycopg.errors.IndexCorrupted, match="out of range"):
+            c.execute("SELECT id FROM broken ORDER BY v <-> '[0,0,0,0]' LIMIT 5").fetchall()
+        with pytest.raises(psycopg.errors.IndexCorrupted, match="out of range"):
+            c.execute("SELECT * FROM hnsw_pg_check('broken_v')").fetchall()
 
     # The meta page's magic number.
     restart(lambda data: patch(data / file, 24, b"XXXX"))

@@ -20,10 +20,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<f32>, usize), VectorError> {
     let header = bytes.get(..4).ok_or(VectorError::Truncated)?;
     let dim = i16::from_be_bytes([header[0], header[1]]);
     let unused = i16::from_be_bytes([header[2], header[3]]);
+    // In pgvector's order: the count first, then the unused field.
+    check_dimensions(dim.max(0) as usize)?;
     if unused != 0 {
         return Err(VectorError::UnusedNotZero { unused });
     }
-    check_dimensions(dim.max(0) as usize)?;
     let len = 4 + 4 * dim as usize;
     let body = bytes.get(4..len).ok_or(VectorError::Truncated)?;
     let values: Vec<f32> = body

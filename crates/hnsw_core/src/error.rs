@@ -58,14 +58,10 @@ impl VectorError {
             OutOfRange { .. } | Overflow | Underflow => "22003", // numeric_value_out_of_range
             NotANumber | Infinite | NoDimensions => "22000", // data_exception
             DimensionMismatch { .. } | TypmodMismatch { .. } => "22000",
-            ArrayNotOneDimensional => "22000",
+            ArrayNotOneDimensional | UnusedNotZero { .. } => "22000",
             ArrayHasNulls => "22004",     // null_value_not_allowed
             TooManyDimensions => "54000", // program_limit_exceeded
-            UnusedNotZero { .. }
-            | TypmodTooSmall
-            | TypmodTooLarge
-            | InvalidTypmod
-            | InvalidAggregateState => "22023", // invalid_parameter_value
+            TypmodTooSmall | TypmodTooLarge | InvalidTypmod | InvalidAggregateState => "22023", // invalid_parameter_value
             Truncated => "08P01", // protocol_violation, as Postgres' own pq_getmsg* functions
         }
     }

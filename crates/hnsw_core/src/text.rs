@@ -55,7 +55,7 @@ pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
         }
     }
     if !rest.trim_start_matches(is_space).is_empty() {
-        return Err(syntax(Some("Junk after closing right bracket.")));
+        return Err(syntax(Some("Junk after closing right brace.")));
     }
     Ok(values)
 }

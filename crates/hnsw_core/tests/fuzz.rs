@@ -86,6 +86,11 @@ fn binary_errors() {
         Err(VectorError::UnusedNotZero { unused: 1 })
     );
     assert_eq!(decode(&[0, 0, 0, 0]), Err(VectorError::NoDimensions));
+    assert_eq!(
+        decode(&[0, 0, 0, 1]),
+        Err(VectorError::NoDimensions),
+        "count first"
+    );
     assert_eq!(decode(&[0xff, 0xff, 0, 0]), Err(VectorError::NoDimensions));
     assert_eq!(
         decode(&[0x3e, 0x81, 0, 0]),

@@ -126,7 +126,7 @@ fn checks() {
         typmod_from_modifiers(&[1, 2]),
         Err(VectorError::InvalidTypmod)
     );
-    assert_eq!(VectorError::UnusedNotZero { unused: 3 }.sqlstate(), "22023");
+    assert_eq!(VectorError::UnusedNotZero { unused: 3 }.sqlstate(), "22000");
     assert_eq!(VectorError::ArrayHasNulls.sqlstate(), "22004");
 }
 

@@ -76,7 +76,7 @@ fn syntax_errors() {
     );
     assert_eq!(syntax(""), Some("Vector contents must start with \"[\"."));
     assert_eq!(syntax("[1,2"), Some("Vector contents must end with \"]\"."));
-    assert_eq!(syntax("[1,2] x"), Some("Junk after closing right bracket."));
+    assert_eq!(syntax("[1,2] x"), Some("Junk after closing right brace."));
     assert_eq!(syntax("[1,,2]"), None);
     assert_eq!(syntax("[1,]"), None);
     assert_eq!(syntax("[,1]"), None);

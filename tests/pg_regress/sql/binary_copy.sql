@@ -23,7 +23,7 @@ CREATE TABLE raw (b bytea);
 CREATE TABLE sink (v vector);
 CREATE TABLE sink3 (v vector(3));
 -- Errors: the message, then its SQLSTATE.
--- unused field must be zero (22023)
+-- unused field must be zero (22000)
 TRUNCATE raw; INSERT INTO raw VALUES ('\x000100013f800000');
 COPY raw TO :'bad' WITH (FORMAT binary);
 COPY sink FROM :'bad' WITH (FORMAT binary);

@@ -26,6 +26,11 @@ SELECT ARRAY[1e39]::numeric[]::vector;
 \echo :LAST_ERROR_SQLSTATE
 SELECT ARRAY[1,2]::vector(3);
 \echo :LAST_ERROR_SQLSTATE
+-- The dimensions are checked before the elements, as pgvector checks them.
+SELECT ARRAY['NaN',1,2]::float8[]::vector(2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT ARRAY[1e39,1,2]::numeric[]::vector(2);
+\echo :LAST_ERROR_SQLSTATE
 SELECT array_fill(1, ARRAY[16001])::vector;
 \echo :LAST_ERROR_SQLSTATE
 SELECT ARRAY['a']::text[]::vector;
