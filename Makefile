@@ -15,6 +15,8 @@ setup:
 
 install: setup
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	@# Keep the `vector` name's copy of the script in step, where install-vector made one.
+	if grep -qs hnsw_pg "$$($(PG_CONFIG) --sharedir)/extension/vector.control"; then bash scripts/install_vector_name.sh; fi
 
 # hnsw_pg under pgvector's name too (CREATE EXTENSION vector): it takes the place of a
 # pgvector installed on the same server, so it is never part of `make install`.

@@ -96,7 +96,7 @@ pub fn register() {
     GucRegistry::define_enum_guc(
         c"hnsw.iterative_scan",
         c"Whether an hnsw index scan goes on past its first beam: off, relaxed_order or strict_order.",
-        c"off returns at most hnsw.ef_search rows; relaxed_order goes on, and a later beam may return a row slightly nearer than the one before; strict_order goes on in non-decreasing distance, skipping such rows.",
+        c"off returns the first beam alone (hnsw.ef_search index entries, each with its exact duplicates); relaxed_order goes on, and a later beam may return a row slightly nearer than the one before; strict_order goes on in non-decreasing distance (as the index computes it), skipping such rows.",
         &ITERATIVE_SCAN,
         GucContext::Userset,
         GucFlags::default(),

@@ -7,7 +7,7 @@
 use super::options::{ef_search, max_scan_tuples, resume, scan_memory_limit};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Vector;
-use hnsw_core::graph::{Scan, Visited};
+use hnsw_core::graph::{Resume, Scan, Visited};
 use hnsw_core::index::rows_of;
 use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
@@ -30,6 +30,9 @@ struct ScanState {
     /// Heap tuples of the exact duplicates of the last node taken, still to return.
     pending: std::collections::VecDeque<HeapTid>,
     search: Option<(PagedGraph<BufferStore>, Scan)>,
+    /// Most nodes to take (`hnsw.ef_search` or `hnsw.max_scan_tuples`, whichever is
+    /// larger), read with the other settings when the scan starts.
+    limit: usize,
     /// Nodes taken from the search so far (returned or skipped as deleted).
     taken: usize,
 }
@@ -52,6 +55,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         query: Query::None,
         pending: Default::default(),
         search: None,
+        limit: 0,
         taken: 0,
     };
     // Dropped with the scan's memory context, so an ERROR mid-scan leaks nothing.
@@ -123,12 +127,19 @@ pub unsafe extern "C-unwind" fn amgettuple(
             );
         }
         let entry = meta.entry;
+        // The settings are read once, when the scan starts (its first row).
+        let resume = match (&state.query, resume()) {
+            // Every distance is NULL, so no order is wrong: skip nothing.
+            (Query::Null, Resume::StrictOrder) => Resume::RelaxedOrder,
+            (_, resume) => resume,
+        };
         let search = Scan::new(query, ef_search(), entry, Visited::sparse())
-            .with_resume(resume(), scan_memory_limit());
+            .with_resume(resume, scan_memory_limit());
+        state.limit = ef_search().max(max_scan_tuples());
         state.search = Some((PagedGraph::new(BufferStore::new(index), meta), search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
-    let limit = ef_search().max(max_scan_tuples());
+    let limit = state.limit;
     loop {
         if let Some(tid) = state.pending.pop_front() {
             // SAFETY: xs_heaptid is the scan's output slot for the heap tuple's address.

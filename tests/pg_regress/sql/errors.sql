@@ -93,6 +93,10 @@ SET hnsw.ef_search = 0;
 \echo :LAST_ERROR_SQLSTATE
 SET hnsw.max_scan_tuples = -1;
 \echo :LAST_ERROR_SQLSTATE
+SET hnsw.iterative_scan = sideways;
+\echo :LAST_ERROR_SQLSTATE
+SET hnsw.scan_mem_multiplier = 1001;
+\echo :LAST_ERROR_SQLSTATE
 
 -- Index scans: a query of the wrong dimensions is refused by the scan itself.
 SET enable_seqscan = off;

@@ -118,6 +118,16 @@ SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM z ORDER BY v <-> NULL LIMI
 CREATE TABLE null_query AS EXECUTE by_distance(NULL);
 SELECT array_agg(id ORDER BY id) AS indexed_rows FROM null_query;
 DROP TABLE null_query;
+-- Under strict_order too: no order is wrong, so the scan skips nothing.
+PREPARE docs_by_distance(vector) AS SELECT id FROM docs ORDER BY v <-> $1 LIMIT 5000;
+SET hnsw.iterative_scan = strict_order;
+SET hnsw.ef_search = 10;
+CREATE TABLE null_query AS EXECUTE docs_by_distance(NULL);
+SELECT count(*) AS rows, count(DISTINCT id) AS distinct_rows FROM null_query;
+DROP TABLE null_query;
+DEALLOCATE docs_by_distance;
+RESET hnsw.iterative_scan;
+SET hnsw.ef_search = 1000;
 RESET plan_cache_mode;
 DEALLOCATE by_distance;
 RESET enable_seqscan;
