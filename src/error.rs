@@ -16,9 +16,14 @@ fn error_code(e: &VectorError) -> PgSqlErrorCode {
     }
 }
 
-/// Reports `e` as an ERROR; does not return.
+/// Reports `e` as an ERROR about a `vector`; does not return.
 pub fn raise(e: VectorError) -> ! {
-    let mut report = ErrorReport::new(error_code(&e), e.to_string(), "hnsw_pg");
+    raise_for(e, "vector")
+}
+
+/// Reports `e` as an ERROR about a value of SQL type `ty`; does not return.
+pub fn raise_for(e: VectorError, ty: &str) -> ! {
+    let mut report = ErrorReport::new(error_code(&e), e.message(ty), "hnsw_pg");
     if let Some(detail) = e.detail() {
         report = report.set_detail(detail);
     }
@@ -29,11 +34,16 @@ pub fn raise(e: VectorError) -> ! {
 /// `result.or_raise()`: the value, or the error raised as an ERROR.
 pub trait OrRaise<T> {
     fn or_raise(self) -> T;
+    /// The same, for a value of SQL type `ty` (`halfvec`).
+    fn or_raise_for(self, ty: &str) -> T;
 }
 
 impl<T> OrRaise<T> for Result<T, VectorError> {
     fn or_raise(self) -> T {
         self.unwrap_or_else(|e| raise(e))
+    }
+    fn or_raise_for(self, ty: &str) -> T {
+        self.unwrap_or_else(|e| raise_for(e, ty))
     }
 }
 

@@ -1,7 +1,7 @@
 //! hnsw_pg: a pgvector-compatible `vector` type and an `hnsw` index access method for
 //! PostgreSQL.
 //!
-//! This crate is Postgres glue: the type's SQL functions (`types/`), the access method's
+//! This crate is Postgres glue: the types' SQL functions (`types/`), the access method's
 //! callbacks (`am/`), `hnsw_pg_check`'s locks, rights and heap scan (`check/`) and the
 //! Postgres side of the page seam (`storage/`: buffers, generic
 //! WAL, temporary files). The kernels, the text format, the arithmetic, the graph and the
@@ -31,9 +31,15 @@ pgrx::extension_sql_file!(
     creates = [Type(crate::types::Vector)]
 );
 pgrx::extension_sql_file!(
+    "../sql/halfvec.sql",
+    name = "halfvec_sql",
+    requires = ["vector_sql"],
+    creates = [Type(crate::types::HalfVec)]
+);
+pgrx::extension_sql_file!(
     "../sql/hnsw.sql",
     name = "hnsw_sql",
-    requires = ["vector_sql"]
+    requires = ["halfvec_sql"]
 );
 
 /// Loads the extension: picks the distance kernels once (so the first query pays

@@ -1,10 +1,11 @@
 //! CREATE INDEX: scan the heap into a vector arena, build the graph in memory with
 //! parallel Rust threads, write every page once, then WAL-log them with log_newpage_range.
 
-use super::options::{dimensions, metric, options};
+use super::options::{dimensions, element, metric, options};
 use crate::storage::TempFile;
-use crate::types::Vector;
+use crate::types::Values;
 use hnsw_core::distance::Metric;
+use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{build_supervised, BuildInput, Params};
 use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
@@ -39,6 +40,7 @@ struct LoadState {
     tids: Vec<HeapTid>,
     dim: usize,
     metric: Metric,
+    element: Element,
     tuple_context: PgMemoryContexts,
 }
 
@@ -64,13 +66,14 @@ unsafe extern "C-unwind" fn load_callback(
     if null {
         return;
     }
-    let (dim, metric) = (state.dim, state.metric);
+    let (dim, metric, element) = (state.dim, state.metric, state.element);
     // SAFETY: the tuple context is ours; everything allocated while it is current (the
     // detoasted vector) is used only inside the closure and freed by the reset below.
     let pushed = unsafe {
         state.tuple_context.switch_to(|_| {
-            // The key column is a vector (this runs inside the unsafe block above).
-            let v = Vector::from_datum(datum);
+            // The key column is of the index's element type (this runs inside the unsafe
+            // block above).
+            let v = Values::from_datum(datum, element);
             let values = v.as_slice();
             if values.len() != dim {
                 pgrx::ereport!(
@@ -79,8 +82,9 @@ unsafe extern "C-unwind" fn load_callback(
                     format!("expected {dim} dimensions, not {}", values.len())
                 );
             }
-            // Unit length under cosine; a zero vector there is not indexed.
-            let Some(values) = metric.stored_form(values) else {
+            // Unit length under cosine, rounded as the pages store it; a zero vector
+            // under cosine is not indexed.
+            let Some(values) = element.stored_form(metric, values) else {
                 return false;
             };
             if let Err(e) = state.arena.push(&values) {
@@ -146,6 +150,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let opts = options(index);
     let dim = dimensions(index);
     let metric = metric(index);
+    let element = element(index);
     // SAFETY: maintenance_work_mem is a GUC int in kB.
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
 
@@ -155,6 +160,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         tids: Vec::new(),
         dim,
         metric,
+        element,
         tuple_context: PgMemoryContexts::new("hnsw build tuple"),
     };
     // SAFETY: the callback matches IndexBuildCallback and `state` outlives the scan.
@@ -226,6 +232,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             opts.m as u16,
             opts.ef_construction as u16,
             metric,
+            element,
         )
     };
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
@@ -306,6 +313,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         opts.m as u16,
         opts.ef_construction as u16,
         metric(index),
+        element(index),
     );
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];

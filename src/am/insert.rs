@@ -3,7 +3,7 @@
 
 use super::build::LEVEL_SEED;
 use crate::storage::{read_meta, BufferStore};
-use crate::types::Vector;
+use crate::types::Values;
 use hnsw_core::page::node::HeapTid;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
@@ -31,10 +31,10 @@ pub unsafe extern "C-unwind" fn aminsert(
     if null {
         return false;
     }
-    // SAFETY: the key column is a vector.
-    let vector = unsafe { Vector::from_datum(datum) };
-    let vector = vector.as_slice();
     let meta = read_meta(index);
+    // SAFETY: the key column is of the index's element type.
+    let vector = unsafe { Values::from_datum(datum, meta.element) };
+    let vector = vector.as_slice();
     if vector.len() != meta.dim as usize {
         pgrx::ereport!(
             ERROR,
@@ -42,8 +42,9 @@ pub unsafe extern "C-unwind" fn aminsert(
             format!("expected {} dimensions, not {}", meta.dim, vector.len())
         );
     }
-    // Unit length under cosine; a zero vector there is not indexed.
-    let Some(vector) = meta.metric.stored_form(vector) else {
+    // Unit length under cosine, rounded as the pages store it; a zero vector under
+    // cosine is not indexed.
+    let Some(vector) = meta.element.stored_form(meta.metric, vector) else {
         return false;
     };
     let tid = HeapTid {

@@ -228,11 +228,38 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
         "vector_negative_inner_product" => Metric::InnerProduct,
         "cosine_distance" => Metric::Cosine,
         "l1_distance" => Metric::L1,
+        "halfvec_l2_squared_distance" => Metric::L2,
+        "halfvec_negative_inner_product" => Metric::InnerProduct,
         other => {
             pgrx::ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
                 format!("hnsw operator class support function 1 is \"{other}\", which hnsw_pg does not know")
+            );
+        }
+    }
+}
+
+/// The element type of the indexed column: its operator class's input type, `vector` or
+/// `halfvec` (operator classes are made by superusers only, so the name is trusted).
+pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
+    use hnsw_core::element::Element;
+    // SAFETY: rd_opcintype holds one type per key column, and an hnsw index has one;
+    // format_type_be returns a palloc'd name, schema-qualified when not visible.
+    let name = unsafe {
+        let type_oid = *(*index).rd_opcintype;
+        CStr::from_ptr(pg_sys::format_type_be(type_oid))
+            .to_string_lossy()
+            .into_owned()
+    };
+    match name.rsplit_once('.').map_or(name.as_str(), |(_, n)| n) {
+        "vector" => Element::F32,
+        "halfvec" => Element::F16,
+        other => {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("hnsw_pg cannot index type \"{other}\"")
             );
         }
     }
@@ -246,7 +273,7 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "column does not have dimensions".into(),
-            "Declare the column as vector(n), or index an expression cast to vector(n).",
+            "Declare the column as vector(n) or halfvec(n), or index an expression cast to one, such as (embedding::halfvec(3072)).",
         );
     }
     typmod as usize

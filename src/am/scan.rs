@@ -4,9 +4,9 @@
 //! search continues from where it stopped (as `hnsw.iterative_scan` says), up to
 //! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`.
 
-use super::options::{ef_search, max_scan_tuples, resume, scan_memory_limit};
+use super::options::{ef_search, element, max_scan_tuples, resume, scan_memory_limit};
 use crate::storage::{read_meta, BufferStore};
-use crate::types::Vector;
+use crate::types::Values;
 use hnsw_core::graph::{Resume, Scan, Visited};
 use hnsw_core::index::rows_of;
 use hnsw_core::page::node::HeapTid;
@@ -87,8 +87,9 @@ pub unsafe extern "C-unwind" fn amrescan(
         state.query = Query::Null;
         return;
     }
-    // SAFETY: the ORDER BY operator's right argument is a vector.
-    let query = unsafe { Vector::from_datum(key.sk_argument) };
+    // SAFETY: the scan's index relation is open; the ORDER BY operator's right argument
+    // is of the operator class's input type, which `element` names.
+    let query = unsafe { Values::from_datum(key.sk_argument, element((*scan).indexRelation)) };
     state.query = Query::Vector(query.as_slice().to_vec());
 }
 

@@ -17,7 +17,7 @@ fn for_each_node(
     mut visit: impl FnMut(&NodeRecord) -> bool,
 ) -> (f64, f64) {
     let meta = read_meta(index);
-    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let layout = Layout::of(&meta);
     let (mut kept, mut deleted) = (0.0, 0.0);
     for block in 1..blocks(index) {
         if layout.block_kind(block).0 != PageKind::Nodes {

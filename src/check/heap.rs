@@ -3,8 +3,9 @@
 //! entry. The rows come from `table_index_build_scan`, as in CREATE INDEX, which names each
 //! row by the root of its HOT chain, as index entries do.
 
-use crate::types::Vector;
+use crate::types::Values;
 use hnsw_core::distance::Metric;
+use hnsw_core::element::Element;
 use hnsw_core::page::node::{NodeRecord, FLAG_DELETED};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
@@ -13,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 struct HeapCheck {
     indexed: HashSet<(u32, u16)>,
     metric: Metric,
+    element: Element,
     table: String,
     missing: Vec<String>,
     tuple_context: PgMemoryContexts,
@@ -41,13 +43,13 @@ unsafe extern "C-unwind" fn row_callback(
         return;
     }
     // A zero vector has no direction, so cosine indexes leave it out (as the build does).
-    let metric = state.metric;
+    let (metric, element) = (state.metric, state.element);
     let indexable = !metric.normalizes()
         // SAFETY: the detoasted copy lives in the tuple context, reset right after.
         || unsafe {
             state.tuple_context.switch_to(|_| {
                 metric
-                    .stored_form(Vector::from_datum(datum).as_slice())
+                    .stored_form(Values::from_datum(datum, element).as_slice())
                     .is_some()
             })
         };
@@ -70,6 +72,7 @@ pub(super) fn missing_rows(
     snapshot: pg_sys::Snapshot,
     records: &HashMap<u32, NodeRecord>,
     metric: Metric,
+    element: Element,
 ) -> Vec<String> {
     // SAFETY: `heap` and `index` are open and locked; `snapshot` is registered by the
     // caller and outlives the scan, which table_index_build_scan ends itself.
@@ -84,6 +87,7 @@ pub(super) fn missing_rows(
                 .map(|r| (r.tid.block, r.tid.offset))
                 .collect(),
             metric,
+            element,
             table: super::relation_name((*heap).rd_id),
             missing: Vec::new(),
             tuple_context: PgMemoryContexts::new("hnsw_pg_check tuple"),

@@ -50,6 +50,7 @@ fn problems(heap: pg_sys::Relation, index: pg_sys::Relation) -> Vec<String> {
         snapshot,
         &records,
         meta.metric,
+        meta.element,
     ));
     // SAFETY: registered above; the heap scan that used it has ended.
     unsafe { pg_sys::UnregisterSnapshot(snapshot) };

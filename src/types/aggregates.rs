@@ -10,7 +10,7 @@ use pgrx::prelude::*;
 
 /// The values of a state array: one-dimensional and without NULLs, or an ERROR (a state
 /// typed in by hand may be any float8[]).
-fn state_values(state: Array<'_, f64>) -> Vec<f64> {
+pub(super) fn state_values(state: Array<'_, f64>) -> Vec<f64> {
     // [count, one sum per dimension]: anything longer is refused before it is copied.
     if state.len() > hnsw_core::MAX_DIM + 1 {
         raise(VectorError::TooManyDimensions);

@@ -2,7 +2,7 @@
 //! vector, and vector to real[].
 
 use super::datum::Vector;
-use crate::error::{raise, OrRaise};
+use crate::error::{raise_for, OrRaise};
 use hnsw_core::error::{check_dimensions, check_typmod, check_vector};
 use hnsw_core::VectorError;
 use pgrx::prelude::*;
@@ -22,8 +22,18 @@ fn vector_to_float4(v: Vector, _typmod: i32, _explicit: bool) -> Vec<f32> {
 /// One C function behind the four array casts; the element type decides the conversion.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
-    // SAFETY: the SQL signatures are (<type>[], integer, boolean) and the function is
-    // strict, so argument 0 is a non-null array and argument 1 an int4 typmod.
+    let values = array_values(fcinfo, "vector");
+    check_vector(&values).or_raise();
+    Vector::from_slice(&values)
+}
+
+/// The elements of a cast's array argument as float4, after pgvector's checks in its
+/// order: a 1-D array without NULLs, its count, the target's dimensions (argument 1).
+///
+/// The caller's SQL signature must be (<type>[], integer, boolean), and it must be strict.
+pub(super) fn array_values(fcinfo: pg_sys::FunctionCallInfo, ty: &str) -> Vec<f32> {
+    // SAFETY: as the caller promises, argument 0 is a non-null array and argument 1 an
+    // int4 typmod.
     let (array, typmod) = unsafe {
         let datum = pgrx::pg_getarg_datum_raw(fcinfo, 0);
         let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
@@ -32,22 +42,19 @@ fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
     // SAFETY: `array` is a detoasted ArrayType, so its header fields can be read.
     let (ndim, element_type) = unsafe { ((*array).ndim, (*array).elemtype) };
     if ndim > 1 {
-        raise(VectorError::ArrayNotOneDimensional);
+        raise_for(VectorError::ArrayNotOneDimensional, ty);
     }
     // SAFETY: as above; array_contains_nulls only reads the array.
     if unsafe { pg_sys::array_contains_nulls(array) } {
-        raise(VectorError::ArrayHasNulls);
+        raise_for(VectorError::ArrayHasNulls, ty);
     }
     let elements = deconstruct(array, element_type);
-    // In pgvector's order: the count, then the target's dimensions, then each element.
-    check_dimensions(elements.len()).or_raise();
-    check_typmod(typmod, elements.len()).or_raise();
-    let values: Vec<f32> = elements
+    check_dimensions(elements.len()).or_raise_for(ty);
+    check_typmod(typmod, elements.len()).or_raise_for(ty);
+    elements
         .iter()
         .map(|&d| element_to_f32(d, element_type))
-        .collect();
-    check_vector(&values).or_raise();
-    Vector::from_slice(&values)
+        .collect()
 }
 
 /// The element datums of a 1-D (or empty) array without nulls. By-reference datums point

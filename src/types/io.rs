@@ -1,4 +1,4 @@
-//! Text and binary I/O and the `vector(n)` modifier. The binary format is pgvector's:
+//! Text and binary I/O and the `vector(n)` modifier (also `halfvec(n)`'s). The binary format is pgvector's:
 //! int16 dim, int16 unused (0), then dim float4, all in network byte order.
 
 use super::datum::Vector;
@@ -25,16 +25,21 @@ fn vector_out(v: Vector) -> CString {
 /// `vector(n)`: Postgres hands the modifiers over as a cstring[].
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn vector_typmod_in(fcinfo: pg_sys::FunctionCallInfo) -> i32 {
+    typmod_from_modifiers(&typmods(fcinfo)).or_raise()
+}
+
+/// The integers of a typmod_in function's cstring[] argument.
+///
+/// The caller's SQL signature must be (cstring[]), and it must be strict.
+pub(super) fn typmods(fcinfo: pg_sys::FunctionCallInfo) -> Vec<i32> {
     let mut count = 0;
-    // SAFETY: the SQL signature is (cstring[]) and the function is strict, so argument 0
-    // is a non-null array; ArrayGetIntegerTypmods checks its element type and raises
-    // an ERROR for anything that is not an integer.
-    let mods = unsafe {
+    // SAFETY: as the caller promises, argument 0 is a non-null array; ArrayGetIntegerTypmods
+    // checks its element type and raises an ERROR for anything that is not an integer.
+    unsafe {
         let array = pg_sys::pg_detoast_datum(pgrx::pg_getarg_datum_raw(fcinfo, 0).cast_mut_ptr());
         let ptr = pg_sys::ArrayGetIntegerTypmods(array as *mut pg_sys::ArrayType, &mut count);
-        std::slice::from_raw_parts(ptr, count as usize)
-    };
-    typmod_from_modifiers(mods).or_raise()
+        std::slice::from_raw_parts(ptr, count as usize).to_vec()
+    }
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -48,13 +53,21 @@ fn vector_typmod_out(typmod: i32) -> CString {
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn vector_recv(mut buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector {
-    // SAFETY: the SQL signature is (internal, oid, integer) and Postgres passes a
-    // StringInfo as the first argument of a receive function.
+fn vector_recv(buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector {
+    let values = receive(buf, |rest| hnsw_core::binary::decode(rest).or_raise());
+    check_typmod(typmod, values.len()).or_raise();
+    Vector::from_slice(&values)
+}
+
+/// Decodes a value from the unread part of a receive function's message buffer and moves
+/// the cursor past it. `decode` returns the value and the bytes it took (or raises).
+pub(super) fn receive<T>(mut buf: Internal, decode: impl FnOnce(&[u8]) -> (T, usize)) -> T {
+    // SAFETY: receive functions are declared (internal, oid, integer), and Postgres passes
+    // a StringInfo as the first argument.
     let buf: *mut pg_sys::StringInfoData = match unsafe { buf.get_mut::<pg_sys::StringInfoData>() }
     {
         Some(b) => b,
-        None => pgrx::error!("vector_recv called without a buffer"),
+        None => pgrx::error!("receive function called without a buffer"),
     };
     // SAFETY: a StringInfo's `data` holds `len` bytes, of which `cursor` are consumed.
     let rest = unsafe {
@@ -65,11 +78,10 @@ fn vector_recv(mut buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> Vector
         );
         std::slice::from_raw_parts(data.add(cursor), len.saturating_sub(cursor))
     };
-    let (values, used) = hnsw_core::binary::decode(rest).or_raise();
-    check_typmod(typmod, values.len()).or_raise();
+    let (value, used) = decode(rest);
     // SAFETY: `used` <= the bytes left, so the cursor stays within the message.
     unsafe { (*buf).cursor += used as i32 };
-    Vector::from_slice(&values)
+    value
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

@@ -75,38 +75,46 @@ impl VectorError {
     }
 }
 
-impl fmt::Display for VectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl VectorError {
+    /// The message, for a value of SQL type `ty` (`vector`, `halfvec`): pgvector's texts
+    /// differ between its types by the type's name alone.
+    pub fn message(&self, ty: &str) -> String {
         use VectorError::*;
         match self {
             InvalidSyntax { literal, .. } => {
-                write!(f, "invalid input syntax for type vector: \"{literal}\"")
+                format!("invalid input syntax for type {ty}: \"{literal}\"")
             }
-            OutOfRange { token } => write!(f, "\"{token}\" is out of range for type vector"),
-            NotANumber => write!(f, "NaN not allowed in vector"),
-            Infinite => write!(f, "infinite value not allowed in vector"),
-            NoDimensions => write!(f, "vector must have at least 1 dimension"),
-            TooManyDimensions => write!(f, "vector cannot have more than {MAX_DIM} dimensions"),
+            OutOfRange { token } => format!("\"{token}\" is out of range for type {ty}"),
+            NotANumber => format!("NaN not allowed in {ty}"),
+            Infinite => format!("infinite value not allowed in {ty}"),
+            NoDimensions => format!("{ty} must have at least 1 dimension"),
+            TooManyDimensions => format!("{ty} cannot have more than {MAX_DIM} dimensions"),
             DimensionMismatch { left, right } => {
-                write!(f, "different vector dimensions {left} and {right}")
+                format!("different {ty} dimensions {left} and {right}")
             }
             TypmodMismatch { expected, actual } => {
-                write!(f, "expected {expected} dimensions, not {actual}")
+                format!("expected {expected} dimensions, not {actual}")
             }
-            UnusedNotZero { unused } => write!(f, "expected unused to be 0, not {unused}"),
-            Overflow => write!(f, "value out of range: overflow"),
-            Underflow => write!(f, "value out of range: underflow"),
-            ArrayNotOneDimensional => write!(f, "array must be 1-D"),
-            ArrayHasNulls => write!(f, "array must not contain nulls"),
-            InvalidAggregateState => write!(
-                f,
-                "invalid state array for avg(vector): expected [count, sums...] with a whole, non-negative count"
+            UnusedNotZero { unused } => format!("expected unused to be 0, not {unused}"),
+            Overflow => "value out of range: overflow".into(),
+            Underflow => "value out of range: underflow".into(),
+            ArrayNotOneDimensional => "array must be 1-D".into(),
+            ArrayHasNulls => "array must not contain nulls".into(),
+            InvalidAggregateState => format!(
+                "invalid state array for avg({ty}): expected [count, sums...] with a whole, non-negative count"
             ),
-            TypmodTooSmall => write!(f, "dimensions for type vector must be at least 1"),
-            TypmodTooLarge => write!(f, "dimensions for type vector cannot exceed {MAX_DIM}"),
-            InvalidTypmod => write!(f, "invalid type modifier"),
-            Truncated => write!(f, "insufficient data left in message"),
+            TypmodTooSmall => format!("dimensions for type {ty} must be at least 1"),
+            TypmodTooLarge => format!("dimensions for type {ty} cannot exceed {MAX_DIM}"),
+            InvalidTypmod => "invalid type modifier".into(),
+            Truncated => "insufficient data left in message".into(),
         }
+    }
+}
+
+/// The message for a `vector`.
+impl fmt::Display for VectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message("vector"))
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod distance;
+pub mod element;
 pub mod error;
 pub mod graph;
 pub mod index;

@@ -1,9 +1,10 @@
-//! The `vector` text format: `[1,2.5,-3e-07]`.
+//! The `vector` and `halfvec` text format: `[1,2.5,-3e-07]`.
 //!
 //! Input accepts whitespace around brackets and elements. Output writes each element in the
 //! shortest form that reads back to the same float4, with the fixed/exponent switch of
 //! Postgres' `float4out` (and so of pgvector): exponent form below 1e-4 and from 1e6 up.
 
+use crate::element::f16;
 use crate::error::{check_element, VectorError};
 use crate::MAX_DIM;
 
@@ -14,6 +15,31 @@ fn is_space(c: char) -> bool {
 
 /// Parses a vector literal, checking every element and the length.
 pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
+    parse_elements(literal, parse_element)
+}
+
+/// Parses a halfvec literal (the same text as a vector's): each element is read as a
+/// float4, then rounded to a float16; a finite one beyond float16's range is out of range.
+pub fn parse_halfvec(literal: &str) -> Result<Vec<f16>, VectorError> {
+    parse_elements(literal, |token| {
+        let x: f32 = token.parse().map_err(|_| None)?;
+        let h = f16::from_f32(x);
+        if h.is_infinite() && !names_infinity(token) {
+            return Err(Some(VectorError::OutOfRange {
+                token: token.to_string(),
+            }));
+        }
+        check_element(h.to_f32()).map_err(Some)?;
+        Ok(h)
+    })
+}
+
+/// The bracketed, comma-separated list both literals share; `parse_one` reads an element
+/// (`Err(None)`: not a number, reported as a syntax error with the whole literal).
+fn parse_elements<T>(
+    literal: &str,
+    parse_one: impl Fn(&str) -> Result<T, Option<VectorError>>,
+) -> Result<Vec<T>, VectorError> {
     let syntax = |detail| VectorError::InvalidSyntax {
         literal: literal.to_string(),
         detail,
@@ -39,7 +65,7 @@ pub fn parse_vector(literal: &str) -> Result<Vec<f32>, VectorError> {
         if token.is_empty() {
             return Err(syntax(None));
         }
-        values.push(parse_element(token).map_err(|e| e.unwrap_or_else(|| syntax(None)))?);
+        values.push(parse_one(token).map_err(|e| e.unwrap_or_else(|| syntax(None)))?);
         rest = rest[end..].trim_start_matches(is_space);
         if let Some(after) = rest.strip_prefix(',') {
             rest = after;

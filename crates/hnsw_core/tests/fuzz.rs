@@ -1,10 +1,11 @@
-//! Hostile input to the two input functions, 100,000 cases each: any byte string or
-//! text either parses to a valid vector that round-trips, or is an error with a SQLSTATE;
-//! nothing panics. (A longer run: PROPTEST_CASES=1000000 cargo test -p hnsw_core --test fuzz.)
+//! Hostile input to the input functions of `vector` and `halfvec`, 100,000 cases each:
+//! any byte string or text either parses to a valid value that round-trips, or is an
+//! error with a SQLSTATE; nothing panics. (A longer run: PROPTEST_CASES=1000000 cargo test -p hnsw_core --test fuzz.)
 
-use hnsw_core::binary::{decode, encode};
+use hnsw_core::binary::{decode, decode_halves, encode, encode_halves};
+use hnsw_core::element::{check_halves, widen};
 use hnsw_core::error::check_vector;
-use hnsw_core::text::{format_vector, parse_vector};
+use hnsw_core::text::{format_vector, parse_halfvec, parse_vector};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
@@ -67,6 +68,30 @@ proptest! {
                 prop_assert!(check_vector(&v).is_ok());
                 prop_assert_eq!(used, 4 + 4 * v.len());
                 prop_assert_eq!(&encode(&v)[..], &bytes[..used]);
+            }
+            Err(e) => prop_assert_eq!(e.sqlstate().len(), 5),
+        }
+    }
+
+    #[test]
+    fn text_input_is_a_halfvec_or_an_error(s in literal_like()) {
+        match parse_halfvec(&s) {
+            Ok(v) => {
+                prop_assert!(check_halves(&v).is_ok());
+                // Output is the float4 text of each half, which reads back to the same half.
+                prop_assert_eq!(parse_halfvec(&format_vector(&widen(&v))).unwrap(), v);
+            }
+            Err(e) => prop_assert_eq!(e.sqlstate().len(), 5),
+        }
+    }
+
+    #[test]
+    fn binary_input_is_a_halfvec_or_an_error(bytes in binary_like()) {
+        match decode_halves(&bytes) {
+            Ok((v, used)) => {
+                prop_assert!(check_halves(&v).is_ok());
+                prop_assert_eq!(used, 4 + 2 * v.len());
+                prop_assert_eq!(&encode_halves(&v)[..], &bytes[..used]);
             }
             Err(e) => prop_assert_eq!(e.sqlstate().len(), 5),
         }

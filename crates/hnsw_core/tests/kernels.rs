@@ -1,6 +1,7 @@
 //! Differential tests: every kernel the CPU can run against the scalar reference.
 
 use hnsw_core::distance::{kernels, Implementation, Kernels};
+use hnsw_core::element::f16;
 use proptest::prelude::*;
 
 fn available() -> Vec<Kernels> {
@@ -31,7 +32,24 @@ fn check_all(a: &[f32], b: &[f32]) {
     let mag_l1: f32 = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum();
     let mag_a: f32 = a.iter().map(|x| x * x).sum();
     let mag_b: f32 = b.iter().map(|x| x * x).sum();
+    // Against float16 elements: `b` rounded, compared with the float32 kernels on the
+    // rounded values (every float16 is exactly a float32).
+    let halves: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+    let widened: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
+    let mag_l2_h: f32 = a.iter().zip(&widened).map(|(x, y)| (x - y) * (x - y)).sum();
+    let mag_l1_h: f32 = a.iter().zip(&widened).map(|(x, y)| (x - y).abs()).sum();
     for k in available() {
+        close(
+            (s.l2_squared)(a, &widened),
+            (k.l2_squared_f16)(a, &halves),
+            mag_l2_h,
+        );
+        close(
+            (s.inner_product)(a, &widened),
+            (k.inner_product_f16)(a, &halves),
+            mag_ip,
+        );
+        close((s.l1)(a, &widened), (k.l1_f16)(a, &halves), mag_l1_h);
         close((s.l2_squared)(a, b), (k.l2_squared)(a, b), mag_l2);
         close((s.inner_product)(a, b), (k.inner_product)(a, b), mag_ip);
         close((s.l1)(a, b), (k.l1)(a, b), mag_l1);
@@ -84,6 +102,18 @@ fn every_length_up_to_70_exact_on_integers() {
                 "ip n={n}"
             );
             assert_eq!((s.l1)(&a, &b), (k.l1)(&a, &b), "l1 n={n}");
+            let halves: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+            assert_eq!(
+                (s.l2_squared)(&a, &b),
+                (k.l2_squared_f16)(&a, &halves),
+                "l2 f16 n={n}"
+            );
+            assert_eq!(
+                (s.inner_product)(&a, &b),
+                (k.inner_product_f16)(&a, &halves),
+                "ip f16 n={n}"
+            );
+            assert_eq!((s.l1)(&a, &b), (k.l1_f16)(&a, &halves), "l1 f16 n={n}");
             assert_eq!(
                 (s.dot_and_norms)(&a, &b),
                 (k.dot_and_norms)(&a, &b),
@@ -126,7 +156,10 @@ fn dispatch_picks_the_fastest_available() {
         .unwrap();
     assert_eq!(chosen, *best);
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
         assert_eq!(chosen, Implementation::Avx2Fma);
     }
 }

@@ -6,9 +6,10 @@ mod common;
 use common::random_vectors;
 
 use hnsw_core::distance::Metric;
+use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, search, BuildInput, EntryPoint, Params, Visited, NO_NODE};
-use hnsw_core::page::meta::VERSION;
+use hnsw_core::page::meta::{OLDEST_VERSION, VERSION};
 use hnsw_core::page::node::{
     free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
@@ -25,6 +26,7 @@ fn sample_meta() -> Meta {
         m: 16,
         ef_construction: 64,
         metric: Metric::Cosine,
+        element: Element::F16,
         entry: Some(EntryPoint { node: 7, level: 3 }),
         groups: 2,
         insert_page_first_node: 1500,
@@ -70,6 +72,28 @@ fn meta_round_trips_and_rejects_foreign_pages() {
         .unwrap_err()
         .to_string()
         .contains("REINDEX"));
+    // Format version 2 had no element type (the byte was zero): it reads as float32.
+    let mut previous = page.clone();
+    Meta {
+        element: Element::F32,
+        ..meta
+    }
+    .write(&mut previous);
+    previous[HEADER_SIZE + 4] = OLDEST_VERSION as u8;
+    assert_eq!(OLDEST_VERSION, 2);
+    assert_eq!(Meta::read(&previous).unwrap().element, Element::F32);
+    let mut older = previous.clone();
+    older[HEADER_SIZE + 4] = OLDEST_VERSION as u8 - 1;
+    assert!(matches!(
+        Meta::read(&older),
+        Err(FormatError::UnsupportedVersion { version: 1 })
+    ));
+    let mut unknown = page.clone();
+    unknown[HEADER_SIZE + 17] = 9;
+    assert_eq!(
+        Meta::read(&unknown),
+        Err(FormatError::Corrupt("unknown element type"))
+    );
     // Damaged fields are errors, never a panic further on (a layout for m = 500).
     for (m, dim) in [(1u16, 3u32), (101, 3), (500, 3), (16, 0), (16, 16_001)] {
         let damaged = Meta { m, dim, ..meta };
@@ -178,12 +202,22 @@ fn layouts_place_everything_inside_its_page_without_overlap() {
     }
 }
 
-fn written(
+/// `vector` in the form an index of `element` stores it.
+fn stored(element: Element, vector: &[f32]) -> Vec<f32> {
+    element
+        .stored_form(Metric::L2, vector)
+        .unwrap()
+        .into_owned()
+}
+
+/// An index of `n` random vectors (rounded to `element`), written to a MemStore.
+fn written_as(
     n: usize,
     dim: usize,
     metric: Metric,
+    element: Element,
 ) -> (hnsw_core::graph::Graph, MemStore, Meta, Vec<HeapTid>) {
-    let vectors = random_vectors(n, dim, dim as u64);
+    let vectors = stored(element, &random_vectors(n, dim, dim as u64));
     let input = BuildInput {
         vectors: Backing::from_f32(vectors),
         dim,
@@ -206,6 +240,7 @@ fn written(
         Meta {
             generation: 1,
             metric,
+            element,
             ..sample_meta()
         },
         |b, p| store.append(b, p),
@@ -215,11 +250,17 @@ fn written(
 
 #[test]
 fn search_over_pages_equals_search_over_the_graph() {
-    for &(n, dim) in &[(3000usize, 24usize), (300, 3072)] {
-        let (graph, store, meta, tids) = written(n, dim, Metric::L2);
+    let cases = [
+        (3000usize, 24usize, Element::F32),
+        (300, 3072, Element::F32),
+        (3000, 24, Element::F16),
+        (300, 5000, Element::F16),
+    ];
+    for (n, dim, element) in cases {
+        let (graph, store, meta, tids) = written_as(n, dim, Metric::L2, element);
         assert_eq!(
             store.len(),
-            1 + meta.groups as usize * Layout::new(dim, 16).group_pages
+            1 + meta.groups as usize * Layout::with_element(dim, 16, element).group_pages
         );
         let stored = store.with_page(0, |p| Meta::read(p)).unwrap();
         assert_eq!(stored, meta);
@@ -247,9 +288,18 @@ fn search_over_pages_equals_search_over_the_graph() {
 fn inserted_vectors_read_back_at_every_width() {
     // 24 floats share a page; 3,072 and 5,000 floats span 2 and 3 pages (the last one
     // part full), and 12,000 floats span 6 pages: two units of an insert's vector write.
-    for dim in [24usize, 3072, 5000, 12_000] {
-        let (_, store, _, _) = written(40, dim, Metric::L2);
-        let fresh = random_vectors(30, dim, 7 + dim as u64);
+    let cases = [
+        (24usize, Element::F32),
+        (3072, Element::F32),
+        (5000, Element::F32),
+        (12_000, Element::F32),
+        (24, Element::F16),
+        (5000, Element::F16),
+        (16_000, Element::F16),
+    ];
+    for (dim, element) in cases {
+        let (_, store, _, _) = written_as(40, dim, Metric::L2, element);
+        let fresh = stored(element, &random_vectors(30, dim, 7 + dim as u64));
         for (i, v) in fresh.chunks(dim).enumerate() {
             let tid = HeapTid {
                 block: 1_000 + i as u32,
@@ -267,7 +317,11 @@ fn inserted_vectors_read_back_at_every_width() {
             let mut v = Vec::new();
             paged.read_vector(id, &mut v);
             let i = i as usize;
-            assert_eq!(v, fresh[i * dim..(i + 1) * dim], "dim {dim}, row {i}");
+            assert_eq!(
+                v,
+                fresh[i * dim..(i + 1) * dim],
+                "{element:?} dim {dim}, row {i}"
+            );
             seen += 1;
         }
         assert_eq!(seen, 30, "dim {dim}");
@@ -276,8 +330,10 @@ fn inserted_vectors_read_back_at_every_width() {
 
 #[test]
 fn vector_parts_cover_each_vector_once() {
-    for dim in [1usize, 24, 2040, 2041, 3072, 16_000] {
-        let layout = Layout::new(dim, 16);
+    let f32s = [1usize, 24, 2040, 2041, 3072, 16_000].map(|d| (d, Element::F32));
+    let f16s = [1usize, 24, 4080, 4081, 16_000].map(|d| (d, Element::F16));
+    for (dim, element) in f32s.into_iter().chain(f16s) {
+        let layout = Layout::with_element(dim, 16, element);
         let mut owner = std::collections::HashMap::new();
         for id in 0..(3 * layout.group_nodes as u32) {
             let parts: Vec<_> = layout.vector_parts(id).collect();
@@ -287,7 +343,8 @@ fn vector_parts_cover_each_vector_once() {
                 next = part.bytes.end;
                 assert!(part.offset + part.bytes.len() <= HEADER_SIZE + CONTENT_SIZE);
                 assert_eq!(layout.block_kind(part.block).0, PageKind::Vectors);
-                for byte in (part.offset..part.offset + part.bytes.len()).step_by(4) {
+                let step = element.bytes();
+                for byte in (part.offset..part.offset + part.bytes.len()).step_by(step) {
                     let other = owner.insert((part.block, byte), id);
                     assert!(
                         other.is_none(),
@@ -295,7 +352,27 @@ fn vector_parts_cover_each_vector_once() {
                     );
                 }
             }
-            assert_eq!(next, 4 * dim, "dim {dim}, id {id}: whole vector");
+            assert_eq!(
+                next,
+                element.bytes() * dim,
+                "dim {dim}, id {id}: whole vector"
+            );
         }
+    }
+}
+
+#[test]
+fn a_float16_index_takes_half_the_vector_pages() {
+    for dim in [384usize, 1536, 3072] {
+        let full = Layout::with_element(dim, 16, Element::F32);
+        let half = Layout::with_element(dim, 16, Element::F16);
+        assert_eq!(half.vector_size * 2, full.vector_size);
+        let per_node = |l: &Layout| l.vector_pages as f64 / l.group_nodes as f64;
+        assert!(
+            per_node(&half) <= per_node(&full) / 2.0 + 0.01,
+            "dim {dim}: {} vs {} vector pages a node",
+            per_node(&half),
+            per_node(&full)
+        );
     }
 }

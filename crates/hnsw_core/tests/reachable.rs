@@ -10,6 +10,7 @@ mod crash;
 
 use crash::vacuum;
 use hnsw_core::distance::Metric;
+use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, splitmix64, BuildInput, Params, Scan, Visited, NO_NODE};
 use hnsw_core::index::{for_each_record, graph_problems, insert, read_meta, read_records};
@@ -126,7 +127,7 @@ fn built(vectors: &[Vec<f32>], metric: Metric, m: usize) -> MemStore {
     let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
     let tids: Vec<HeapTid> = (0..vectors.len()).map(tid).collect();
     let mut store = MemStore::new();
-    let base = Meta::new(DIM as u32, m as u16, 12, metric);
+    let base = Meta::new(DIM as u32, m as u16, 12, metric, Element::F32);
     write_index(&graph, &tids, base, |b, p| store.append(b, p));
     store
 }

@@ -124,3 +124,35 @@ fn dimension_limit() {
         "vector cannot have more than 16000 dimensions"
     );
 }
+
+#[test]
+fn halfvec_literals_round_to_float16() {
+    use hnsw_core::element::{f16, widen};
+    use hnsw_core::text::parse_halfvec;
+    let v = parse_halfvec("[0.1, 1, 65504, -65504, 1e-8]").unwrap();
+    assert_eq!(
+        format_vector(&widen(&v)),
+        "[0.099975586,1,65504,-65504,0]",
+        "pgvector's output for the same literal"
+    );
+    assert_eq!(v[1], f16::ONE);
+    let too_big = parse_halfvec("[65520]").unwrap_err();
+    assert_eq!(
+        too_big.message("halfvec"),
+        "\"65520\" is out of range for type halfvec"
+    );
+    assert_eq!(too_big.sqlstate(), "22003");
+    let vector_range = parse_halfvec("[1e39]").unwrap_err();
+    assert_eq!(vector_range.sqlstate(), "22003");
+    for (literal, message) in [
+        ("[inf]", "infinite value not allowed in halfvec"),
+        ("[NaN]", "NaN not allowed in halfvec"),
+        ("[]", "halfvec must have at least 1 dimension"),
+        ("[1,x]", "invalid input syntax for type halfvec: \"[1,x]\""),
+    ] {
+        assert_eq!(
+            parse_halfvec(literal).unwrap_err().message("halfvec"),
+            message
+        );
+    }
+}

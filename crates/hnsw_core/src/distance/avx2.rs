@@ -1,9 +1,10 @@
-//! AVX2 + FMA kernels. Every function here is `unsafe` with `#[target_feature]`: callers
-//! must have checked that the CPU has both features (see `Implementation::is_available`).
+//! AVX2 + FMA (+ F16C) kernels. Every function here is `unsafe` with `#[target_feature]`: callers
+//! must have checked that the CPU has the features (see `Implementation::is_available`).
 //! Each kernel keeps two 8-lane accumulators (16 floats a step) to hide FMA latency, then
 //! finishes the tail (< 16 elements) with one 8-wide step and a scalar loop.
 #![allow(unsafe_code)] // see the crate header
 
+use crate::element::f16;
 use std::arch::x86_64::*;
 
 /// Sum of the eight lanes (safe to call from the kernels, which enable the same features).
@@ -142,4 +143,107 @@ pub unsafe fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         sb += b[j] * b[j];
     }
     (d, sa, sb)
+}
+
+// Kernels against float16 stored elements: F16C widens eight halves to eight floats a
+// load, then the same arithmetic as above.
+
+/// Loads eight halves from `p`, widened to floats.
+///
+/// # Safety
+/// `p` must be valid for reading eight f16 values; AVX2 and F16C must be available.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn load_halves(p: *const f16) -> __m256 {
+    // SAFETY: the caller guarantees eight readable halves (16 bytes); loadu needs no
+    // alignment.
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn l2_squared_f16(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        let d0 = unsafe { _mm256_sub_ps(load(pa.add(i)), load_halves(pb.add(i))) };
+        let d1 = unsafe { _mm256_sub_ps(load(pa.add(i + 8)), load_halves(pb.add(i + 8))) };
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load_halves(pb.add(i))) };
+        acc0 = _mm256_fmadd_ps(d, d, acc0);
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        let d = a[j] - b[j].to_f32();
+        sum += d * d;
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        acc0 = unsafe { _mm256_fmadd_ps(load(pa.add(i)), load_halves(pb.add(i)), acc0) };
+        acc1 = unsafe { _mm256_fmadd_ps(load(pa.add(i + 8)), load_halves(pb.add(i + 8)), acc1) };
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
+        acc0 = unsafe { _mm256_fmadd_ps(load(pa.add(i)), load_halves(pb.add(i)), acc0) };
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += a[j] * b[j].to_f32();
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        let d0 = unsafe { _mm256_sub_ps(load(pa.add(i)), load_halves(pb.add(i))) };
+        let d1 = unsafe { _mm256_sub_ps(load(pa.add(i + 8)), load_halves(pb.add(i + 8))) };
+        acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d0, abs_mask));
+        acc1 = _mm256_add_ps(acc1, _mm256_and_ps(d1, abs_mask));
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), load_halves(pb.add(i))) };
+        acc0 = _mm256_add_ps(acc0, _mm256_and_ps(d, abs_mask));
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += (a[j] - b[j].to_f32()).abs();
+    }
+    sum
 }

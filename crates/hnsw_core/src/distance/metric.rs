@@ -2,6 +2,7 @@
 //! correctly, so L2 skips the square root and inner product is negated (smaller = closer).
 
 use super::Kernels;
+use crate::element::f16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
@@ -49,6 +50,17 @@ impl Metric {
             Metric::InnerProduct => -(kernels.inner_product)(a, b),
             Metric::Cosine => kernels.cosine_distance(a, b) as f32,
             Metric::L1 => (kernels.l1)(a, b),
+        }
+    }
+
+    /// `distance` from a float32 query to float16 stored elements.
+    pub fn distance_to_halves(self, kernels: &Kernels, a: &[f32], b: &[f16]) -> f32 {
+        match self {
+            Metric::L2 => (kernels.l2_squared_f16)(a, b),
+            Metric::InnerProduct => -(kernels.inner_product_f16)(a, b),
+            Metric::L1 => (kernels.l1_f16)(a, b),
+            // Never an index's computed metric (`indexed` turns it into inner product).
+            Metric::Cosine => self.distance(kernels, a, &crate::element::widen(b)),
         }
     }
 }

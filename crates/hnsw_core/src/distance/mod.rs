@@ -1,4 +1,5 @@
-//! Distance kernels: a scalar reference and AVX2+FMA versions, one chosen at run time.
+//! Distance kernels: a scalar reference and AVX2+FMA (+F16C for float16 elements)
+//! versions, one chosen at run time.
 //!
 //! `kernels()` picks the fastest implementation the CPU supports, once, and every caller
 //! (SQL operators, index build and scan) goes through that table of plain function
@@ -12,9 +13,12 @@ mod scalar;
 
 pub use metric::{normalized, Metric};
 
+use crate::element::f16;
 use std::sync::OnceLock;
 
 type PairFn = fn(&[f32], &[f32]) -> f32;
+/// A float32 query against float16 stored elements.
+type HalfPairFn = fn(&[f32], &[f16]) -> f32;
 type DotNormsFn = fn(&[f32], &[f32]) -> (f32, f32, f32);
 
 /// One way of computing distances.
@@ -41,7 +45,9 @@ impl Implementation {
             Implementation::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             Implementation::Avx2Fma => {
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+                std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                    && std::is_x86_feature_detected!("f16c")
             }
             #[cfg(not(target_arch = "x86_64"))]
             Implementation::Avx2Fma => false,
@@ -75,6 +81,10 @@ pub struct Kernels {
     pub l1: PairFn,
     /// (Σ a·b, Σ a², Σ b²)
     pub dot_and_norms: DotNormsFn,
+    /// The same three sums against float16 elements (indexes of `halfvec`).
+    pub l2_squared_f16: HalfPairFn,
+    pub inner_product_f16: HalfPairFn,
+    pub l1_f16: HalfPairFn,
 }
 
 impl Kernels {
@@ -100,13 +110,17 @@ const SCALAR: Kernels = Kernels {
     inner_product: scalar::inner_product,
     l1: scalar::l1,
     dot_and_norms: scalar::dot_and_norms,
+    l2_squared_f16: scalar::l2_squared_f16,
+    inner_product_f16: scalar::inner_product_f16,
+    l1_f16: scalar::l1_f16,
 };
 
 // Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
-// `Implementation::kernels` hands out only after `is_available` saw AVX2 and FMA.
+// `Implementation::kernels` hands out only after `is_available` saw AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 mod avx2_entry {
     use super::avx2;
+    use crate::element::f16;
     pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
         unsafe { avx2::l2_squared(a, b) }
@@ -123,6 +137,18 @@ mod avx2_entry {
         // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
         unsafe { avx2::dot_and_norms(a, b) }
     }
+    pub fn l2_squared_f16(a: &[f32], b: &[f16]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
+        unsafe { avx2::l2_squared_f16(a, b) }
+    }
+    pub fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
+        unsafe { avx2::inner_product_f16(a, b) }
+    }
+    pub fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
+        unsafe { avx2::l1_f16(a, b) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -132,6 +158,9 @@ const AVX2_FMA: Kernels = Kernels {
     inner_product: avx2_entry::inner_product,
     l1: avx2_entry::l1,
     dot_and_norms: avx2_entry::dot_and_norms,
+    l2_squared_f16: avx2_entry::l2_squared_f16,
+    inner_product_f16: avx2_entry::inner_product_f16,
+    l1_f16: avx2_entry::l1_f16,
 };
 
 /// The fastest kernels this CPU supports, detected on first use and then fixed.

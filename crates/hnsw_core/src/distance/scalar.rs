@@ -1,6 +1,8 @@
 //! Scalar reference kernels: the oracle every optimised kernel is tested against.
 //! Accumulation is in f32, element by element, as pgvector's C code does.
 
+use crate::element::f16;
+
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -24,4 +26,21 @@ pub fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         nb += y * y;
     }
     (dot, na, nb)
+}
+
+// Against float16 stored elements (an index of `halfvec`): the query stays float32.
+
+pub fn l2_squared_f16(a: &[f32], b: &[f16]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y.to_f32()) * (x - y.to_f32()))
+        .sum()
+}
+
+pub fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+}
+
+pub fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y.to_f32()).abs()).sum()
 }

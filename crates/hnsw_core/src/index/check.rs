@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 /// Every node record of the index, by id, and its (checked) meta page.
 pub fn read_records<S: PageWrite>(store: &S) -> (Meta, HashMap<u32, NodeRecord>) {
     let meta = store.meta();
-    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let layout = Layout::of(&meta);
     let mut records: HashMap<u32, NodeRecord> = HashMap::new();
     for_each_record(store, &layout, |id, r| {
         records.insert(id, r.clone());
@@ -27,7 +27,7 @@ pub fn graph_problems<S: PageWrite>(
     meta: Meta,
     records: &HashMap<u32, NodeRecord>,
 ) -> Vec<String> {
-    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let layout = Layout::of(&meta);
     let graph = PagedGraph::new(store, meta);
     let mut found = Vec::new();
     let is_graph_node = |id: &u32| {

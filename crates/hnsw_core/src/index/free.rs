@@ -27,7 +27,7 @@ pub fn free_deleted_slots<S: PageWrite>(
     meta: Meta,
     deleted: &HashSet<u32>,
 ) -> Result<usize, FormatError> {
-    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let layout = Layout::of(&meta);
     let graph = PagedGraph::new(store, meta);
     let mut candidates: HashSet<u32> = deleted.clone();
     if let Some(entry) = meta.entry {

@@ -44,7 +44,7 @@ pub struct Repaired {
 /// unit, so the pass may stop between any two (a crash, an ERROR) and leave a valid index.
 pub fn repair<S: PageWrite>(store: &S) -> Result<Repaired, FormatError> {
     let meta = read_meta(store)?;
-    let layout = Layout::new(meta.dim as usize, meta.m as usize);
+    let layout = Layout::of(&meta);
     let mut deleted = HashSet::new();
     let mut highest_live: Option<EntryPoint> = None;
     // Duplicate chains: a deleted node whose chain still holds a live copy must stay in

@@ -9,6 +9,7 @@
 //! So node id, vector and slot number each map to (block, offset) with no lookup.
 
 use super::{CONTENT_SIZE, HEADER_SIZE};
+use crate::element::Element;
 use crate::graph::MAX_LEVEL;
 
 /// What a page holds (recorded in its special space).
@@ -43,10 +44,11 @@ const MAX_GROUP_NODES: usize = 1024;
 pub struct Layout {
     pub dim: usize,
     pub m: usize,
+    pub element: Element,
     /// Bytes of one node record.
     pub node_size: usize,
     pub nodes_per_page: usize,
-    /// Bytes of one vector (4 * dim).
+    /// Bytes of one vector (dim elements).
     pub vector_size: usize,
     /// Vectors sharing a page; 0 when one vector spans `pages_per_vector` pages.
     pub vectors_per_page: usize,
@@ -75,12 +77,22 @@ pub struct VectorPart {
 pub const NODE_HEADER: usize = 20;
 
 impl Layout {
+    /// The layout of an index of float32 vectors.
     pub fn new(dim: usize, m: usize) -> Layout {
+        Layout::with_element(dim, m, Element::F32)
+    }
+
+    /// The layout of the index `meta` describes.
+    pub fn of(meta: &super::Meta) -> Layout {
+        Layout::with_element(meta.dim as usize, meta.m as usize, meta.element)
+    }
+
+    pub fn with_element(dim: usize, m: usize, element: Element) -> Layout {
         assert!(dim >= 1 && m >= 2);
         let node_size = NODE_HEADER + 4 * MAX_LEVEL + 4 * 2 * m;
         let nodes_per_page = CONTENT_SIZE / node_size;
         assert!(nodes_per_page >= 1, "m too large for a page");
-        let vector_size = 4 * dim;
+        let vector_size = element.bytes() * dim;
         let vectors_per_page = CONTENT_SIZE / vector_size;
         let pages_per_vector = if vectors_per_page == 0 {
             vector_size.div_ceil(CONTENT_SIZE)
@@ -115,6 +127,7 @@ impl Layout {
         Layout {
             dim,
             m,
+            element,
             node_size,
             nodes_per_page,
             vector_size,

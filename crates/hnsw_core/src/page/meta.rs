@@ -4,11 +4,15 @@
 
 use super::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, HEADER_SIZE};
 use crate::distance::Metric;
+use crate::element::Element;
 use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-pub const VERSION: u32 = 2;
+/// Version 3 records the element type; version 2 (float32 only) reads as float32.
+pub const VERSION: u32 = 3;
+/// The oldest format version this build reads.
+pub const OLDEST_VERSION: u32 = 2;
 pub const META_SIZE: usize = 80;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +21,8 @@ pub struct Meta {
     pub m: u16,
     pub ef_construction: u16,
     pub metric: Metric,
+    /// How vectors are stored in the vector pages (the indexed column's element type).
+    pub element: Element,
     pub entry: Option<EntryPoint>,
     /// Groups of pages allocated after block 0.
     pub groups: u32,
@@ -52,7 +58,7 @@ impl fmt::Display for FormatError {
             }
             FormatError::UnsupportedVersion { version } => write!(
                 f,
-                "hnsw_pg index format version {version} is not supported by this build (it reads version {VERSION}); REINDEX it"
+                "hnsw_pg index format version {version} is not supported by this build (it reads versions {OLDEST_VERSION} to {VERSION}); REINDEX it"
             ),
             FormatError::Corrupt(what) => write!(f, "corrupt hnsw_pg index: {what}"),
         }
@@ -81,6 +87,8 @@ const O_DIM: usize = 8;
 const O_M: usize = 12;
 const O_EF: usize = 14;
 const O_METRIC: usize = 16;
+/// Zero in a version-2 page, which is float32's code.
+const O_ELEMENT: usize = 17;
 const O_ENTRY_NODE: usize = 20;
 const O_ENTRY_LEVEL: usize = 24;
 const O_GROUPS: usize = 28;
@@ -96,12 +104,13 @@ const _: () = assert!(O_FREE_HINT + 4 <= META_SIZE);
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
     /// as a build starts from.
-    pub fn new(dim: u32, m: u16, ef_construction: u16, metric: Metric) -> Meta {
+    pub fn new(dim: u32, m: u16, ef_construction: u16, metric: Metric, element: Element) -> Meta {
         Meta {
             dim,
             m,
             ef_construction,
             metric,
+            element,
             entry: None,
             groups: 0,
             insert_page_first_node: 0,
@@ -123,6 +132,7 @@ impl Meta {
         put_u16(c, O_M, self.m);
         put_u16(c, O_EF, self.ef_construction);
         c[O_METRIC] = metric_code(self.metric);
+        c[O_ELEMENT] = self.element.code();
         let (node, level) = self
             .entry
             .map_or((NO_NODE, 0), |e| (e.node, e.level as u32));
@@ -146,10 +156,12 @@ impl Meta {
             return Err(FormatError::NotAnIndex { magic });
         }
         let version = get_u32(c, O_VERSION);
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(FormatError::UnsupportedVersion { version });
         }
         let metric = metric_from(c[O_METRIC]).ok_or(FormatError::Corrupt("unknown distance"))?;
+        let element =
+            Element::from_code(c[O_ELEMENT]).ok_or(FormatError::Corrupt("unknown element type"))?;
         let dim = get_u32(c, O_DIM);
         let m = get_u16(c, O_M);
         if dim == 0 || dim as usize > crate::MAX_DIM || m < 2 || m as usize > super::MAX_M {
@@ -165,6 +177,7 @@ impl Meta {
             m,
             ef_construction: get_u16(c, O_EF),
             metric,
+            element,
             entry: (node != NO_NODE).then_some(EntryPoint { node, level }),
             groups: get_u32(c, O_GROUPS),
             insert_page_first_node: get_u32(c, O_NODES),

@@ -1,10 +1,11 @@
 //! Searching an index through its pages: the same search code as the build graph, reading
-//! neighbour lists and vectors from a `PageStore`.
+//! neighbour lists and vectors (float32 or float16) from a `PageStore`.
 #![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
 use super::{Layout, Meta, PageStore, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
+use crate::element::{f16, Element};
 use crate::graph::GraphRead;
 use std::cell::RefCell;
 
@@ -18,7 +19,7 @@ pub struct PagedGraph<S> {
 
 impl<S: PageStore> PagedGraph<S> {
     pub fn new(store: S, meta: Meta) -> Self {
-        let layout = Layout::new(meta.dim as usize, meta.m as usize);
+        let layout = Layout::of(&meta);
         PagedGraph {
             store,
             meta,
@@ -41,17 +42,13 @@ impl<S: PageStore> PagedGraph<S> {
             .with_page(block, |p| (record_flags(p, at), record_level(p, at)))
     }
 
-    /// Copies node `id`'s vector into `out`.
+    /// Copies node `id`'s vector into `out`, as float32.
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
         out.clear();
         for part in self.layout.vector_parts(id) {
             let end = part.offset + part.bytes.len();
             self.store.with_page(part.block, |p| {
-                out.extend(
-                    p[part.offset..end]
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-                )
+                self.layout.element.decode(&p[part.offset..end], out)
             });
         }
     }
@@ -86,21 +83,31 @@ impl<S: PageStore> PagedGraph<S> {
 
 impl<S: PageStore> PagedGraph<S> {
     /// The distance from `query` to the little-endian vector in `bytes`, computed in place
-    /// when the bytes are aligned floats (buffer pages are), else on a copy.
+    /// when the bytes are aligned elements (buffer pages are), else on a copy.
     fn distance_on_bytes(&self, query: &[f32], bytes: &[u8]) -> f32 {
         let metric = self.meta.metric.indexed();
         if cfg!(target_endian = "little") {
-            // SAFETY: every bit pattern is a valid f32; align_to only yields floats for a
-            // 4-aligned part, and we use them only when that part is all of `bytes`.
-            let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-            if head.is_empty() && tail.is_empty() {
-                return metric.distance(self.kernels, query, floats);
+            match self.layout.element {
+                Element::F32 => {
+                    // SAFETY: every bit pattern is a valid f32; align_to only yields floats
+                    // for a 4-aligned part, and we use them only when that is all of `bytes`.
+                    let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+                    if head.is_empty() && tail.is_empty() {
+                        return metric.distance(self.kernels, query, floats);
+                    }
+                }
+                Element::F16 => {
+                    // SAFETY: f16 is a transparent u16, so every bit pattern is valid; as
+                    // above, the halves are used only when they are all of `bytes`.
+                    let (head, halves, tail) = unsafe { bytes.align_to::<f16>() };
+                    if head.is_empty() && tail.is_empty() {
+                        return metric.distance_to_halves(self.kernels, query, halves);
+                    }
+                }
             }
         }
-        let v: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut v = Vec::with_capacity(self.layout.dim);
+        self.layout.element.decode(bytes, &mut v);
         metric.distance(self.kernels, query, &v)
     }
 }

@@ -18,7 +18,7 @@ pub fn write_index(
 ) -> Meta {
     assert_eq!(tids.len(), graph.len());
     let m = graph.params().m;
-    let layout = Layout::new(graph.dim(), m);
+    let layout = Layout::with_element(graph.dim(), m, meta.element);
     let n = graph.len();
     // Upper layers share one slot sequence on disk: layer L's slots follow layer L-1's.
     let mut layer_base = vec![0u32];
@@ -134,11 +134,12 @@ fn write_vectors(
             .vector_parts(id as u32)
             .filter(|part| part.block == block)
         {
-            let floats = &vector[part.bytes.start / 4..part.bytes.end / 4];
-            for (i, x) in floats.iter().enumerate() {
-                let at = part.offset + 4 * i;
-                page[at..at + 4].copy_from_slice(&x.to_le_bytes());
-            }
+            let size = layout.element.bytes();
+            let elements = &vector[part.bytes.start / size..part.bytes.end / size];
+            let at = part.offset;
+            layout
+                .element
+                .encode(elements, &mut page[at..at + part.bytes.len()]);
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::common::random_vectors;
 use hnsw_core::distance::Metric;
+use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, BuildInput, Params, NO_NODE};
 use hnsw_core::index::{for_each_record, free_deleted_slots, read_meta, repair};
@@ -47,7 +48,7 @@ pub fn built(vectors: Vec<f32>) -> MemStore {
     let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
     let tids: Vec<HeapTid> = (0..n as u32).map(tid).collect();
     let mut store = MemStore::new();
-    let base = Meta::new(DIM as u32, M as u16, 32, Metric::L2);
+    let base = Meta::new(DIM as u32, M as u16, 32, Metric::L2, Element::F32);
     write_index(&graph, &tids, base, |b, p| store.append(b, p));
     store
 }

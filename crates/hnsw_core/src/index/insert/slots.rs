@@ -187,7 +187,8 @@ impl<S: PageWrite> Inserter<'_, S> {
         let layout = self.layout;
         let parts: Vec<_> = layout.vector_parts(id).collect();
         self.ensure_group(parts[0].block);
-        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut bytes = vec![0u8; layout.vector_size];
+        layout.element.encode(vector, &mut bytes);
         for unit in parts.chunks(4) {
             let blocks: Vec<u32> = unit.iter().map(|part| part.block).collect();
             self.store.modify(&blocks, |pages| {

@@ -1,0 +1,141 @@
+//! How a vector's elements are kept: float32 (`vector`) or float16 (`halfvec`). The SQL
+//! types hold them so, and an index stores each vector in its column's element type, so a
+//! `halfvec` index takes half the vector pages of a `vector` one. Arithmetic and distances
+//! run in float32 (every float16 is exactly a float32).
+
+use crate::distance::Metric;
+use crate::error::VectorError;
+use crate::text::push_float;
+use std::borrow::Cow;
+
+pub use half::f16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    F32,
+    F16,
+}
+
+impl Element {
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Element::F32 => 4,
+            Element::F16 => 2,
+        }
+    }
+
+    /// The code the meta page records (0 is float32, which is also what an index of
+    /// format version 2, which had no such field, stored).
+    pub fn code(self) -> u8 {
+        match self {
+            Element::F32 => 0,
+            Element::F16 => 1,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Element> {
+        [Element::F32, Element::F16]
+            .into_iter()
+            .find(|e| e.code() == code)
+    }
+
+    /// The form in which an index of this element type stores (and compares) `v`: the
+    /// metric's stored form, rounded to this precision. `None` as `Metric::stored_form`.
+    pub fn stored_form<'a>(self, metric: Metric, v: &'a [f32]) -> Option<Cow<'a, [f32]>> {
+        let stored = metric.stored_form(v)?;
+        Some(match self {
+            Element::F32 => stored,
+            Element::F16 => Cow::Owned(stored.iter().map(|&x| f16::from_f32(x).to_f32()).collect()),
+        })
+    }
+
+    /// Writes `v` little-endian into `out` (`bytes() * v.len()` bytes).
+    pub fn encode(self, v: &[f32], out: &mut [u8]) {
+        match self {
+            Element::F32 => {
+                for (x, o) in v.iter().zip(out.chunks_exact_mut(4)) {
+                    o.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            Element::F16 => {
+                for (x, o) in v.iter().zip(out.chunks_exact_mut(2)) {
+                    o.copy_from_slice(&f16::from_f32(*x).to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Appends the elements encoded little-endian in `bytes` to `out`, as float32.
+    pub fn decode(self, bytes: &[u8], out: &mut Vec<f32>) {
+        match self {
+            Element::F32 => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ),
+            Element::F16 => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
+            ),
+        }
+    }
+}
+
+/// `x` as a float16 (round to nearest even), as pgvector converts: a finite value beyond
+/// float16's range (65,504) is `"x" is out of range for type halfvec`; NaN and the
+/// infinities convert as they are (the element checks then refuse them).
+pub fn to_half(x: f32) -> Result<f16, VectorError> {
+    let h = f16::from_f32(x);
+    if h.is_infinite() && x.is_finite() {
+        let mut token = String::new();
+        push_float(&mut token, x);
+        return Err(VectorError::OutOfRange { token });
+    }
+    Ok(h)
+}
+
+/// Each element as a float16 (`to_half`), then checked as halfvec elements are.
+pub fn to_halves(xs: &[f32]) -> Result<Vec<f16>, VectorError> {
+    let halves = xs
+        .iter()
+        .map(|&x| to_half(x))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_halves(&halves)?;
+    Ok(halves)
+}
+
+/// The result of float32 arithmetic on halfvec elements, narrowed: an element that
+/// becomes infinite is an overflow (`value out of range: overflow`), as pgvector reports.
+pub fn narrow(xs: &[f32]) -> Result<Vec<f16>, VectorError> {
+    let halves: Vec<f16> = xs.iter().map(|&x| f16::from_f32(x)).collect();
+    if halves.iter().any(|h| h.is_infinite()) {
+        return Err(VectorError::Overflow);
+    }
+    Ok(halves)
+}
+
+/// Every element finite (NaN first, as pgvector checks).
+pub fn check_halves(xs: &[f16]) -> Result<(), VectorError> {
+    xs.iter()
+        .try_for_each(|h| crate::error::check_element(h.to_f32()))
+}
+
+pub fn widen(xs: &[f16]) -> Vec<f32> {
+    xs.iter().map(|h| h.to_f32()).collect()
+}
+
+/// Element-wise product of two halfvecs, computed in float32 and narrowed: an overflow as
+/// `narrow`, and a product of non-zero factors that rounds to zero is an underflow.
+pub fn mul_halves(a: &[f16], b: &[f16]) -> Result<Vec<f16>, VectorError> {
+    let out = narrow(&crate::ops::mul(&widen(a), &widen(b))?)?;
+    let underflow = out
+        .iter()
+        .zip(a.iter().zip(b))
+        .any(|(r, (x, y))| r.to_f32() == 0.0 && x.to_f32() != 0.0 && y.to_f32() != 0.0);
+    if underflow {
+        return Err(VectorError::Underflow);
+    }
+    Ok(out)
+}
