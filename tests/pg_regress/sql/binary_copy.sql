@@ -15,6 +15,15 @@ SELECT count(*) AS mismatches FROM src JOIN dst USING (id) WHERE src.v IS DISTIN
 TRUNCATE dst;
 \copy dst FROM 'vectors.txt'
 SELECT count(*) AS mismatches FROM src JOIN dst USING (id) WHERE src.v IS DISTINCT FROM dst.v;
+-- halfvec: the same format with float16 elements
+SELECT halfvec_send('[1,-2,65504]');
+CREATE TABLE hsrc (id int, v halfvec(3));
+INSERT INTO hsrc VALUES (1, '[1,2,3]'), (2, '[-1.5,0,6e-08]'), (3, NULL), (4, '[65504,-65504,-0]');
+\copy hsrc TO 'halves.bin' WITH (FORMAT binary)
+CREATE TABLE hdst (id int, v halfvec(3));
+\copy hdst FROM 'halves.bin' WITH (FORMAT binary)
+SELECT id, v FROM hdst ORDER BY id;
+SELECT count(*) AS mismatches FROM hsrc JOIN hdst USING (id) WHERE hsrc.v IS DISTINCT FROM hdst.v;
 
 -- Server-side COPY for the error cases: psql's \copy does not set LAST_ERROR_SQLSTATE.
 \getenv builddir PG_ABS_BUILDDIR
@@ -70,4 +79,23 @@ COPY sink3 FROM :'bad' WITH (FORMAT binary);
 -- the good one loads
 COPY sink FROM :'bad' WITH (FORMAT binary);
 SELECT v FROM sink;
-DROP TABLE src, dst, raw, sink, sink3;
+-- halfvec's errors: NaN (0x7e00) and infinity (0x7c00) halves (22000), unused not zero
+-- (22000), fewer halves than dim says (08P01)
+CREATE TABLE hsink (v halfvec);
+TRUNCATE raw; INSERT INTO raw VALUES ('\x000100007e00');
+COPY raw TO :'bad' WITH (FORMAT binary);
+COPY hsink FROM :'bad' WITH (FORMAT binary);
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE raw; INSERT INTO raw VALUES ('\x000100007c00');
+COPY raw TO :'bad' WITH (FORMAT binary);
+COPY hsink FROM :'bad' WITH (FORMAT binary);
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE raw; INSERT INTO raw VALUES ('\x000100013c00');
+COPY raw TO :'bad' WITH (FORMAT binary);
+COPY hsink FROM :'bad' WITH (FORMAT binary);
+\echo :LAST_ERROR_SQLSTATE
+TRUNCATE raw; INSERT INTO raw VALUES ('\x000200003c00');
+COPY raw TO :'bad' WITH (FORMAT binary);
+COPY hsink FROM :'bad' WITH (FORMAT binary);
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE src, dst, raw, sink, sink3, hsrc, hdst, hsink;

@@ -107,7 +107,7 @@ RESET enable_seqscan;
 
 -- A build that spills to temporary files counts them against temp_file_limit.
 CREATE TABLE wide (v vector(64));
-INSERT INTO wide SELECT (SELECT array_agg(((i * 31 + j * 17) % 1009)::real) FROM generate_series(1, 64) j)
+INSERT INTO wide SELECT (SELECT array_agg(((i * 31 + j * 17) % 100003)::real) FROM generate_series(1, 64) j)
 FROM generate_series(1, 4500) i;
 SET maintenance_work_mem = '1MB';
 SET temp_file_limit = '64kB';
@@ -117,7 +117,8 @@ RESET temp_file_limit;
 RESET maintenance_work_mem;
 SELECT count(*) AS temporary_files_left FROM pg_ls_tmpdir() WHERE name LIKE '%.hnsw%';
 
--- A build cancelled while its threads run stops them and leaves nothing.
+-- A build cancelled while its threads run stops them and leaves nothing (4,500 distinct
+-- vectors at ef_construction 400 take far longer than the timeout).
 SET max_parallel_maintenance_workers = 1;
 SET statement_timeout = '50ms';
 CREATE INDEX wide_v ON wide USING hnsw (v) WITH (ef_construction = 400);

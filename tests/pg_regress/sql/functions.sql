@@ -1,11 +1,11 @@
 -- Every operator and function on small integer vectors, so results are exact.
 \set VERBOSITY terse
-SELECT '[0,0]'::vector <-> '[3,4]' AS l2, l2_distance('[1,2]', '[4,6]');
-SELECT '[1,2,3]'::vector <#> '[4,5,6]' AS neg_ip, inner_product('[1,2,3]', '[4,5,6]');
-SELECT '[1,1]'::vector <=> '[-1,-1]' AS opposite, cosine_distance('[1,2]', '[2,4]') AS same,
-       cosine_distance('[1,0]', '[0,1]') AS orthogonal;
-SELECT '[0,0]'::vector <=> '[1,2]' AS zero_left, cosine_distance('[1,2]', '[0,0]') AS zero_right;
-SELECT '[1,2,3]'::vector <+> '[4,0,3]' AS l1, l1_distance('[-1,-1]', '[1,1]');
+SELECT '[0,0]'::vector <-> '[3,4]' AS l2, l2_distance('[1,2]'::vector, '[4,6]');
+SELECT '[1,2,3]'::vector <#> '[4,5,6]' AS neg_ip, inner_product('[1,2,3]'::vector, '[4,5,6]');
+SELECT '[1,1]'::vector <=> '[-1,-1]' AS opposite, cosine_distance('[1,2]'::vector, '[2,4]') AS same,
+       cosine_distance('[1,0]'::vector, '[0,1]') AS orthogonal;
+SELECT '[0,0]'::vector <=> '[1,2]' AS zero_left, cosine_distance('[1,2]'::vector, '[0,0]') AS zero_right;
+SELECT '[1,2,3]'::vector <+> '[4,0,3]' AS l1, l1_distance('[-1,-1]'::vector, '[1,1]');
 SELECT vector_l2_squared_distance('[0,0]', '[3,4]'), vector_negative_inner_product('[1,2]', '[3,4]');
 SELECT vector_spherical_distance('[1,0]', '[0,1]'), vector_spherical_distance('[1,0]', '[-1,0]');
 -- 17 and 33 dimensions: the SIMD main loop plus a tail
@@ -14,9 +14,9 @@ SELECT array_fill(2, ARRAY[17])::vector <-> array_fill(1, ARRAY[17])::vector AS 
        array_fill(2, ARRAY[33])::vector <+> array_fill(-1, ARRAY[33])::vector AS l1_33;
 SELECT '[1,2]'::vector + '[3,4]', '[1,2]'::vector - '[3,5]', '[1,2]'::vector * '[3,5]';
 SELECT '[1,2]'::vector || '[3]';
-SELECT vector_dims('[1,2,3]'), vector_norm('[3,4]'), vector_norm('[0,0]');
-SELECT l2_normalize('[3,4]'), l2_normalize('[0,0]'), l2_normalize('[0,5]');
-SELECT subvector('[1,2,3,4,5]', 2, 3), subvector('[1,2,3,4,5]', 4, 10), subvector('[1,2,3,4,5]', 0, 2);
+SELECT vector_dims('[1,2,3]'::vector), vector_norm('[3,4]'), vector_norm('[0,0]');
+SELECT l2_normalize('[3,4]'::vector), l2_normalize('[0,0]'::vector), l2_normalize('[0,5]'::vector);
+SELECT subvector('[1,2,3,4,5]'::vector, 2, 3), subvector('[1,2,3,4,5]'::vector, 4, 10), subvector('[1,2,3,4,5]'::vector, 0, 2);
 -- comparison and btree
 SELECT '[1,2]'::vector < '[1,3]', '[1,2]'::vector <= '[1,2]', '[1,2]'::vector = '[1,2]',
        '[1,2]'::vector <> '[1,2]', '[1,2]'::vector >= '[1]', '[2]'::vector > '[1,5]';
@@ -62,9 +62,9 @@ SELECT '[1e-30]'::vector * '[1e-30]';
 SELECT array_fill(1, ARRAY[16000])::vector || '[1]';
 \echo :LAST_ERROR_SQLSTATE
 -- subvector with nothing left (22000)
-SELECT subvector('[1,2,3]', 4, 1);
+SELECT subvector('[1,2,3]'::vector, 4, 1);
 \echo :LAST_ERROR_SQLSTATE
-SELECT subvector('[1,2,3]', 1, 0);
+SELECT subvector('[1,2,3]'::vector, 1, 0);
 \echo :LAST_ERROR_SQLSTATE
-SELECT subvector('[1,2,3]', -5, 3);
+SELECT subvector('[1,2,3]'::vector, -5, 3);
 \echo :LAST_ERROR_SQLSTATE

@@ -6,7 +6,7 @@ SELECT '[1.5e-7,0.00001,0.0001,123456,1234567,-0]'::vector;
 SELECT '[3.4028235e38,-3.4028235e38,1e-45]'::vector;
 SELECT '[0.1,0.33333334]'::vector;
 SELECT '[1,2,3]'::vector(3);
-SELECT vector_dims('[1,2,3,4,5,6,7,8,9]');
+SELECT vector_dims('[1,2,3,4,5,6,7,8,9]'::vector);
 SELECT NULL::vector;
 SELECT vector_dims(array_fill(1, ARRAY[16000])::vector);
 

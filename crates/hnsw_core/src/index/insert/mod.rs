@@ -63,7 +63,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         Inserter {
             store,
             seed,
-            layout: Layout::of(&meta),
+            layout: Layout::of(meta),
             metric: meta.metric.indexed(),
             ef_construction: meta.ef_construction as usize,
             graph: PagedGraph::new(store, *meta),
