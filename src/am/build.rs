@@ -82,8 +82,8 @@ unsafe extern "C-unwind" fn load_callback(
                     format!("expected {dim} dimensions, not {}", values.len())
                 );
             }
-            // Unit length under cosine, rounded as the pages store it; a zero vector
-            // under cosine is not indexed.
+            // As the pages store it (see Element::stored_form); a zero vector under
+            // cosine is not indexed.
             let Some(values) = element.stored_form(metric, values) else {
                 return false;
             };
@@ -200,7 +200,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     let input = BuildInput {
         vectors,
         dim,
-        metric: metric.indexed(),
+        metric: element.indexed_metric(metric),
         params: Params {
             m: opts.m,
             ef_construction: opts.ef_construction,

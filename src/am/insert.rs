@@ -42,8 +42,8 @@ pub unsafe extern "C-unwind" fn aminsert(
             format!("expected {} dimensions, not {}", meta.dim, vector.len())
         );
     }
-    // Unit length under cosine, rounded as the pages store it; a zero vector under
-    // cosine is not indexed.
+    // As the pages store it (see Element::stored_form); a zero vector under cosine is
+    // not indexed.
     let Some(vector) = meta.element.stored_form(meta.metric, vector) else {
         return false;
     };

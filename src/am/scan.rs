@@ -110,9 +110,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             Query::Vector(query) => (query, read_meta(index)),
         };
-        // Cosine indexes hold unit vectors; a zero query has no direction and ranks
-        // everything equal, as its distances (NaN) do.
-        let query = match meta.metric.stored_form(&query) {
+        // In the form the index stores (unit length in a float32 cosine index); a zero
+        // query under cosine has no direction and ranks everything equal, as its
+        // distances (NaN) do.
+        let query = match meta.element.stored_form(meta.metric, &query) {
             Some(stored) => stored.into_owned(),
             None => query,
         };
@@ -121,7 +122,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 format!(
-                    "different vector dimensions {} and {}",
+                    "different {} dimensions {} and {}",
+                    meta.element.type_name(),
                     meta.dim,
                     query.len()
                 )

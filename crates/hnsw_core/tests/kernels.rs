@@ -50,6 +50,11 @@ fn check_all(a: &[f32], b: &[f32]) {
             mag_ip,
         );
         close((s.l1)(a, &widened), (k.l1_f16)(a, &halves), mag_l1_h);
+        let (d0, a0, b0) = (s.dot_and_norms)(a, &widened);
+        let (d1, a1, b1) = (k.dot_and_norms_f16)(a, &halves);
+        close(d0, d1, mag_ip);
+        close(a0, a1, mag_a);
+        close(b0, b1, b0);
         close((s.l2_squared)(a, b), (k.l2_squared)(a, b), mag_l2);
         close((s.inner_product)(a, b), (k.inner_product)(a, b), mag_ip);
         close((s.l1)(a, b), (k.l1)(a, b), mag_l1);
@@ -114,6 +119,11 @@ fn every_length_up_to_70_exact_on_integers() {
                 "ip f16 n={n}"
             );
             assert_eq!((s.l1)(&a, &b), (k.l1_f16)(&a, &halves), "l1 f16 n={n}");
+            assert_eq!(
+                (s.dot_and_norms)(&a, &b),
+                (k.dot_and_norms_f16)(&a, &halves),
+                "cos f16 n={n}"
+            );
             assert_eq!(
                 (s.dot_and_norms)(&a, &b),
                 (k.dot_and_norms)(&a, &b),

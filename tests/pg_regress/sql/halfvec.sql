@@ -84,7 +84,8 @@ CREATE INDEX hv_l1 ON hv USING hnsw (v halfvec_l1_ops);
 INSERT INTO hv SELECT i, ARRAY[i % 5, i % 3, 1] FROM generate_series(1501, 2000) i;
 SET enable_seqscan = off;
 EXPLAIN (costs off) SELECT id FROM hv ORDER BY v <-> '[1,2,3]' LIMIT 3;
--- each index returns every row, in the order of the exact distance
+-- each index returns every row, in the order of the exact distance (a cosine index of
+-- halfvec computes cosine in full, so it ranks exactly as <=> does)
 CREATE FUNCTION same_as_exact(q text, op text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE by_index float8[]; exact float8[];
 BEGIN

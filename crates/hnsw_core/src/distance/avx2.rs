@@ -247,3 +247,31 @@ pub unsafe fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
     }
     sum
 }
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut dot = _mm256_setzero_ps();
+    let mut na = _mm256_setzero_ps();
+    let mut nb = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 <= n, so every load stays inside both slices.
+    while i + 8 <= n {
+        let (va, vb) = unsafe { (load(pa.add(i)), load_halves(pb.add(i))) };
+        dot = _mm256_fmadd_ps(va, vb, dot);
+        na = _mm256_fmadd_ps(va, va, na);
+        nb = _mm256_fmadd_ps(vb, vb, nb);
+        i += 8;
+    }
+    let (mut d, mut sa, mut sb) = (horizontal_sum(dot), horizontal_sum(na), horizontal_sum(nb));
+    for j in i..n {
+        let y = b[j].to_f32();
+        d += a[j] * y;
+        sa += a[j] * a[j];
+        sb += y * y;
+    }
+    (d, sa, sb)
+}

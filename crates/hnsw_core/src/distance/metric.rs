@@ -59,8 +59,7 @@ impl Metric {
             Metric::L2 => (kernels.l2_squared_f16)(a, b),
             Metric::InnerProduct => -(kernels.inner_product_f16)(a, b),
             Metric::L1 => (kernels.l1_f16)(a, b),
-            // Never an index's computed metric (`indexed` turns it into inner product).
-            Metric::Cosine => self.distance(kernels, a, &crate::element::widen(b)),
+            Metric::Cosine => kernels.cosine_distance_to_halves(a, b) as f32,
         }
     }
 }

@@ -20,6 +20,7 @@ type PairFn = fn(&[f32], &[f32]) -> f32;
 /// A float32 query against float16 stored elements.
 type HalfPairFn = fn(&[f32], &[f16]) -> f32;
 type DotNormsFn = fn(&[f32], &[f32]) -> (f32, f32, f32);
+type HalfDotNormsFn = fn(&[f32], &[f16]) -> (f32, f32, f32);
 
 /// One way of computing distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,10 +82,11 @@ pub struct Kernels {
     pub l1: PairFn,
     /// (Σ a·b, Σ a², Σ b²)
     pub dot_and_norms: DotNormsFn,
-    /// The same three sums against float16 elements (indexes of `halfvec`).
+    /// The same four against float16 elements (indexes of `halfvec`).
     pub l2_squared_f16: HalfPairFn,
     pub inner_product_f16: HalfPairFn,
     pub l1_f16: HalfPairFn,
+    pub dot_and_norms_f16: HalfDotNormsFn,
 }
 
 impl Kernels {
@@ -97,11 +99,21 @@ impl Kernels {
     /// 1 - cosine similarity. NaN when either vector is zero (0/0), as pgvector.
     pub fn cosine_distance(&self, a: &[f32], b: &[f32]) -> f64 {
         debug_assert_eq!(a.len(), b.len());
-        let (dot, na, nb) = (self.dot_and_norms)(a, b);
-        let similarity = dot as f64 / (na as f64 * nb as f64).sqrt();
-        // Rounding can push |similarity| slightly past 1; clamp keeps NaN as NaN.
-        1.0 - similarity.clamp(-1.0, 1.0)
+        cosine_from((self.dot_and_norms)(a, b))
     }
+
+    /// `cosine_distance` against float16 elements.
+    pub fn cosine_distance_to_halves(&self, a: &[f32], b: &[f16]) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
+        cosine_from((self.dot_and_norms_f16)(a, b))
+    }
+}
+
+/// 1 - a·b / (|a| |b|) from the three sums, in double precision.
+fn cosine_from((dot, na, nb): (f32, f32, f32)) -> f64 {
+    let similarity = dot as f64 / (na as f64 * nb as f64).sqrt();
+    // Rounding can push |similarity| slightly past 1; clamp keeps NaN as NaN.
+    1.0 - similarity.clamp(-1.0, 1.0)
 }
 
 const SCALAR: Kernels = Kernels {
@@ -113,6 +125,7 @@ const SCALAR: Kernels = Kernels {
     l2_squared_f16: scalar::l2_squared_f16,
     inner_product_f16: scalar::inner_product_f16,
     l1_f16: scalar::l1_f16,
+    dot_and_norms_f16: scalar::dot_and_norms_f16,
 };
 
 // Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
@@ -149,6 +162,10 @@ mod avx2_entry {
         // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
         unsafe { avx2::l1_f16(a, b) }
     }
+    pub fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
+        unsafe { avx2::dot_and_norms_f16(a, b) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -161,6 +178,7 @@ const AVX2_FMA: Kernels = Kernels {
     l2_squared_f16: avx2_entry::l2_squared_f16,
     inner_product_f16: avx2_entry::inner_product_f16,
     l1_f16: avx2_entry::l1_f16,
+    dot_and_norms_f16: avx2_entry::dot_and_norms_f16,
 };
 
 /// The fastest kernels this CPU supports, detected on first use and then fixed.

@@ -44,3 +44,16 @@ pub fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
 pub fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y.to_f32()).abs()).sum()
 }
+
+pub fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
+    let mut dot = 0.0f32;
+    let mut na = 0.0f32;
+    let mut nb = 0.0f32;
+    for (x, y) in a.iter().zip(b) {
+        let y = y.to_f32();
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    (dot, na, nb)
+}

@@ -266,7 +266,7 @@ impl<S: PageWrite> Repairer<'_, S> {
         for &c in offered {
             self.vector(c);
         }
-        let metric = self.graph.meta.metric.indexed();
+        let metric = self.graph.meta.indexed_metric();
         let vectors = &self.vectors;
         let mut scored: Vec<Neighbour> = offered
             .iter()

@@ -123,6 +123,11 @@ impl Meta {
         }
     }
 
+    /// The metric the index computes on its stored vectors (`Element::indexed_metric`).
+    pub fn indexed_metric(&self) -> Metric {
+        self.element.indexed_metric(self.metric)
+    }
+
     /// Writes the meta content into a page initialised as `PageKind::Meta`.
     pub fn write(&self, page: &mut [u8]) {
         let c = &mut page[HEADER_SIZE..HEADER_SIZE + META_SIZE];

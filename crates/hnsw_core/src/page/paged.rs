@@ -85,7 +85,7 @@ impl<S: PageStore> PagedGraph<S> {
     /// The distance from `query` to the little-endian vector in `bytes`, computed in place
     /// when the bytes are aligned elements (buffer pages are), else on a copy.
     fn distance_on_bytes(&self, query: &[f32], bytes: &[u8]) -> f32 {
-        let metric = self.meta.metric.indexed();
+        let metric = self.meta.indexed_metric();
         if cfg!(target_endian = "little") {
             match self.layout.element {
                 Element::F32 => {
@@ -121,7 +121,7 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
         }
         let mut v = self.scratch.borrow_mut();
         self.read_vector(id, &mut v);
-        self.meta.metric.indexed().distance(self.kernels, query, &v)
+        self.meta.indexed_metric().distance(self.kernels, query, &v)
     }
 
     fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {

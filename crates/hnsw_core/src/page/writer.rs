@@ -9,7 +9,7 @@ use crate::graph::Graph;
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
 /// points at heap tuple `tids[i]`. `meta` supplies the fields a graph does not know
 /// (the operator class's metric, ef_construction, checkpoint metadata); the rest are
-/// filled in. The graph must have been built with `meta.metric.indexed()`.
+/// filled in. The graph must have been built with `meta.indexed_metric()`.
 pub fn write_index(
     graph: &Graph,
     tids: &[HeapTid],
@@ -33,7 +33,7 @@ pub fn write_index(
     meta.m = m as u16;
     assert_eq!(
         graph.metric(),
-        meta.metric.indexed(),
+        meta.indexed_metric(),
         "graph built with the index's metric"
     );
     meta.entry = graph.entry_point();

@@ -64,7 +64,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             store,
             seed,
             layout: Layout::of(meta),
-            metric: meta.metric.indexed(),
+            metric: meta.indexed_metric(),
             ef_construction: meta.ef_construction as usize,
             graph: PagedGraph::new(store, *meta),
             vectors: HashMap::new(),
