@@ -40,6 +40,15 @@ CREATE OPERATOR CLASS halfvec_l1_ops FOR TYPE halfvec USING hnsw AS
     OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
     FUNCTION 1 l1_distance(halfvec, halfvec);
 
+-- bit (up to 64,000 bits): stored packed, 32 bits to 4 bytes, compared with POPCNT.
+CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING hnsw AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops FOR TYPE bit USING hnsw AS
+    OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 jaccard_distance(bit, bit);
+
 CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hnsw_pg_spilled_builds() IS

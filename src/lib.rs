@@ -37,10 +37,11 @@ pgrx::extension_sql_file!(
     creates = [Type(crate::types::HalfVec)]
 );
 pgrx::extension_sql_file!(
-    "../sql/hnsw.sql",
-    name = "hnsw_sql",
+    "../sql/bit.sql",
+    name = "bit_sql",
     requires = ["halfvec_sql"]
 );
+pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_sql", requires = ["bit_sql"]);
 
 /// Loads the extension: picks the distance kernels once (so the first query pays
 /// nothing) and registers the index options and settings.

@@ -74,14 +74,14 @@ unsafe extern "C-unwind" fn load_callback(
             // The key column is of the index's element type (this runs inside the unsafe
             // block above).
             let v = Values::from_datum(datum, element);
-            let values = v.as_slice();
-            if values.len() != dim {
+            if v.dims() != dim {
                 pgrx::ereport!(
                     ERROR,
                     PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                    format!("expected {dim} dimensions, not {}", values.len())
+                    format!("expected {dim} dimensions, not {}", v.dims())
                 );
             }
+            let values = v.as_slice();
             // As the pages store it (see Element::stored_form); a zero vector under
             // cosine is not indexed.
             let Some(values) = element.stored_form(metric, values) else {
@@ -156,7 +156,8 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let mut state = LoadState {
-        arena: ArenaBuilder::new(dim, budget, TempFile::maker()),
+        // The arena holds the `&[f32]` form: `slots` floats a vector (bits: 32 a slot).
+        arena: ArenaBuilder::new(element.slots(dim), budget, TempFile::maker()),
         tids: Vec::new(),
         dim,
         metric,
@@ -179,7 +180,8 @@ pub unsafe extern "C-unwind" fn ambuild(
     let LoadState { arena, tids, .. } = state;
     let n = tids.len();
     let links_bytes = n * (2 * opts.m + 1) * 4;
-    let spill = arena.is_spilled() || n * dim * 4 + links_bytes > budget;
+    let slots = element.slots(dim);
+    let spill = arena.is_spilled() || n * slots * 4 + links_bytes > budget;
     if spill {
         pgrx::ereport!(
             NOTICE,
@@ -199,7 +201,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
     let input = BuildInput {
         vectors,
-        dim,
+        dim: slots,
         metric: element.indexed_metric(metric),
         params: Params {
             m: opts.m,

@@ -33,15 +33,15 @@ pub unsafe extern "C-unwind" fn aminsert(
     }
     let meta = read_meta(index);
     // SAFETY: the key column is of the index's element type.
-    let vector = unsafe { Values::from_datum(datum, meta.element) };
-    let vector = vector.as_slice();
-    if vector.len() != meta.dim as usize {
+    let values = unsafe { Values::from_datum(datum, meta.element) };
+    if values.dims() != meta.dim as usize {
         pgrx::ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", meta.dim, vector.len())
+            format!("expected {} dimensions, not {}", meta.dim, values.dims())
         );
     }
+    let vector = values.as_slice();
     // As the pages store it (see Element::stored_form); a zero vector under cosine is
     // not indexed.
     let Some(vector) = meta.element.stored_form(meta.metric, vector) else {

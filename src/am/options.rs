@@ -230,6 +230,8 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
         "l1_distance" => Metric::L1,
         "halfvec_l2_squared_distance" => Metric::L2,
         "halfvec_negative_inner_product" => Metric::InnerProduct,
+        "hamming_distance" => Metric::Hamming,
+        "jaccard_distance" => Metric::Jaccard,
         other => {
             pgrx::ereport!(
                 ERROR,
@@ -240,8 +242,9 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
     }
 }
 
-/// The element type of the indexed column: its operator class's input type, `vector` or
-/// `halfvec` (operator classes are made by superusers only, so the name is trusted).
+/// The element type of the indexed column: its operator class's input type, `vector`,
+/// `halfvec` or `bit` (operator classes are made by superusers only, so the name is
+/// trusted).
 pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     use hnsw_core::element::Element;
     // SAFETY: rd_opcintype holds one type per key column, and an hnsw index has one;
@@ -255,6 +258,7 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     match name.rsplit_once('.').map_or(name.as_str(), |(_, n)| n) {
         "vector" => Element::F32,
         "halfvec" => Element::F16,
+        "bit" => Element::Bit,
         other => {
             pgrx::ereport!(
                 ERROR,
@@ -265,7 +269,7 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     }
 }
 
-/// Dimensions of the indexed column, from its typmod (`vector(n)`).
+/// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`).
 pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
     let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
@@ -273,7 +277,15 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "column does not have dimensions".into(),
-            "Declare the column as vector(n) or halfvec(n), or index an expression cast to one, such as (embedding::halfvec(3072)).",
+            "Declare the column as vector(n), halfvec(n) or bit(n), or index an expression cast to one, such as (embedding::halfvec(3072)).",
+        );
+    }
+    let most = element(index).max_dim();
+    if typmod as usize > most {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("column cannot have more than {most} dimensions for hnsw index")
         );
     }
     typmod as usize

@@ -7,6 +7,7 @@
 use super::options::{ef_search, element, max_scan_tuples, resume, scan_memory_limit};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
+use hnsw_core::element::Element;
 use hnsw_core::graph::{Resume, Scan, Visited};
 use hnsw_core::index::rows_of;
 use hnsw_core::page::node::HeapTid;
@@ -22,7 +23,8 @@ enum Query {
     /// ORDER BY distance to NULL: every distance is NULL, so any order is right; the scan
     /// returns the indexed rows (as pgvector does), ranked by a zero vector.
     Null,
-    Vector(Vec<f32>),
+    /// The query's values in the index's `&[f32]` form, and its dimensions.
+    Vector(Vec<f32>, usize),
 }
 
 struct ScanState {
@@ -90,7 +92,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     // SAFETY: the scan's index relation is open; the ORDER BY operator's right argument
     // is of the operator class's input type, which `element` names.
     let query = unsafe { Values::from_datum(key.sk_argument, element((*scan).indexRelation)) };
-    state.query = Query::Vector(query.as_slice().to_vec());
+    state.query = Query::Vector(query.as_slice().to_vec(), query.dims());
 }
 
 #[pg_guard]
@@ -102,13 +104,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
     if state.search.is_none() {
         // SAFETY: the scan descriptor's index relation is open for the scan.
         let index = unsafe { (*scan).indexRelation };
-        let (query, meta) = match state.query.clone() {
+        let (query, dims, meta) = match state.query.clone() {
             Query::None => return false,
             Query::Null => {
                 let meta = read_meta(index);
-                (vec![0.0; meta.dim as usize], meta)
+                let zero = vec![0.0; meta.element.slots(meta.dim as usize)];
+                (zero, meta.dim as usize, meta)
             }
-            Query::Vector(query) => (query, read_meta(index)),
+            Query::Vector(query, dims) => (query, dims, read_meta(index)),
         };
         // In the form the index stores (unit length in a float32 cosine index); a zero
         // query under cosine has no direction and ranks everything equal, as its
@@ -117,17 +120,16 @@ pub unsafe extern "C-unwind" fn amgettuple(
             Some(stored) => stored.into_owned(),
             None => query,
         };
-        if query.len() != meta.dim as usize {
-            pgrx::ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!(
-                    "different {} dimensions {} and {}",
-                    meta.element.type_name(),
-                    meta.dim,
-                    query.len()
-                )
-            );
+        if dims != meta.dim as usize {
+            let message = match meta.element {
+                Element::Bit => format!("different bit lengths {} and {dims}", meta.dim),
+                element => format!(
+                    "different {} dimensions {} and {dims}",
+                    element.type_name(),
+                    meta.dim
+                ),
+            };
+            pgrx::ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, message);
         }
         let entry = meta.entry;
         // The settings are read once, when the scan starts (its first row).

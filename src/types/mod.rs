@@ -2,6 +2,7 @@
 //! aggregates.
 
 pub(super) mod aggregates;
+mod bit;
 pub(super) mod casts;
 mod datum;
 
@@ -12,23 +13,33 @@ pub(super) mod io;
 
 use hnsw_core::element::Element;
 
-/// The values of a `vector` or `halfvec` datum, as float32: what an index builds, inserts
-/// and searches with (borrowed from a `vector`, widened from a `halfvec`).
+/// The values of a `vector`, `halfvec` or `bit` datum in the `&[f32]` form an index
+/// builds, inserts and searches with: borrowed from a `vector`, widened from a `halfvec`,
+/// a `bit`'s bits 32 to a slot (`hnsw_core::bits::to_slots`).
 pub enum Values {
     Vector(Vector),
     Widened(Vec<f32>),
+    Bits { slots: Vec<f32>, len: usize },
 }
 
 impl Values {
     /// # Safety
     /// `datum` must be a non-null datum of the type `element` says (`F32`: `vector`,
-    /// `F16`: `halfvec`).
+    /// `F16`: `halfvec`, `Bit`: `bit`).
     pub unsafe fn from_datum(datum: pgrx::pg_sys::Datum, element: Element) -> Values {
         match element {
             // SAFETY: the caller says the datum is a vector.
             Element::F32 => Values::Vector(unsafe { Vector::from_datum(datum) }),
             // SAFETY: the caller says the datum is a halfvec.
             Element::F16 => Values::Widened(unsafe { HalfVec::from_datum(datum) }.to_f32()),
+            Element::Bit => {
+                // SAFETY: the caller says the datum is a bit.
+                let bits = unsafe { bit::BitString::from_datum(datum) };
+                Values::Bits {
+                    slots: hnsw_core::bits::to_slots(bits.bytes()),
+                    len: bits.len(),
+                }
+            }
         }
     }
 
@@ -36,6 +47,15 @@ impl Values {
         match self {
             Values::Vector(v) => v.as_slice(),
             Values::Widened(v) => v,
+            Values::Bits { slots, .. } => slots,
+        }
+    }
+
+    /// Dimensions: elements, or bits.
+    pub fn dims(&self) -> usize {
+        match self {
+            Values::Bits { len, .. } => *len,
+            _ => self.as_slice().len(),
         }
     }
 }

@@ -1,7 +1,11 @@
-//! How a vector's elements are kept: float32 (`vector`) or float16 (`halfvec`). The SQL
-//! types hold them so, and an index stores each vector in its column's element type, so a
-//! `halfvec` index takes half the vector pages of a `vector` one. Arithmetic and distances
-//! run in float32 (every float16 is exactly a float32).
+//! How a vector's elements are kept: float32 (`vector`), float16 (`halfvec`) or bits
+//! (Postgres' `bit`). The SQL types hold them so, and an index stores each vector in its
+//! column's element type, so a `halfvec` index takes half the vector pages of a `vector`
+//! one. Arithmetic and distances run in float32 (every float16 is exactly a float32).
+//!
+//! Bits travel through the index code in the same `&[f32]` slices as floats, 32 bits to a
+//! slot as its bit pattern (`bits::to_slots`): nothing does arithmetic on them but the
+//! Hamming and Jaccard kernels, which read the patterns, and copies keep every pattern.
 
 use crate::distance::Metric;
 use crate::error::VectorError;
@@ -14,6 +18,8 @@ pub use half::f16;
 pub enum Element {
     F32,
     F16,
+    /// Bits, 32 to a float32 slot.
+    Bit,
 }
 
 impl Element {
@@ -22,13 +28,35 @@ impl Element {
         match self {
             Element::F32 => "vector",
             Element::F16 => "halfvec",
+            Element::Bit => "bit",
         }
     }
 
-    /// Bytes per element.
+    /// Slots of the `&[f32]` form of a vector of `dim` elements (bits, for `Bit`).
+    pub fn slots(self, dim: usize) -> usize {
+        match self {
+            Element::F32 | Element::F16 => dim,
+            Element::Bit => dim.div_ceil(32),
+        }
+    }
+
+    /// Bytes an index stores for a vector of `dim` elements.
+    pub fn vector_bytes(self, dim: usize) -> usize {
+        self.bytes() * self.slots(dim)
+    }
+
+    /// The most elements an index of this type takes.
+    pub fn max_dim(self) -> usize {
+        match self {
+            Element::F32 | Element::F16 => crate::MAX_DIM,
+            Element::Bit => crate::MAX_BITS,
+        }
+    }
+
+    /// Bytes per slot of the stored form (a float, a half, 32 bits).
     pub fn bytes(self) -> usize {
         match self {
-            Element::F32 => 4,
+            Element::F32 | Element::Bit => 4,
             Element::F16 => 2,
         }
     }
@@ -39,11 +67,12 @@ impl Element {
         match self {
             Element::F32 => 0,
             Element::F16 => 1,
+            Element::Bit => 2,
         }
     }
 
     pub fn from_code(code: u8) -> Option<Element> {
-        [Element::F32, Element::F16]
+        [Element::F32, Element::F16, Element::Bit]
             .into_iter()
             .find(|e| e.code() == code)
     }
@@ -56,6 +85,7 @@ impl Element {
     pub fn stored_form<'a>(self, metric: Metric, v: &'a [f32]) -> Option<Cow<'a, [f32]>> {
         match self {
             Element::F32 => metric.stored_form(v),
+            Element::Bit => Some(Cow::Borrowed(v)),
             Element::F16 => {
                 if metric.normalizes() && v.iter().all(|&x| x == 0.0) {
                     return None;
@@ -71,14 +101,14 @@ impl Element {
     pub fn indexed_metric(self, metric: Metric) -> Metric {
         match self {
             Element::F32 => metric.indexed(),
-            Element::F16 => metric,
+            Element::F16 | Element::Bit => metric,
         }
     }
 
     /// Writes `v` little-endian into `out` (`bytes() * v.len()` bytes).
     pub fn encode(self, v: &[f32], out: &mut [u8]) {
         match self {
-            Element::F32 => {
+            Element::F32 | Element::Bit => {
                 for (x, o) in v.iter().zip(out.chunks_exact_mut(4)) {
                     o.copy_from_slice(&x.to_le_bytes());
                 }
@@ -94,7 +124,7 @@ impl Element {
     /// Appends the elements encoded little-endian in `bytes` to `out`, as float32.
     pub fn decode(self, bytes: &[u8], out: &mut Vec<f32>) {
         match self {
-            Element::F32 => out.extend(
+            Element::F32 | Element::Bit => out.extend(
                 bytes
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),

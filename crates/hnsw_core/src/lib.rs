@@ -10,6 +10,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod binary;
+pub mod bits;
 pub mod distance;
 pub mod element;
 pub mod error;
@@ -21,5 +22,8 @@ pub mod text;
 
 pub use error::VectorError;
 
-/// The largest number of dimensions a `vector` may have (as pgvector).
+/// The largest number of dimensions a `vector` (or `halfvec`) may have (as pgvector).
 pub const MAX_DIM: usize = 16_000;
+
+/// The most bits an hnsw index of `bit` takes (as pgvector).
+pub const MAX_BITS: usize = 64_000;

@@ -173,3 +173,53 @@ fn dispatch_picks_the_fastest_available() {
         assert_eq!(chosen, Implementation::Avx2Fma);
     }
 }
+
+/// Bits 32 to a slot, as `hnsw_core::bits::to_slots` packs them.
+fn bit_slots(bits: &[bool]) -> Vec<f32> {
+    let bytes = hnsw_core::bits::quantize(
+        &bits
+            .iter()
+            .map(|&b| if b { 1.0 } else { 0.0 })
+            .collect::<Vec<f32>>(),
+    );
+    hnsw_core::bits::to_slots(&bytes)
+}
+
+proptest! {
+    #[test]
+    fn bit_kernels_match_scalar_and_count_bits(
+        (a, b) in (0usize..2100).prop_flat_map(|n| (
+            prop::collection::vec(any::<bool>(), n),
+            prop::collection::vec(any::<bool>(), n),
+        ))
+    ) {
+        let (sa, sb) = (bit_slots(&a), bit_slots(&b));
+        prop_assert_eq!(sa.len(), a.len().div_ceil(32));
+        let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count() as f32;
+        let both = a.iter().zip(&b).filter(|(x, y)| **x && **y).count() as u32;
+        let ones = |v: &[bool]| v.iter().filter(|x| **x).count() as u32;
+        for k in available() {
+            prop_assert_eq!((k.hamming)(&sa, &sb), differ);
+            prop_assert_eq!((k.bit_counts)(&sa, &sb), (both, ones(&a), ones(&b)));
+        }
+    }
+}
+
+#[test]
+fn jaccard_distance_is_pgvectors() {
+    use hnsw_core::distance::jaccard_distance;
+    assert_eq!(jaccard_distance((0, 0, 0)), 1.0, "no bit set in both");
+    assert_eq!(jaccard_distance((0, 3, 2)), 1.0);
+    assert_eq!(jaccard_distance((2, 2, 2)), 0.0);
+    assert_eq!(jaccard_distance((1, 2, 2)), 1.0 - 1.0 / 3.0);
+}
+
+#[test]
+fn binary_quantize_sets_bits_of_positive_elements_first_bit_high() {
+    use hnsw_core::bits::quantize;
+    assert_eq!(
+        quantize(&[1.0, -1.0, 0.0, 2.0, 3.0, -4.0, 5.0, 6.0, 7.0]),
+        [0b1001_1011, 0b1000_0000]
+    );
+    assert_eq!(quantize(&[-0.0, f32::MIN_POSITIVE]), [0b0100_0000]);
+}

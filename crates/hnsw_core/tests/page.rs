@@ -210,17 +210,19 @@ fn stored(element: Element, vector: &[f32]) -> Vec<f32> {
         .into_owned()
 }
 
-/// An index of `n` random vectors (rounded to `element`), written to a MemStore.
+/// An index of `n` random vectors of `dim` elements (rounded to `element`; random bit
+/// patterns for bits), written to a MemStore.
 fn written_as(
     n: usize,
     dim: usize,
     metric: Metric,
     element: Element,
 ) -> (hnsw_core::graph::Graph, MemStore, Meta, Vec<HeapTid>) {
-    let vectors = stored(element, &random_vectors(n, dim, dim as u64));
+    let slots = element.slots(dim);
+    let vectors = stored(element, &random_vectors(n, slots, dim as u64));
     let input = BuildInput {
         vectors: Backing::from_f32(vectors),
-        dim,
+        dim: slots,
         metric,
         params: Params::default(),
         threads: 2,
@@ -239,6 +241,7 @@ fn written_as(
         &tids,
         Meta {
             generation: 1,
+            dim: dim as u32,
             metric,
             element,
             ..sample_meta()
@@ -251,13 +254,15 @@ fn written_as(
 #[test]
 fn search_over_pages_equals_search_over_the_graph() {
     let cases = [
-        (3000usize, 24usize, Element::F32),
-        (300, 3072, Element::F32),
-        (3000, 24, Element::F16),
-        (300, 5000, Element::F16),
+        (3000usize, 24usize, Element::F32, Metric::L2),
+        (300, 3072, Element::F32, Metric::L2),
+        (3000, 24, Element::F16, Metric::L2),
+        (300, 5000, Element::F16, Metric::Cosine),
+        (2000, 200, Element::Bit, Metric::Hamming),
+        (1000, 64_000, Element::Bit, Metric::Jaccard),
     ];
-    for (n, dim, element) in cases {
-        let (graph, store, meta, tids) = written_as(n, dim, Metric::L2, element);
+    for (n, dim, element, metric) in cases {
+        let (graph, store, meta, tids) = written_as(n, dim, metric, element);
         assert_eq!(
             store.len(),
             1 + meta.groups as usize * Layout::with_element(dim, 16, element).group_pages
@@ -276,7 +281,8 @@ fn search_over_pages_equals_search_over_the_graph() {
             assert_eq!(v, graph.vector(id));
         }
         let entry = stored.entry.unwrap();
-        for q in random_vectors(20, dim, 99).chunks(dim) {
+        let slots = element.slots(dim);
+        for q in random_vectors(20, slots, 99).chunks(slots) {
             let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
             let from_graph = graph.search(q, 10, 40);
             assert_eq!(from_pages, from_graph);
@@ -296,11 +302,26 @@ fn inserted_vectors_read_back_at_every_width() {
         (24, Element::F16),
         (5000, Element::F16),
         (16_000, Element::F16),
+        (96, Element::Bit),
+        (64_000, Element::Bit),
     ];
     for (dim, element) in cases {
-        let (_, store, _, _) = written_as(40, dim, Metric::L2, element);
-        let fresh = stored(element, &random_vectors(30, dim, 7 + dim as u64));
-        for (i, v) in fresh.chunks(dim).enumerate() {
+        let metric = if element == Element::Bit {
+            Metric::Hamming
+        } else {
+            Metric::L2
+        };
+        let (_, store, _, _) = written_as(40, dim, metric, element);
+        let slots = element.slots(dim);
+        // Bits: any 32-bit patterns, NaN ones included (0xffffffff, 0x7fc00001, ...).
+        let fresh: Vec<f32> = if element == Element::Bit {
+            (0..30 * slots as u64)
+                .map(|i| f32::from_bits(hnsw_core::graph::splitmix64(i) as u32 | 0x7f80_0000))
+                .collect()
+        } else {
+            stored(element, &random_vectors(30, dim, 7 + dim as u64))
+        };
+        for (i, v) in fresh.chunks(slots).enumerate() {
             let tid = HeapTid {
                 block: 1_000 + i as u32,
                 offset: 1,
@@ -317,9 +338,10 @@ fn inserted_vectors_read_back_at_every_width() {
             let mut v = Vec::new();
             paged.read_vector(id, &mut v);
             let i = i as usize;
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(
-                v,
-                fresh[i * dim..(i + 1) * dim],
+                bits(&v),
+                bits(&fresh[i * slots..(i + 1) * slots]),
                 "{element:?} dim {dim}, row {i}"
             );
             seen += 1;

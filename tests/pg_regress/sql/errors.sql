@@ -128,6 +128,53 @@ RESET max_parallel_maintenance_workers;
 SELECT count(*) AS indexes_left FROM pg_indexes WHERE tablename = 'wide';
 DROP TABLE wide;
 
+-- halfvec and bit: the same errors with their type's name, and the same SQLSTATEs.
+SELECT '[1,x]'::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[65520]'::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[inf]'::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[]'::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT array_fill(1, ARRAY[16001])::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[1]'::halfvec(0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::halfvec(3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[1,2]'::halfvec <-> '[1]';
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[60000]'::halfvec + '[60000]';
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[0.0001]'::halfvec * '[0.0001]';
+\echo :LAST_ERROR_SQLSTATE
+SELECT '[1e5]'::vector::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{NULL}'::real[]::halfvec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT halfvec_avg('{1,NaN}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT '101'::bit(3) <~> '01';
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE halves (v halfvec(2), b bit(4), w bit(64001), u halfvec);
+INSERT INTO halves VALUES ('[1,2]', '1010', NULL, '[1]');
+CREATE INDEX halves_v ON halves USING hnsw (v halfvec_l2_ops);
+SET enable_seqscan = off;
+SELECT * FROM halves ORDER BY v <-> '[1,2,3]' LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+RESET enable_seqscan;
+CREATE INDEX ON halves USING hnsw (u halfvec_l2_ops);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON halves USING hnsw (w bit_hamming_ops);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON halves USING hnsw (v vector_l2_ops);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON halves USING hnsw (b bit_jaccard_ops);
+INSERT INTO halves (b) VALUES ('101');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE halves;
+
 -- hnsw_pg_check.
 SELECT * FROM hnsw_pg_check(0::oid::regclass);
 \echo :LAST_ERROR_SQLSTATE

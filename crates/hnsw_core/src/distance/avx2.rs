@@ -275,3 +275,46 @@ pub unsafe fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
     }
     (d, sa, sb)
 }
+
+// Bit kernels: POPCNT over 64 bits (two slots) at a time.
+
+/// The bit patterns of slots `2i` and `2i + 1` as one word.
+fn word(v: &[f32], i: usize) -> u64 {
+    v[2 * i].to_bits() as u64 | (v[2 * i + 1].to_bits() as u64) << 32
+}
+
+/// # Safety
+/// The CPU must support POPCNT.
+#[target_feature(enable = "popcnt")]
+pub unsafe fn hamming(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut count = 0u32;
+    for i in 0..n / 2 {
+        count += (word(a, i) ^ word(b, i)).count_ones();
+    }
+    if n % 2 == 1 {
+        count += (a[n - 1].to_bits() ^ b[n - 1].to_bits()).count_ones();
+    }
+    count as f32
+}
+
+/// # Safety
+/// The CPU must support POPCNT.
+#[target_feature(enable = "popcnt")]
+pub unsafe fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
+    let n = a.len().min(b.len());
+    let (mut ab, mut aa, mut bb) = (0u32, 0u32, 0u32);
+    for i in 0..n / 2 {
+        let (x, y) = (word(a, i), word(b, i));
+        ab += (x & y).count_ones();
+        aa += x.count_ones();
+        bb += y.count_ones();
+    }
+    if n % 2 == 1 {
+        let (x, y) = (a[n - 1].to_bits(), b[n - 1].to_bits());
+        ab += (x & y).count_ones();
+        aa += x.count_ones();
+        bb += y.count_ones();
+    }
+    (ab, aa, bb)
+}

@@ -14,6 +14,10 @@ pub enum Metric {
     Cosine,
     /// `<+>`: taxicab distance.
     L1,
+    /// `<~>` on bits: how many differ.
+    Hamming,
+    /// `<%>` on bits: 1 - |a ∧ b| / |a ∨ b| (1 when no bit is set in both).
+    Jaccard,
 }
 
 impl Metric {
@@ -50,6 +54,8 @@ impl Metric {
             Metric::InnerProduct => -(kernels.inner_product)(a, b),
             Metric::Cosine => kernels.cosine_distance(a, b) as f32,
             Metric::L1 => (kernels.l1)(a, b),
+            Metric::Hamming => (kernels.hamming)(a, b),
+            Metric::Jaccard => super::jaccard_distance((kernels.bit_counts)(a, b)) as f32,
         }
     }
 
@@ -60,6 +66,10 @@ impl Metric {
             Metric::InnerProduct => -(kernels.inner_product_f16)(a, b),
             Metric::L1 => (kernels.l1_f16)(a, b),
             Metric::Cosine => kernels.cosine_distance_to_halves(a, b) as f32,
+            // Bit metrics never meet float16 elements.
+            Metric::Hamming | Metric::Jaccard => {
+                self.distance(kernels, a, &crate::element::widen(b))
+            }
         }
     }
 }

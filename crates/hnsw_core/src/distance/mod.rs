@@ -1,5 +1,5 @@
-//! Distance kernels: a scalar reference and AVX2+FMA (+F16C for float16 elements)
-//! versions, one chosen at run time.
+//! Distance kernels: a scalar reference and AVX2+FMA versions (with F16C for float16
+//! elements and POPCNT for bits), one chosen at run time.
 //!
 //! `kernels()` picks the fastest implementation the CPU supports, once, and every caller
 //! (SQL operators, index build and scan) goes through that table of plain function
@@ -21,6 +21,7 @@ type PairFn = fn(&[f32], &[f32]) -> f32;
 type HalfPairFn = fn(&[f32], &[f16]) -> f32;
 type DotNormsFn = fn(&[f32], &[f32]) -> (f32, f32, f32);
 type HalfDotNormsFn = fn(&[f32], &[f16]) -> (f32, f32, f32);
+type BitCountsFn = fn(&[f32], &[f32]) -> (u32, u32, u32);
 
 /// One way of computing distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,7 @@ impl Implementation {
                 std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("fma")
                     && std::is_x86_feature_detected!("f16c")
+                    && std::is_x86_feature_detected!("popcnt")
             }
             #[cfg(not(target_arch = "x86_64"))]
             Implementation::Avx2Fma => false,
@@ -87,6 +89,10 @@ pub struct Kernels {
     pub inner_product_f16: HalfPairFn,
     pub l1_f16: HalfPairFn,
     pub dot_and_norms_f16: HalfDotNormsFn,
+    /// Bits that differ, over slots of 32 bits (see `element`).
+    pub hamming: PairFn,
+    /// (|a ∧ b|, |a|, |b|) over slots of 32 bits.
+    pub bit_counts: BitCountsFn,
 }
 
 impl Kernels {
@@ -109,6 +115,15 @@ impl Kernels {
     }
 }
 
+/// Jaccard distance from `bit_counts`: 1 - |a ∧ b| / |a ∨ b|, and 1 when no bit is set
+/// in both (as pgvector).
+pub fn jaccard_distance((ab, aa, bb): (u32, u32, u32)) -> f64 {
+    if ab == 0 {
+        return 1.0;
+    }
+    1.0 - ab as f64 / (aa as f64 + bb as f64 - ab as f64)
+}
+
 /// 1 - a·b / (|a| |b|) from the three sums, in double precision.
 fn cosine_from((dot, na, nb): (f32, f32, f32)) -> f64 {
     let similarity = dot as f64 / (na as f64 * nb as f64).sqrt();
@@ -126,10 +141,13 @@ const SCALAR: Kernels = Kernels {
     inner_product_f16: scalar::inner_product_f16,
     l1_f16: scalar::l1_f16,
     dot_and_norms_f16: scalar::dot_and_norms_f16,
+    hamming: scalar::hamming,
+    bit_counts: scalar::bit_counts,
 };
 
 // Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
-// `Implementation::kernels` hands out only after `is_available` saw AVX2, FMA and F16C.
+// `Implementation::kernels` hands out only after `is_available` saw AVX2, FMA, F16C and
+// POPCNT.
 #[cfg(target_arch = "x86_64")]
 mod avx2_entry {
     use super::avx2;
@@ -166,6 +184,14 @@ mod avx2_entry {
         // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA+F16C detection.
         unsafe { avx2::dot_and_norms_f16(a, b) }
     }
+    pub fn hamming(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after POPCNT detection.
+        unsafe { avx2::hamming(a, b) }
+    }
+    pub fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
+        // SAFETY: only reachable via AVX2_FMA, handed out after POPCNT detection.
+        unsafe { avx2::bit_counts(a, b) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -179,6 +205,8 @@ const AVX2_FMA: Kernels = Kernels {
     inner_product_f16: avx2_entry::inner_product_f16,
     l1_f16: avx2_entry::l1_f16,
     dot_and_norms_f16: avx2_entry::dot_and_norms_f16,
+    hamming: avx2_entry::hamming,
+    bit_counts: avx2_entry::bit_counts,
 };
 
 /// The fastest kernels this CPU supports, detected on first use and then fixed.

@@ -57,3 +57,24 @@ pub fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
     }
     (dot, na, nb)
 }
+
+// Bits, 32 to a slot as its bit pattern (see `element`).
+
+pub fn hamming(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_bits() ^ y.to_bits()).count_ones())
+        .sum::<u32>() as f32
+}
+
+/// (|a ∧ b|, |a|, |b|): the bit counts Jaccard distance needs.
+pub fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
+    let (mut ab, mut aa, mut bb) = (0, 0, 0);
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.to_bits(), y.to_bits());
+        ab += (x & y).count_ones();
+        aa += x.count_ones();
+        bb += y.count_ones();
+    }
+    (ab, aa, bb)
+}

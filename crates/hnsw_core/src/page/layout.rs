@@ -48,7 +48,7 @@ pub struct Layout {
     /// Bytes of one node record.
     pub node_size: usize,
     pub nodes_per_page: usize,
-    /// Bytes of one vector (dim elements).
+    /// Bytes of one vector (`Element::vector_bytes`).
     pub vector_size: usize,
     /// Vectors sharing a page; 0 when one vector spans `pages_per_vector` pages.
     pub vectors_per_page: usize,
@@ -92,7 +92,7 @@ impl Layout {
         let node_size = NODE_HEADER + 4 * MAX_LEVEL + 4 * 2 * m;
         let nodes_per_page = CONTENT_SIZE / node_size;
         assert!(nodes_per_page >= 1, "m too large for a page");
-        let vector_size = element.bytes() * dim;
+        let vector_size = element.vector_bytes(dim);
         let vectors_per_page = CONTENT_SIZE / vector_size;
         let pages_per_vector = if vectors_per_page == 0 {
             vector_size.div_ceil(CONTENT_SIZE)

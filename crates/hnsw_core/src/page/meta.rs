@@ -71,13 +71,22 @@ fn metric_code(m: Metric) -> u8 {
         Metric::InnerProduct => 2,
         Metric::Cosine => 3,
         Metric::L1 => 4,
+        Metric::Hamming => 5,
+        Metric::Jaccard => 6,
     }
 }
 
 fn metric_from(code: u8) -> Option<Metric> {
-    [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1]
-        .into_iter()
-        .find(|&m| metric_code(m) == code)
+    [
+        Metric::L2,
+        Metric::InnerProduct,
+        Metric::Cosine,
+        Metric::L1,
+        Metric::Hamming,
+        Metric::Jaccard,
+    ]
+    .into_iter()
+    .find(|&m| metric_code(m) == code)
 }
 
 // Offsets within the meta content (after the page header).
@@ -169,7 +178,8 @@ impl Meta {
             Element::from_code(c[O_ELEMENT]).ok_or(FormatError::Corrupt("unknown element type"))?;
         let dim = get_u32(c, O_DIM);
         let m = get_u16(c, O_M);
-        if dim == 0 || dim as usize > crate::MAX_DIM || m < 2 || m as usize > super::MAX_M {
+        let too_many = dim as usize > element.max_dim();
+        if dim == 0 || too_many || m < 2 || m as usize > super::MAX_M {
             return Err(FormatError::Corrupt("dimensions or m out of range"));
         }
         let node = get_u32(c, O_ENTRY_NODE);

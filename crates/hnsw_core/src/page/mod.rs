@@ -40,6 +40,7 @@ const _: () =
 const _: () = assert!(4 + 4 * MAX_M <= CONTENT_SIZE);
 // The largest vector spans a whole number of pages that a group can hold.
 const _: () = assert!((4 * crate::MAX_DIM).div_ceil(CONTENT_SIZE) <= 8);
+const _: () = assert!((crate::MAX_BITS / 8).div_ceil(CONTENT_SIZE) <= 8);
 
 /// Reads a little-endian u16 at `at`.
 pub fn get_u16(b: &[u8], at: usize) -> u16 {

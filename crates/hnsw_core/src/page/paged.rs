@@ -88,7 +88,7 @@ impl<S: PageStore> PagedGraph<S> {
         let metric = self.meta.indexed_metric();
         if cfg!(target_endian = "little") {
             match self.layout.element {
-                Element::F32 => {
+                Element::F32 | Element::Bit => {
                     // SAFETY: every bit pattern is a valid f32; align_to only yields floats
                     // for a 4-aligned part, and we use them only when that is all of `bytes`.
                     let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };

@@ -8,8 +8,8 @@ use crate::graph::Graph;
 
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
 /// points at heap tuple `tids[i]`. `meta` supplies the fields a graph does not know
-/// (the operator class's metric, ef_construction, checkpoint metadata); the rest are
-/// filled in. The graph must have been built with `meta.indexed_metric()`.
+/// (dimensions, element type, the operator class's metric, ef_construction, checkpoint
+/// metadata); the rest are filled in. The graph must have been built with `meta.indexed_metric()`.
 pub fn write_index(
     graph: &Graph,
     tids: &[HeapTid],
@@ -18,7 +18,15 @@ pub fn write_index(
 ) -> Meta {
     assert_eq!(tids.len(), graph.len());
     let m = graph.params().m;
-    let layout = Layout::with_element(graph.dim(), m, meta.element);
+    assert_eq!(
+        meta.element.slots(meta.dim as usize),
+        graph.dim(),
+        "the graph holds the stored form of vectors of meta.dim elements"
+    );
+    let layout = Layout::of(&Meta {
+        m: m as u16,
+        ..meta
+    });
     let n = graph.len();
     // Upper layers share one slot sequence on disk: layer L's slots follow layer L-1's.
     let mut layer_base = vec![0u32];
@@ -29,7 +37,6 @@ pub fn write_index(
     }
     let total_upper = *layer_base.last().expect("starts with 0") as usize;
     let groups = layout.groups_for(n, total_upper);
-    meta.dim = graph.dim() as u32;
     meta.m = m as u16;
     assert_eq!(
         graph.metric(),
