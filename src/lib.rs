@@ -23,7 +23,8 @@ mod types;
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
 
-// The whole SQL surface: type, functions, operators, casts, aggregates, operator classes.
+// The whole SQL surface: types, functions, operators, casts, aggregates, access methods
+// and operator classes.
 // Every Rust function it names is a `#[pg_extern(sql = false)]` reached as `<name>_wrapper`.
 pgrx::extension_sql_file!(
     "../sql/vector.sql",
@@ -42,6 +43,11 @@ pgrx::extension_sql_file!(
     requires = ["halfvec_sql"]
 );
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_sql", requires = ["bit_sql"]);
+pgrx::extension_sql_file!(
+    "../sql/ivfflat.sql",
+    name = "ivfflat_sql",
+    requires = ["hnsw_sql"]
+);
 
 /// Loads the extension: picks the distance kernels once (so the first query pays
 /// nothing) and registers the index options and settings.
@@ -55,7 +61,7 @@ pub extern "C-unwind" fn _PG_init() {
     // _PG_init runs on the backend's only thread, before any build thread exists.
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     hnsw_core::distance::kernels();
-    am::options::register();
+    am::register();
 }
 
 /// Which distance kernels run on this CPU ("avx2+fma" or "scalar").

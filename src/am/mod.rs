@@ -1,9 +1,11 @@
-//! The `hnsw` index access method: one file per job (build, insert, scan, vacuum, cost).
+//! The `hnsw` index access method: one file per job (build, insert, scan, vacuum, cost),
+//! and `ivfflat`, the same index under pgvector's other name (see `ivfflat.rs`).
 
 mod build;
 mod cost;
 mod free;
 mod insert;
+mod ivfflat;
 pub mod options;
 mod repair;
 mod scan;
@@ -12,9 +14,27 @@ mod vacuum;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal};
 
+/// Registers both access methods' reloptions and settings; called from _PG_init.
+pub fn register() {
+    options::register();
+    ivfflat::register();
+}
+
 /// The access method handler: what CREATE ACCESS METHOD hnsw points at.
 #[pg_extern(sql = false)]
 fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    routine(options::amoptions)
+}
+
+/// The handler of `USING ivfflat`: the same index, with ivfflat's reloption (`lists`).
+#[pg_extern(sql = false)]
+fn ivfflathandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    routine(ivfflat::amoptions)
+}
+
+type AmOptions = unsafe extern "C-unwind" fn(pg_sys::Datum, bool) -> *mut pg_sys::bytea;
+
+fn routine(amoptions: AmOptions) -> Internal {
     // SAFETY: makeNode-style allocation of the routine struct, handed to Postgres.
     let mut am =
         unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
@@ -45,7 +65,7 @@ fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     am.amvacuumcleanup = Some(vacuum::amvacuumcleanup);
     am.amcanreturn = None;
     am.amcostestimate = Some(cost::amcostestimate);
-    am.amoptions = Some(options::amoptions);
+    am.amoptions = Some(amoptions);
     am.amproperty = None;
     am.ambuildphasename = Some(ambuildphasename);
     am.amvalidate = Some(amvalidate);

@@ -171,10 +171,16 @@ pub fn options(index: pg_sys::Relation) -> Options {
     o
 }
 
-/// The options as stored, unchecked (for the planner, which must never fail on them).
+/// The options as stored, unchecked (for the planner, which must never fail on them). An
+/// ivfflat index has no m or ef_construction: it is built with the defaults.
 pub fn stored_options(index: pg_sys::Relation) -> Options {
-    // SAFETY: rd_options is null or the RawOptions that amoptions built for this index.
-    let raw = unsafe { ((*index).rd_options as *const RawOptions).as_ref() };
+    // SAFETY: rd_options is null or the RawOptions that amoptions built for this index
+    // (ivfflat's amoptions builds another layout, so it is not read as this one).
+    let raw = if super::ivfflat::is_ivfflat(index) {
+        None
+    } else {
+        unsafe { ((*index).rd_options as *const RawOptions).as_ref() }
+    };
     let (m, ef) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION), |o| {
         (o.m, o.ef_construction)
     });

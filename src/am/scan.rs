@@ -2,18 +2,22 @@
 //! runs a beam of `hnsw.ef_search` on layer 0, and returns its nodes nearest first; when
 //! the executor wants more (a larger LIMIT, or a WHERE clause rejecting rows), the same
 //! search continues from where it stopped (as `hnsw.iterative_scan` says), up to
-//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`.
+//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`. An
+//! ivfflat index's scan takes its beam and bounds from the `ivfflat.*` settings, or
+//! returns every row in exact order (`ivfflat.probes` >= `lists`).
 
+use super::ivfflat::{self, ScanPlan};
 use super::options::{ef_search, element, max_scan_tuples, resume, scan_memory_limit};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
-use hnsw_core::graph::{Resume, Scan, Visited};
-use hnsw_core::index::rows_of;
+use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
+use hnsw_core::index::{exact_order, rows_of};
 use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
+use std::collections::TryReserveError;
 
 /// What the scan ranks by.
 #[derive(Clone)]
@@ -31,12 +35,41 @@ struct ScanState {
     query: Query,
     /// Heap tuples of the exact duplicates of the last node taken, still to return.
     pending: std::collections::VecDeque<HeapTid>,
-    search: Option<(PagedGraph<BufferStore>, Scan)>,
+    search: Option<(PagedGraph<BufferStore>, Search)>,
     /// Most nodes to take (`hnsw.ef_search` or `hnsw.max_scan_tuples`, whichever is
     /// larger), read with the other settings when the scan starts.
     limit: usize,
     /// Nodes taken from the search so far (returned or skipped as deleted).
     taken: usize,
+}
+
+/// Where the nodes come from: a graph search, or every node in exact order (an ivfflat
+/// index probing all its lists).
+enum Search {
+    Graph(Scan),
+    Exact {
+        order: std::vec::IntoIter<Neighbour>,
+        query: Vec<f32>,
+    },
+}
+
+impl Search {
+    fn next(
+        &mut self,
+        graph: &PagedGraph<BufferStore>,
+    ) -> Result<Option<Neighbour>, TryReserveError> {
+        match self {
+            Search::Graph(scan) => scan.next(graph),
+            Search::Exact { order, .. } => Ok(order.next()),
+        }
+    }
+
+    fn query(&self) -> &[f32] {
+        match self {
+            Search::Graph(scan) => scan.query(),
+            Search::Exact { query, .. } => query,
+        }
+    }
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
@@ -133,15 +166,37 @@ pub unsafe extern "C-unwind" fn amgettuple(
         }
         let entry = meta.entry;
         // The settings are read once, when the scan starts (its first row).
-        let resume = match (&state.query, resume()) {
+        let plan = if ivfflat::is_ivfflat(index) {
+            ivfflat::scan_plan(index, &meta)
+        } else {
+            ScanPlan {
+                exact: false,
+                ef: ef_search(),
+                resume: resume(),
+                limit: ef_search().max(max_scan_tuples()),
+            }
+        };
+        let resume = match (&state.query, plan.resume) {
             // Every distance is NULL, so no order is wrong: skip nothing.
             (Query::Null, Resume::StrictOrder) => Resume::RelaxedOrder,
             (_, resume) => resume,
         };
-        let search = Scan::new(query, ef_search(), entry, Visited::sparse())
-            .with_resume(resume, scan_memory_limit());
-        state.limit = ef_search().max(max_scan_tuples());
-        state.search = Some((PagedGraph::new(BufferStore::new(index), meta), search));
+        let graph = PagedGraph::new(BufferStore::new(index), meta);
+        let search = if plan.exact {
+            let order = exact_order(&graph, &query)
+                .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            Search::Exact {
+                order: order.into_iter(),
+                query,
+            }
+        } else {
+            Search::Graph(
+                Scan::new(query, plan.ef, entry, Visited::sparse())
+                    .with_resume(resume, scan_memory_limit()),
+            )
+        };
+        state.limit = plan.limit;
+        state.search = Some((graph, search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
     let limit = state.limit;
@@ -178,7 +233,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
 }
 
 /// A scan that cannot grow `what` is an ERROR 53200, as a sort's would be.
-fn out_of_memory(what: &str, e: std::collections::TryReserveError) -> ! {
+fn out_of_memory(what: &str, e: TryReserveError) -> ! {
     pgrx::ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,

@@ -183,13 +183,13 @@ fn with_locked<R>(
                 )
             );
         }
-        // This extension's script creates the access method named hnsw, and a database
-        // holds one access method of a name.
+        // This extension's script creates the access methods named hnsw and ivfflat
+        // (the same index), and a database holds one access method of a name.
         let am = pg_sys::get_am_name((*(*index).rd_rel).relam);
-        if am.is_null() || CStr::from_ptr(am) != c"hnsw" {
+        if am.is_null() || (CStr::from_ptr(am) != c"hnsw" && CStr::from_ptr(am) != c"ivfflat") {
             wrong_object(
                 format!("\"{}\" is not an hnsw index", relation_name(index_oid)),
-                "hnsw_pg_check takes an index built with USING hnsw.",
+                "hnsw_pg_check takes an index built with USING hnsw (or USING ivfflat).",
             );
         }
         if !(*(*index).rd_index).indisvalid {

@@ -1,10 +1,11 @@
 //! The index's write algorithms, written against the page seam (`PageWrite`), so they run
 //! the same over Postgres buffers and over the in-memory store the tests crash at every
-//! unit: INSERT, VACUUM's repair and free passes, the graph half of the checker, and the
-//! scan's check of the rows it returns.
+//! unit: INSERT, VACUUM's repair and free passes, the graph half of the checker, the
+//! scan's check of the rows it returns, and the exact order of an exhaustive scan.
 
 mod chain;
 mod check;
+mod exact;
 mod free;
 mod insert;
 mod records;
@@ -13,6 +14,7 @@ mod rows;
 mod tree;
 
 pub use check::{graph_problems, read_records};
+pub use exact::exact_order;
 pub use free::{empty_upper_slots, free_deleted_slots};
 pub use insert::insert;
 pub use records::for_each_record;
