@@ -1,6 +1,6 @@
 """pgvector applications' other client stacks against hnsw_pg: psycopg 2, asyncpg and
-SQLAlchemy 2 with the `pgvector` package's adapters and column types. Each creates its
-table, builds an hnsw index, round-trips rows (text and, where the driver has it, binary)
+SQLAlchemy 2 with the `pgvector` package's adapters and column types (Vector, HALFVEC,
+BIT). Each creates its table, builds an hnsw (or ivfflat) index, round-trips rows (text and, where the driver has it, binary)
 and checks the nearest neighbours against numpy's exact answer.
 
 Runs against the database named by PGHOST/PGPORT/PGDATABASE with the extension created
@@ -130,3 +130,63 @@ def test_sqlalchemy_orm():
     Base.metadata.drop_all(engine)
     engine.dispose()
     assert index.name == "orm_sqla_embedding"
+
+
+def test_sqlalchemy_halfvec_bit_and_ivfflat():
+    """SQLAlchemy's HALFVEC and BIT column types, with indexes declared through the ORM:
+    hnsw on halfvec and on bit, and an ivfflat index (probes = lists: exact)."""
+    from pgvector.sqlalchemy import BIT, HALFVEC, Vector
+    from sqlalchemy import Index, Integer, create_engine, select, text
+    from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Item(Base):
+        __tablename__ = "orm_types"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        embedding = mapped_column(Vector(16))
+        half = mapped_column(HALFVEC(16))
+        bits = mapped_column(BIT(16))
+
+    Index("orm_types_half", Item.half, postgresql_using="hnsw",
+          postgresql_with={"m": 16, "ef_construction": 64},
+          postgresql_ops={"half": "halfvec_l2_ops"})
+    Index("orm_types_bits", Item.bits, postgresql_using="hnsw",
+          postgresql_ops={"bits": "bit_hamming_ops"})
+    Index("orm_types_ivf", Item.embedding, postgresql_using="ivfflat",
+          postgresql_with={"lists": 20}, postgresql_ops={"embedding": "vector_cosine_ops"})
+    engine = create_engine(
+        f"postgresql+psycopg://{os.environ.get('PGUSER', 'postgres')}@"
+        f"{os.environ.get('PGHOST', '127.0.0.1')}:{os.environ['PGPORT']}/{os.environ['PGDATABASE']}")
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    halves = ROWS.astype(np.float16)
+    bits = ["".join("1" if x > 0 else "0" for x in r) for r in ROWS]
+    with Session(engine) as session:
+        session.add_all([Item(id=i + 1, embedding=r, half=h, bits=b)
+                         for i, (r, h, b) in enumerate(zip(ROWS, halves, bits))])
+        session.commit()
+        session.execute(text("SET enable_seqscan = off"))
+        session.execute(text("SET hnsw.ef_search = 200"))
+        session.execute(text("SET ivfflat.probes = 20"))
+        q16 = QUERY.astype(np.float16)
+        d16 = np.linalg.norm(halves.astype(np.float64) - q16.astype(np.float64), axis=1)
+        by_half = session.scalars(select(Item).order_by(Item.half.l2_distance(q16)).limit(5)).all()
+        assert [i.id for i in by_half] == [int(i) + 1 for i in np.argsort(d16, kind="stable")[:5]]
+        # SQLAlchemy's HALFVEC hands values back as lists of floats (exact halves)
+        np.testing.assert_array_equal(np.asarray(by_half[0].half, dtype=np.float16), halves[by_half[0].id - 1])
+        qbits = "".join("1" if x > 0 else "0" for x in QUERY)
+        hamming = np.array([sum(a != b for a, b in zip(row, qbits)) for row in bits])
+        by_bits = session.scalars(select(Item).order_by(Item.bits.hamming_distance(qbits)).limit(5)).all()
+        assert sorted(hamming[i.id - 1] for i in by_bits) == sorted(np.sort(hamming)[:5].tolist())
+        by_cos = session.scalars(select(Item.id).order_by(Item.embedding.cosine_distance(QUERY)).limit(5)).all()
+        assert list(by_cos) == exact("cosine")
+        for name, sql in [("orm_types_half", "half <-> CAST(:q AS halfvec)"),
+                          ("orm_types_bits", "bits <~> CAST(:b AS bit(16))"),
+                          ("orm_types_ivf", "embedding <=> CAST(:q AS vector)")]:
+            plan = "\n".join(session.execute(text(f"EXPLAIN SELECT id FROM orm_types ORDER BY {sql} LIMIT 5"),
+                                             {"q": str(QUERY.tolist()), "b": qbits}).scalars())
+            assert name in plan, plan
+    Base.metadata.drop_all(engine)
+    engine.dispose()
