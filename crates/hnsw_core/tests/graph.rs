@@ -153,10 +153,14 @@ fn recall_on_random_data_with_one_and_two_threads() {
 
 #[test]
 fn every_metric_finds_the_query_itself() {
+    // One build thread, so the graph (and the assertion) is the same on every run: with
+    // two, the interleaving decides the links, and now and then a beam of 40 misses a
+    // node (an approximate search may; a resumed scan reaches every node through the
+    // tree, which reachable.rs tests).
     let (n, dim) = (500, 8);
     let vectors = random_vectors(n, dim, 11);
     for metric in [Metric::L2, Metric::Cosine, Metric::L1] {
-        let g = build_with(&vectors, dim, metric, 2);
+        let g = build_with(&vectors, dim, metric, 1);
         check_invariants(&g);
         for id in (0..n).step_by(50) {
             let q = &vectors[id * dim..(id + 1) * dim];
