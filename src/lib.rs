@@ -38,9 +38,15 @@ pgrx::extension_sql_file!(
     creates = [Type(crate::types::HalfVec)]
 );
 pgrx::extension_sql_file!(
+    "../sql/sparsevec.sql",
+    name = "sparsevec_sql",
+    requires = ["halfvec_sql"],
+    creates = [Type(crate::types::SparseVec)]
+);
+pgrx::extension_sql_file!(
     "../sql/bit.sql",
     name = "bit_sql",
-    requires = ["halfvec_sql"]
+    requires = ["sparsevec_sql"]
 );
 pgrx::extension_sql_file!("../sql/hnsw.sql", name = "hnsw_sql", requires = ["bit_sql"]);
 pgrx::extension_sql_file!(

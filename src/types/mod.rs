@@ -9,6 +9,8 @@ mod datum;
 pub use datum::{HalfVec, Vector};
 mod functions;
 mod halfvec;
+mod sparsevec;
+pub use sparsevec::SparseVec;
 pub(super) mod io;
 
 use hnsw_core::element::Element;

@@ -47,6 +47,8 @@ pub enum VectorError {
     InvalidTypmod,
     /// Binary input shorter than its header says.
     Truncated,
+    /// What only `sparsevec` checks (its limits and indices).
+    Sparse(crate::sparse::SparseError),
 }
 
 impl VectorError {
@@ -63,6 +65,7 @@ impl VectorError {
             TooManyDimensions => "54000", // program_limit_exceeded
             TypmodTooSmall | TypmodTooLarge | InvalidTypmod | InvalidAggregateState => "22023", // invalid_parameter_value
             Truncated => "08P01", // protocol_violation, as Postgres' own pq_getmsg* functions
+            Sparse(e) => e.sqlstate(),
         }
     }
 
@@ -107,6 +110,7 @@ impl VectorError {
             TypmodTooLarge => format!("dimensions for type {ty} cannot exceed {MAX_DIM}"),
             InvalidTypmod => "invalid type modifier".into(),
             Truncated => "insufficient data left in message".into(),
+            Sparse(e) => e.to_string(),
         }
     }
 }

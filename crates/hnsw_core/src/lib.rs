@@ -18,6 +18,7 @@ pub mod graph;
 pub mod index;
 pub mod ops;
 pub mod page;
+pub mod sparse;
 pub mod text;
 
 pub use error::VectorError;
