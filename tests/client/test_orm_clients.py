@@ -1,7 +1,8 @@
 """pgvector applications' other client stacks against hnsw_pg: psycopg 2, asyncpg and
 SQLAlchemy 2 with the `pgvector` package's adapters and column types (Vector, HALFVEC,
-BIT). Each creates its table, builds an hnsw (or ivfflat) index, round-trips rows (text and, where the driver has it, binary)
-and checks the nearest neighbours against numpy's exact answer.
+BIT). Each creates its table, builds an hnsw (or ivfflat) index, round-trips rows (text
+and, where the driver has it, binary) and checks the nearest neighbours against numpy's
+exact answer.
 
 Runs against the database named by PGHOST/PGPORT/PGDATABASE with the extension created
 (see scripts/with_cluster.sh)."""
