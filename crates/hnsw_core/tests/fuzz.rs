@@ -8,17 +8,9 @@ use hnsw_core::error::check_vector;
 use hnsw_core::text::{format_vector, parse_halfvec, parse_vector};
 use proptest::prelude::*;
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100_000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+#[path = "common/cases.rs"]
+mod cases;
+use cases::config;
 
 /// Text that looks like a vector literal more often than random text would.
 fn literal_like() -> impl Strategy<Value = String> {

@@ -6,17 +6,9 @@ use hnsw_core::sparse::{decode, encode, format_sparsevec, parse_sparsevec, Spars
 use hnsw_core::VectorError;
 use proptest::prelude::*;
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100_000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+#[path = "common/cases.rs"]
+mod cases;
+use cases::config;
 
 fn valid(v: &Sparse) -> bool {
     v.dim >= 1
