@@ -7,8 +7,9 @@
 //!   scan of every row;
 //! - `ivfflat.iterative_scan`: `off` stops after the first beam, `relaxed_order` (the
 //!   default, as `hnsw.iterative_scan`'s here) goes on;
-//! - `ivfflat.max_probes` q: a scan that goes on visits at most the share min(q, L) / L
-//!   of the index's nodes.
+//! - `ivfflat.max_probes` q: a scan that goes on visits at most the share
+//!   max(q, p) / L of the index's nodes (all of them when that reaches L; as pgvector,
+//!   a scan that does not go on ignores it).
 
 use hnsw_core::graph::Resume;
 use hnsw_core::page::Meta;
@@ -152,10 +153,15 @@ pub fn scan_plan(index: pg_sys::Relation, meta: &Meta) -> ScanPlan {
         IvfflatIterativeScan::Off => Resume::Off,
         IvfflatIterativeScan::RelaxedOrder => Resume::RelaxedOrder,
     };
-    let share = (MAX_PROBES.get() as usize).min(lists);
+    // As pgvector: a scan that goes on probes up to max(max_probes, probes) lists; one
+    // that does not, or one that probes every list, is not cut short.
+    let share = match resume {
+        Resume::Off => probes,
+        _ => (MAX_PROBES.get() as usize).max(probes),
+    };
     // Node ids lie below the end of the current insert page: an upper bound on nodes.
     let nodes = meta.insert_page_first_node as usize + 1024;
-    let limit = if share >= lists {
+    let limit = if probes >= lists || share >= lists {
         usize::MAX
     } else {
         (nodes * share).div_ceil(lists).max(ef)

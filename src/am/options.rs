@@ -278,7 +278,18 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
 /// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`).
 pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
-    let typmod = unsafe { (*(*index).rd_att).attrs.as_slice(1)[0].atttypmod };
+    let (typmod, type_oid) = unsafe {
+        let key = &(*(*index).rd_att).attrs.as_slice(1)[0];
+        (key.atttypmod, key.atttypid)
+    };
+    // bit varying(n) coerces to bit, but its values may be shorter than n.
+    if type_oid == pg_sys::VARBITOID {
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            "hnsw indexes bit(n), not bit varying".into(),
+            "Declare the column as bit(n), or index an expression cast to bit(n).",
+        );
+    }
     if typmod < 1 {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,

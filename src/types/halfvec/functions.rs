@@ -188,14 +188,14 @@ fn array_to_halfvec(fcinfo: pg_sys::FunctionCallInfo) -> HalfVec {
 /// combine function serves both).
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn halfvec_accum(state: Array<'_, f64>, v: HalfVec) -> Vec<f64> {
-    let mut state = state_values(state);
+    let mut state = state_values(state, TYPE);
     ops::accumulate(&mut state, &v.to_f32()).or_raise_for(TYPE);
     state
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn halfvec_avg(state: Array<'_, f64>) -> Option<HalfVec> {
-    ops::average(&state_values(state))
+    ops::average(&state_values(state, TYPE))
         .or_raise_for(TYPE)
         .map(|v| HalfVec::from_slice(&to_halves(&v).or_raise_for(TYPE)))
 }

@@ -60,6 +60,23 @@ SELECT b <~> repeat('10', 32000)::bit(64000) AS d FROM long_bits ORDER BY b <~> 
 CREATE TABLE too_long (b bit(64001));
 CREATE INDEX ON too_long USING hnsw (b bit_hamming_ops);
 \echo :LAST_ERROR_SQLSTATE
+-- bit varying coerces to bit, but its values may be shorter than its length: refused
+CREATE TABLE varying_bits (b bit varying(10));
+CREATE INDEX ON varying_bits USING hnsw (b bit_hamming_ops);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON varying_bits USING hnsw ((b::bit(10)) bit_hamming_ops);
+-- every row deleted and vacuumed: the checker finds nothing, before and after an insert
+CREATE TABLE gone (v bit(8));
+CREATE INDEX gone_h ON gone USING hnsw (v bit_hamming_ops);
+INSERT INTO gone SELECT (i * 7)::bit(8) FROM generate_series(1, 100) i;
+DELETE FROM gone;
+VACUUM gone;
+SELECT * FROM hnsw_pg_check('gone_h');
+INSERT INTO gone VALUES ('10101010'), ('01010101');
+SELECT * FROM hnsw_pg_check('gone_h');
+SELECT v FROM gone ORDER BY v <~> '11111111' LIMIT 5;
+VACUUM gone;
+SELECT * FROM hnsw_pg_check('gone_h');
 RESET enable_seqscan;
-DROP TABLE bt, items, long_bits, too_long;
+DROP TABLE bt, items, long_bits, too_long, varying_bits, gone;
 DROP FUNCTION same_as_exact;

@@ -55,6 +55,8 @@ SELECT avg(v), sum(v) FROM halves WHERE false;
 SELECT avg(v) FROM halves;
 SELECT avg(v) FROM (VALUES ('[60000]'::halfvec), ('[65504]')) t(v);
 SELECT sum(v) FROM (VALUES ('[60000]'::halfvec), ('[60000]')) t(v);
+SELECT halfvec_avg('{1,NULL}');
+SELECT halfvec_avg(array_fill(1::float8, ARRAY[16002]));
 -- casts: vector -> halfvec is implicit, halfvec -> vector and real[] on assignment
 SELECT '[1,2,3]'::vector::halfvec, '[1,2,3]'::halfvec::vector, '[1,2]'::halfvec::real[];
 SELECT '{1,2,3}'::int[]::halfvec, '{1.5,2}'::real[]::halfvec, '{1.5,2}'::float8[]::halfvec,

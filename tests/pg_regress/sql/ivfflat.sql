@@ -57,6 +57,14 @@ SELECT count(*) FROM (SELECT id FROM iv WHERE id % 100 = 0 ORDER BY v <-> '[1,2,
 -- max_probes bounds a scan that goes on: 1 of 10 lists, about a tenth of the nodes
 SET ivfflat.max_probes = 1;
 SELECT count(*) < 1000 AS bounded FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+-- ... but never one that probes every list (exact), nor one that does not go on
+SET ivfflat.probes = 10;
+SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+SET ivfflat.iterative_scan = off;
+SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+SET ivfflat.probes = 1;
+SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+SET ivfflat.iterative_scan = relaxed_order;
 RESET ivfflat.max_probes;
 -- DML, VACUUM and the checker work as on hnsw
 DELETE FROM iv WHERE id % 3 = 0;
