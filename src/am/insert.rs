@@ -32,6 +32,7 @@ pub unsafe extern "C-unwind" fn aminsert(
         return false;
     }
     let meta = read_meta(index);
+    super::options::check_element(index, &meta);
     // SAFETY: the key column is of the index's element type.
     let values = unsafe { Values::from_datum(datum, meta.element) };
     if values.dims() != meta.dim as usize {

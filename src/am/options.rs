@@ -275,6 +275,23 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     }
 }
 
+/// Refuses an index whose meta page names another element type than its operator class
+/// (a damaged page): reading its vectors, or a datum, as the wrong type would go wrong.
+pub fn check_element(index: pg_sys::Relation, meta: &hnsw_core::page::Meta) {
+    let indexed = element(index);
+    if meta.element != indexed {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!(
+                "corrupt hnsw_pg index: its meta page says {} elements, its operator class indexes {}; REINDEX it",
+                meta.element.type_name(),
+                indexed.type_name()
+            )
+        );
+    }
+}
+
 /// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`).
 pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.

@@ -7,7 +7,9 @@
 //! returns every row in exact order (`ivfflat.probes` >= `lists`).
 
 use super::ivfflat::{self, ScanPlan};
-use super::options::{ef_search, element, max_scan_tuples, resume, scan_memory_limit};
+use super::options::{
+    check_element, ef_search, element, max_scan_tuples, resume, scan_memory_limit,
+};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
@@ -146,6 +148,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             Query::Vector(query, dims) => (query, dims, read_meta(index)),
         };
+        check_element(index, &meta);
         // In the form the index stores (unit length in a float32 cosine index); a zero
         // query under cosine has no direction and ranks everything equal, as its
         // distances (NaN) do.

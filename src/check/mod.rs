@@ -39,6 +39,9 @@ fn hnsw_pg_check(index: pg_sys::Oid) -> SetOfIterator<'static, String> {
 }
 
 fn problems(heap: pg_sys::Relation, index: pg_sys::Relation) -> Vec<String> {
+    // A meta page naming another element type than the operator class: one ERROR, not a
+    // report of everything misread under the wrong layout.
+    crate::am::options::check_element(index, &crate::storage::read_meta(index));
     // SAFETY: a snapshot registered for this function call and unregistered below.
     let snapshot = unsafe { pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot()) };
     let store = BufferStore::new(index);

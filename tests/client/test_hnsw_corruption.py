@@ -1,7 +1,9 @@
 """A corrupted index page is an ERROR or a reported problem, never a crash: a neighbour id
 pointing nowhere (hnsw_pg_check reports it; scans fail cleanly), an index of the previous
 format version (ERROR 0A000 that says to REINDEX, and REINDEX mends it), a damaged m and a
-wrong magic number on the meta page (ERRORs with SQLSTATE XX002)."""
+wrong magic number on the meta page (ERRORs with SQLSTATE XX002). An index of format
+version 2 (before the element type) is read as float32; a halfvec index whose meta page
+says float32 is an ERROR (XX002) that says to REINDEX."""
 
 import os
 import pathlib
@@ -101,3 +103,38 @@ def test_corrupted_pages_give_errors_or_reports():
         assert c.execute("SELECT count(*) FROM broken").fetchone()[0] == 500
     log = (pathlib.Path(os.environ["HNSW_PG_CLUSTER_DIR"]) / "server.log").read_text()
     assert "terminated by signal" not in log, "a backend crashed"
+
+
+def test_previous_format_reads_and_a_wrong_element_type_is_an_error():
+    with psycopg.connect(autocommit=True) as c:
+        c.execute("DROP TABLE IF EXISTS formats")
+        c.execute("CREATE TABLE formats (id int, v vector(4), h halfvec(4))")
+        c.execute("INSERT INTO formats SELECT i, ARRAY[i % 11, i % 13, i % 17, 1], "
+                  "ARRAY[i % 5, i % 7, i % 3, 1] FROM generate_series(1, 400) i")
+        c.execute("CREATE INDEX formats_v ON formats USING hnsw (v)")
+        c.execute("CREATE INDEX formats_h ON formats USING hnsw (h halfvec_l2_ops)")
+        c.execute("CHECKPOINT")
+        files = [c.execute("SELECT pg_relation_filepath(%s)", (i,)).fetchone()[0]
+                 for i in ("formats_v", "formats_h")]
+
+    def edit(data):
+        # formats_v as format version 2 (no element type: its zero byte is float32's);
+        # formats_h's element type byte (+17) turned to float32.
+        patch(data / files[0], 24 + 4, struct.pack("<I", 2))
+        patch(data / files[1], 24 + 17, b"\x00")
+
+    restart(edit)
+    with psycopg.connect(autocommit=True) as c:
+        c.execute("SET enable_seqscan = off")
+        assert c.execute("SELECT id FROM formats ORDER BY v <-> '[1,1,1,1]' LIMIT 1").fetchone() == (1,)
+        for statement in ("SELECT id FROM formats ORDER BY h <-> '[1,1,1,1]' LIMIT 1",
+                          "INSERT INTO formats VALUES (401, '[1,1,1,1]', '[1,1,1,1]')",
+                          "SELECT * FROM hnsw_pg_check('formats_h')"):
+            with pytest.raises(psycopg.errors.IndexCorrupted, match="halfvec.*REINDEX"):
+                c.execute(statement)
+        c.execute("REINDEX INDEX formats_h")
+        # the version-2 index takes inserts (and is rewritten as version 3)
+        c.execute("INSERT INTO formats VALUES (401, '[1,1,1,1]', '[1,1,1,1]')")
+        assert c.execute("SELECT count(*) FROM hnsw_pg_check('formats_v')").fetchone()[0] == 0
+        assert c.execute("SELECT count(*) FROM (SELECT id FROM formats ORDER BY h <-> '[1,1,1,1]' LIMIT 500) s").fetchone()[0] == 401
+        c.execute("DROP TABLE formats")
