@@ -33,6 +33,7 @@ pub fn exact_order<S: PageWrite>(
     order.try_reserve_exact(ids.len())?;
     let mut distances = Vec::new();
     for chunk in ids.chunks(256) {
+        graph.store.pause(); // a cancel lands between chunks
         graph.distances_to(query, chunk, &mut distances);
         order.extend(
             chunk
