@@ -4,11 +4,18 @@ and cached under target/data/ (a fresh clone needs nothing beside it):
 - fashion-mnist-784-10k: the first 10,000 training images of Fashion-MNIST (MIT) as base
   rows and the first 1,000 test images as queries, uint8 pixels, L2 ground truth; from
   Debian's dataset-fashion-mnist, installed here if missing (setup runs as root).
+- wordnet-tfidf-10k: sparse vectors (sparsevec literals, one a line) of TF-IDF term
+  weights of WordNet 3.0 glosses (Debian's wordnet-base, installed here if missing): the
+  first 10,000 noun glosses as base rows, 500 verb glosses as queries; one dimension per
+  word of the base rows' vocabulary. Ground truth is what the tests compute exactly.
 
 Usage: python scripts/fetch_data.py   (prints the folders it made or found)"""
 
+import collections
 import gzip
+import math
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -35,6 +42,52 @@ def apt_install(package):
         subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, stdout=subprocess.DEVNULL)
 
 
+WORDNET_DIR = pathlib.Path("/usr/share/wordnet")
+WORDNET_PACKAGE = "wordnet-base"
+
+
+def glosses(part):
+    """The glosses of WordNet's data file `part` (noun, verb, ...), in file order."""
+    out = []
+    with open(WORDNET_DIR / f"data.{part}", encoding="latin-1") as f:
+        for line in f:
+            if not line.startswith("  ") and " | " in line:
+                out.append(line.split(" | ", 1)[1].strip())
+    return out
+
+
+def words(text):
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 1]
+
+
+def wordnet_tfidf_10k():
+    folder = CACHE / "wordnet-tfidf-10k"
+    if (folder / "query.txt").exists():
+        return folder
+    if not (WORDNET_DIR / "data.noun").exists():
+        apt_install(WORDNET_PACKAGE)
+    base = [words(g) for g in glosses("noun")[:10_000]]
+    queries = [words(g) for g in glosses("verb")[::20][:600]]
+    vocabulary = {w: i for i, w in enumerate(sorted({w for doc in base for w in doc}))}
+    frequency = collections.Counter(w for doc in base for w in set(doc))
+    idf = {w: math.log(len(base) / frequency[w]) for w in vocabulary}
+
+    def literal(doc):
+        counts = collections.Counter(w for w in doc if w in vocabulary)
+        pairs = sorted((vocabulary[w] + 1, c * idf[w]) for w, c in counts.items() if idf[w] > 0)
+        body = ",".join(f"{i}:{np.float32(v)!r}".replace("np.float32(", "").rstrip(")") for i, v in pairs)
+        return f"{{{body}}}/{len(vocabulary)}"
+
+    query_lines = [literal(q) for q in queries]
+    query_lines = [q for q in query_lines if not q.startswith("{}")][:500]
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    (partial / "base.txt").write_text("\n".join(literal(d) for d in base) + "\n")
+    (partial / "query.txt").write_text("\n".join(query_lines) + "\n")
+    partial.rename(folder)
+    return folder
+
+
 def fashion_mnist_10k():
     folder = CACHE / "fashion-mnist-784-10k"
     if (folder / "gt_dist.npy").exists():
@@ -54,3 +107,4 @@ def fashion_mnist_10k():
 
 if __name__ == "__main__":
     print(fashion_mnist_10k())
+    print(wordnet_tfidf_10k())

@@ -49,6 +49,23 @@ CREATE OPERATOR CLASS bit_jaccard_ops FOR TYPE bit USING hnsw AS
     OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 jaccard_distance(bit, bit);
 
+-- sparsevec (up to 16,000 non-zero elements): each vector a record of its own length.
+CREATE OPERATOR CLASS sparsevec_l2_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_ip_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_cosine_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_l1_ops FOR TYPE sparsevec USING hnsw AS
+    OPERATOR 1 <+> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 l1_distance(sparsevec, sparsevec);
+
 CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION hnsw_pg_spilled_builds() IS

@@ -8,6 +8,7 @@ use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{build_supervised, BuildInput, Params};
+use hnsw_core::page::records::{self, record_size};
 use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts};
@@ -156,8 +157,13 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     let mut state = LoadState {
-        // The arena holds the `&[f32]` form: `slots` floats a vector (bits: 32 a slot).
-        arena: ArenaBuilder::new(element.slots(dim), budget, TempFile::maker()),
+        // The arena holds the `&[f32]` form: `slots` floats a vector (bits: 32 a slot), or
+        // a sparse vector's slot form, of its own length.
+        arena: if element.is_variable() {
+            ArenaBuilder::variable(budget, TempFile::maker())
+        } else {
+            ArenaBuilder::new(element.slots(dim), budget, TempFile::maker())
+        },
         tids: Vec::new(),
         dim,
         metric,
@@ -180,8 +186,10 @@ pub unsafe extern "C-unwind" fn ambuild(
     let LoadState { arena, tids, .. } = state;
     let n = tids.len();
     let links_bytes = n * (2 * opts.m + 1) * 4;
-    let slots = element.slots(dim);
-    let spill = arena.is_spilled() || n * slots * 4 + links_bytes > budget;
+    let spill = arena.is_spilled() || arena.bytes() + links_bytes > budget;
+    // Sparse records: record pages sized to the mean record.
+    let mean_record = record_size(0) as f64 + 4.0 * arena.floats() as f64 / n.max(1) as f64;
+    let record_pages = records::pages_for(dim, opts.m, mean_record) as u16;
     if spill {
         pgrx::ereport!(
             NOTICE,
@@ -192,7 +200,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             )
         );
     }
-    let vectors = arena
+    let (vectors, offsets) = arena
         .finish()
         .unwrap_or_else(|e| io_error("could not map the hnsw build's vectors", e));
 
@@ -200,8 +208,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, n as i64);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
     let input = BuildInput {
+        offsets,
         vectors,
-        dim: slots,
+        dim: if element.is_variable() {
+            dim
+        } else {
+            element.slots(dim)
+        },
         metric: element.indexed_metric(metric),
         params: Params {
             m: opts.m,
@@ -229,6 +242,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         // SAFETY: plain reads of the WAL position and the clock.
         last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
         last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
+        record_pages: if element.is_variable() {
+            record_pages
+        } else {
+            0
+        },
         ..Meta::new(
             dim as u32,
             opts.m as u16,

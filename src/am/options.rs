@@ -236,6 +236,8 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
         "l1_distance" => Metric::L1,
         "halfvec_l2_squared_distance" => Metric::L2,
         "halfvec_negative_inner_product" => Metric::InnerProduct,
+        "sparsevec_l2_squared_distance" => Metric::L2,
+        "sparsevec_negative_inner_product" => Metric::InnerProduct,
         "hamming_distance" => Metric::Hamming,
         "jaccard_distance" => Metric::Jaccard,
         other => {
@@ -249,7 +251,7 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
 }
 
 /// The element type of the indexed column: its operator class's input type, `vector`,
-/// `halfvec` or `bit` (operator classes are made by superusers only, so the name is
+/// `halfvec`, `bit` or `sparsevec` (operator classes are made by superusers only, so the name is
 /// trusted).
 pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     use hnsw_core::element::Element;
@@ -265,6 +267,7 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
         "vector" => Element::F32,
         "halfvec" => Element::F16,
         "bit" => Element::Bit,
+        "sparsevec" => Element::Sparse,
         other => {
             pgrx::ereport!(
                 ERROR,
@@ -292,7 +295,8 @@ pub fn check_element(index: pg_sys::Relation, meta: &hnsw_core::page::Meta) {
     }
 }
 
-/// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`).
+/// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`,
+/// `sparsevec(n)`).
 pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
     let (typmod, type_oid) = unsafe {
@@ -311,7 +315,7 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "column does not have dimensions".into(),
-            "Declare the column as vector(n), halfvec(n) or bit(n), or index an expression cast to one, such as (embedding::halfvec(3072)).",
+            "Declare the column as vector(n), halfvec(n), bit(n) or sparsevec(n), or index an expression cast to one, such as (embedding::halfvec(3072)).",
         );
     }
     let most = element(index).max_dim();

@@ -48,8 +48,8 @@ unsafe extern "C-unwind" fn row_callback(
         // SAFETY: the detoasted copy lives in the tuple context, reset right after.
         || unsafe {
             state.tuple_context.switch_to(|_| {
-                metric
-                    .stored_form(Values::from_datum(datum, element).as_slice())
+                element
+                    .stored_form(metric, Values::from_datum(datum, element).as_slice())
                     .is_some()
             })
         };

@@ -15,19 +15,21 @@ pub(super) mod io;
 
 use hnsw_core::element::Element;
 
-/// The values of a `vector`, `halfvec` or `bit` datum in the `&[f32]` form an index
-/// builds, inserts and searches with: borrowed from a `vector`, widened from a `halfvec`,
-/// a `bit`'s bits 32 to a slot (`hnsw_core::bits::to_slots`).
+/// The values of a `vector`, `halfvec`, `bit` or `sparsevec` datum in the `&[f32]` form
+/// an index builds, inserts and searches with: borrowed from a `vector`, widened from a
+/// `halfvec`, a `bit`'s bits 32 to a slot (`hnsw_core::bits::to_slots`), a `sparsevec`'s
+/// slot form (`Sparse::to_slots`).
 pub enum Values {
     Vector(Vector),
     Widened(Vec<f32>),
     Bits { slots: Vec<f32>, len: usize },
+    Sparse { slots: Vec<f32>, dim: usize },
 }
 
 impl Values {
     /// # Safety
     /// `datum` must be a non-null datum of the type `element` says (`F32`: `vector`,
-    /// `F16`: `halfvec`, `Bit`: `bit`).
+    /// `F16`: `halfvec`, `Bit`: `bit`, `Sparse`: `sparsevec`).
     pub unsafe fn from_datum(datum: pgrx::pg_sys::Datum, element: Element) -> Values {
         match element {
             // SAFETY: the caller says the datum is a vector.
@@ -42,6 +44,14 @@ impl Values {
                     len: bits.len(),
                 }
             }
+            Element::Sparse => {
+                // SAFETY: the caller says the datum is a sparsevec.
+                let v = unsafe { SparseVec::from_datum(datum) };
+                Values::Sparse {
+                    slots: v.sparse().to_slots(),
+                    dim: v.sparse().dim,
+                }
+            }
         }
     }
 
@@ -49,7 +59,7 @@ impl Values {
         match self {
             Values::Vector(v) => v.as_slice(),
             Values::Widened(v) => v,
-            Values::Bits { slots, .. } => slots,
+            Values::Bits { slots, .. } | Values::Sparse { slots, .. } => slots,
         }
     }
 
@@ -57,6 +67,7 @@ impl Values {
     pub fn dims(&self) -> usize {
         match self {
             Values::Bits { len, .. } => *len,
+            Values::Sparse { dim, .. } => *dim,
             _ => self.as_slice().len(),
         }
     }

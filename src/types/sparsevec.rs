@@ -27,7 +27,7 @@ pub struct SparseVec(Sparse);
 impl SparseVec {
     /// # Safety
     /// `datum` must be a non-null datum of type `sparsevec`.
-    unsafe fn from_datum(datum: pg_sys::Datum) -> SparseVec {
+    pub(crate) unsafe fn from_datum(datum: pg_sys::Datum) -> SparseVec {
         // SAFETY: the caller passes a sparsevec varlena; detoasting returns a plain one.
         let p = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *const u8;
         // SAFETY: a detoasted varlena has its length word; we read only within `size`.
@@ -60,6 +60,10 @@ impl SparseVec {
             indices,
             values,
         })
+    }
+
+    pub fn sparse(&self) -> &Sparse {
+        &self.0
     }
 
     fn into_raw_datum(self) -> pg_sys::Datum {

@@ -10,6 +10,7 @@ FOLDERS = {
     "wordnet-minilm-384-10k": REPO / "data" / "wordnet-minilm-384-10k",
     "glove-6b-50-10k": REPO / "data" / "glove-6b-50-10k",
     "fashion-mnist-784-10k": REPO / "target" / "data" / "fashion-mnist-784-10k",
+    "wordnet-tfidf-10k": REPO / "target" / "data" / "wordnet-tfidf-10k",
 }
 
 
@@ -29,3 +30,8 @@ def queries(name):
 
 def truth(name):
     return np.load(folder(name) / "gt_ids.npy")
+
+
+def sparse_lines(name, part):
+    """A sparse set's `part` ("base" or "query"): sparsevec literals, one per row."""
+    return (folder(name) / f"{part}.txt").read_text().splitlines()

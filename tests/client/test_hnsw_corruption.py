@@ -133,7 +133,7 @@ def test_previous_format_reads_and_a_wrong_element_type_is_an_error():
             with pytest.raises(psycopg.errors.IndexCorrupted, match="halfvec.*REINDEX"):
                 c.execute(statement)
         c.execute("REINDEX INDEX formats_h")
-        # the version-2 index takes inserts (and is rewritten as version 3)
+        # the version-2 index takes inserts (and is rewritten as version 4)
         c.execute("INSERT INTO formats VALUES (401, '[1,1,1,1]', '[1,1,1,1]')")
         assert c.execute("SELECT count(*) FROM hnsw_pg_check('formats_v')").fetchone()[0] == 0
         assert c.execute("SELECT count(*) FROM (SELECT id FROM formats ORDER BY h <-> '[1,1,1,1]' LIMIT 500) s").fetchone()[0] == 401

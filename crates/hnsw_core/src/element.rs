@@ -6,6 +6,8 @@
 //! Bits travel through the index code in the same `&[f32]` slices as floats, 32 bits to a
 //! slot as its bit pattern (`bits::to_slots`): nothing does arithmetic on them but the
 //! Hamming and Jaccard kernels, which read the patterns, and copies keep every pattern.
+//! Sparse vectors travel in their slot form (`sparse::slots`), of variable length: an
+//! index keeps each one as a record of its own (`page::records`).
 
 use crate::distance::Metric;
 use crate::error::VectorError;
@@ -20,6 +22,8 @@ pub enum Element {
     F16,
     /// Bits, 32 to a float32 slot.
     Bit,
+    /// `sparsevec`: indices and float32 values, a variable number of them.
+    Sparse,
 }
 
 impl Element {
@@ -29,20 +33,32 @@ impl Element {
             Element::F32 => "vector",
             Element::F16 => "halfvec",
             Element::Bit => "bit",
+            Element::Sparse => "sparsevec",
         }
     }
 
-    /// Slots of the `&[f32]` form of a vector of `dim` elements (bits, for `Bit`).
+    /// Slots of the `&[f32]` form of a vector of `dim` elements (bits, for `Bit`); 0 for
+    /// sparse vectors, whose forms vary in length.
     pub fn slots(self, dim: usize) -> usize {
         match self {
             Element::F32 | Element::F16 => dim,
             Element::Bit => dim.div_ceil(32),
+            Element::Sparse => 0,
         }
     }
 
-    /// Bytes an index stores for a vector of `dim` elements.
+    /// Whether vectors vary in length (and are kept as records, reached from their slot).
+    pub fn is_variable(self) -> bool {
+        self == Element::Sparse
+    }
+
+    /// Bytes an index stores in a vector's slot: the vector for `dim` elements, or the
+    /// position of a sparse vector's record (`page::records`).
     pub fn vector_bytes(self, dim: usize) -> usize {
-        self.bytes() * self.slots(dim)
+        match self {
+            Element::Sparse => 8,
+            _ => self.bytes() * self.slots(dim),
+        }
     }
 
     /// The most elements an index of this type takes.
@@ -50,13 +66,14 @@ impl Element {
         match self {
             Element::F32 | Element::F16 => crate::MAX_DIM,
             Element::Bit => crate::MAX_BITS,
+            Element::Sparse => crate::sparse::MAX_SPARSE_DIM,
         }
     }
 
     /// Bytes per slot of the stored form (a float, a half, 32 bits).
     pub fn bytes(self) -> usize {
         match self {
-            Element::F32 | Element::Bit => 4,
+            Element::F32 | Element::Bit | Element::Sparse => 4,
             Element::F16 => 2,
         }
     }
@@ -68,11 +85,12 @@ impl Element {
             Element::F32 => 0,
             Element::F16 => 1,
             Element::Bit => 2,
+            Element::Sparse => 3,
         }
     }
 
     pub fn from_code(code: u8) -> Option<Element> {
-        [Element::F32, Element::F16, Element::Bit]
+        [Element::F32, Element::F16, Element::Bit, Element::Sparse]
             .into_iter()
             .find(|e| e.code() == code)
     }
@@ -81,10 +99,15 @@ impl Element {
     /// to this precision. float32: the metric's stored form (unit length under cosine).
     /// float16: the values as they are, since unit vectors rounded to float16 would rank
     /// up to about 5e-4 off the exact cosine distance; `indexed_metric` then computes
-    /// cosine in full. `None` for a zero vector under cosine, which is not indexed.
+    /// cosine in full. Sparse: the slot form, unit length under cosine. `None` for a zero
+    /// vector under cosine, which is not indexed.
     pub fn stored_form<'a>(self, metric: Metric, v: &'a [f32]) -> Option<Cow<'a, [f32]>> {
         match self {
             Element::F32 => metric.stored_form(v),
+            Element::Sparse if metric.normalizes() => {
+                crate::sparse::slots::normalized(v).map(Cow::Owned)
+            }
+            Element::Sparse => Some(Cow::Borrowed(v)),
             Element::Bit => Some(Cow::Borrowed(v)),
             Element::F16 => {
                 if metric.normalizes() && v.iter().all(|&x| x == 0.0) {
@@ -102,13 +125,19 @@ impl Element {
         match self {
             Element::F32 => metric.indexed(),
             Element::F16 | Element::Bit => metric,
+            Element::Sparse => match metric {
+                Metric::L2 => Metric::SparseL2,
+                Metric::InnerProduct | Metric::Cosine => Metric::SparseInnerProduct,
+                Metric::L1 => Metric::SparseL1,
+                other => other,
+            },
         }
     }
 
     /// Writes `v` little-endian into `out` (`bytes() * v.len()` bytes).
     pub fn encode(self, v: &[f32], out: &mut [u8]) {
         match self {
-            Element::F32 | Element::Bit => {
+            Element::F32 | Element::Bit | Element::Sparse => {
                 for (x, o) in v.iter().zip(out.chunks_exact_mut(4)) {
                     o.copy_from_slice(&x.to_le_bytes());
                 }
@@ -124,7 +153,7 @@ impl Element {
     /// Appends the elements encoded little-endian in `bytes` to `out`, as float32.
     pub fn decode(self, bytes: &[u8], out: &mut Vec<f32>) {
         match self {
-            Element::F32 | Element::Bit => out.extend(
+            Element::F32 | Element::Bit | Element::Sparse => out.extend(
                 bytes
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),

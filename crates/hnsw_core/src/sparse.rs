@@ -345,45 +345,33 @@ impl Sparse {
         dense
     }
 
-    /// The two vectors' elements side by side, by index, over the union of their
-    /// non-zero indices: (a_i, b_i), one of them possibly 0.
+    /// The two vectors' elements side by side (`merged`).
     fn merged<'a>(&'a self, other: &'a Sparse) -> impl Iterator<Item = (u32, f32, f32)> + 'a {
-        let (mut i, mut j) = (0, 0);
-        std::iter::from_fn(move || {
-            let a = self.indices.get(i).copied();
-            let b = other.indices.get(j).copied();
-            match (a, b) {
-                (None, None) => None,
-                (Some(x), Some(y)) if x == y => {
-                    let out = (x, self.values[i], other.values[j]);
-                    i += 1;
-                    j += 1;
-                    Some(out)
-                }
-                (Some(x), y) if y.is_none_or(|y| x < y) => {
-                    i += 1;
-                    Some((x, self.values[i - 1], 0.0))
-                }
-                (_, Some(y)) => {
-                    j += 1;
-                    Some((y, 0.0, other.values[j - 1]))
-                }
-                (Some(_), None) => unreachable!("matched above"),
-            }
-        })
+        merged(
+            move |i| self.indices.get(i).copied(),
+            &self.values,
+            move |j| other.indices.get(j).copied(),
+            &other.values,
+        )
     }
 
     /// Σ (a - b)², accumulated in float4 as pgvector does.
     pub fn l2_squared(&self, other: &Sparse) -> f32 {
-        self.merged(other).map(|(_, a, b)| (a - b) * (a - b)).sum()
+        sum_l2_squared(self.merged(other))
     }
 
     pub fn inner_product(&self, other: &Sparse) -> f32 {
-        self.merged(other).map(|(_, a, b)| a * b).sum()
+        sum_inner_product(self.merged(other))
     }
 
     pub fn l1(&self, other: &Sparse) -> f32 {
-        self.merged(other).map(|(_, a, b)| (a - b).abs()).sum()
+        sum_l1(self.merged(other))
+    }
+
+    /// The index's `&[f32]` form of the vector (see `slots`).
+    pub fn to_slots(&self) -> Vec<f32> {
+        let indices = self.indices.iter().map(|&i| f32::from_bits(i));
+        indices.chain(self.values.iter().copied()).collect()
     }
 
     /// 1 - cosine similarity (NaN when either is zero), as `vector`'s.
@@ -443,5 +431,94 @@ pub fn check_same_dimensions(a: &Sparse, b: &Sparse) -> Result<(), VectorError> 
             left: a.dim,
             right: b.dim,
         })
+    }
+}
+
+/// Two sparse vectors' elements side by side, by index, over the union of their non-zero
+/// indices: (index, a_i, b_i), one of them possibly 0. `a(i)` is the i-th index of a
+/// (`None` past the end), `a_values` its values.
+fn merged<'a>(
+    a: impl Fn(usize) -> Option<u32> + 'a,
+    a_values: &'a [f32],
+    b: impl Fn(usize) -> Option<u32> + 'a,
+    b_values: &'a [f32],
+) -> impl Iterator<Item = (u32, f32, f32)> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || match (a(i), b(j)) {
+        (None, None) => None,
+        (Some(x), Some(y)) if x == y => {
+            i += 1;
+            j += 1;
+            Some((x, a_values[i - 1], b_values[j - 1]))
+        }
+        (Some(x), y) if y.is_none_or(|y| x < y) => {
+            i += 1;
+            Some((x, a_values[i - 1], 0.0))
+        }
+        (_, Some(y)) => {
+            j += 1;
+            Some((y, 0.0, b_values[j - 1]))
+        }
+        (Some(_), None) => unreachable!("matched above"),
+    })
+}
+
+/// Σ (a - b)², accumulated in float4 as pgvector does (so are the other two sums).
+fn sum_l2_squared(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
+    pairs.map(|(_, a, b)| (a - b) * (a - b)).sum()
+}
+
+fn sum_inner_product(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
+    pairs.map(|(_, a, b)| a * b).sum()
+}
+
+fn sum_l1(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
+    pairs.map(|(_, a, b)| (a - b).abs()).sum()
+}
+
+/// The `&[f32]` form an index keeps a sparse vector in (`Sparse::to_slots`): its nnz
+/// indices (as bit patterns), then its nnz values. Distances between two such forms are
+/// the `Sparse` ones.
+pub mod slots {
+    use super::{merged, sum_inner_product, sum_l1, sum_l2_squared};
+
+    /// The (indices, values) halves of a slot form.
+    fn halves(v: &[f32]) -> (&[f32], &[f32]) {
+        v.split_at(v.len() / 2)
+    }
+
+    fn pairs<'a>(a: &'a [f32], b: &'a [f32]) -> impl Iterator<Item = (u32, f32, f32)> + 'a {
+        let ((ai, av), (bi, bv)) = (halves(a), halves(b));
+        merged(
+            move |i| ai.get(i).map(|x| x.to_bits()),
+            av,
+            move |j| bi.get(j).map(|x| x.to_bits()),
+            bv,
+        )
+    }
+
+    pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+        sum_l2_squared(pairs(a, b))
+    }
+
+    pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
+        sum_inner_product(pairs(a, b))
+    }
+
+    pub fn l1(a: &[f32], b: &[f32]) -> f32 {
+        sum_l1(pairs(a, b))
+    }
+
+    /// The slot form scaled to unit length (`None` for the zero vector); elements that
+    /// round to zero stay, which no distance minds.
+    pub fn normalized(v: &[f32]) -> Option<Vec<f32>> {
+        let (indices, values) = halves(v);
+        let unit = crate::distance::normalized(values)?;
+        Some(indices.iter().copied().chain(unit).collect())
+    }
+
+    /// How many non-zero elements a slot form holds.
+    pub fn nnz(v: &[f32]) -> usize {
+        v.len() / 2
     }
 }

@@ -20,6 +20,7 @@ fn build_from(
     let n = vectors.as_f32().len() / dim;
     let (stop, progress) = (AtomicBool::new(false), AtomicUsize::new(0));
     let input = BuildInput {
+        offsets: None,
         vectors,
         dim,
         metric,
@@ -312,7 +313,7 @@ fn spilled_build_matches_the_heap_build() {
     for v in vectors.chunks(dim) {
         arena.push(v).unwrap();
     }
-    let mapped = arena.finish().unwrap();
+    let (mapped, _) = arena.finish().unwrap();
     assert!(mapped.is_mapped());
     assert_eq!(mapped.as_f32(), &vectors[..]);
     let spilled = build_from(mapped, dim, Metric::L2, 1, Some(dir.join("links")));
@@ -421,6 +422,7 @@ fn supervised_build_runs_the_supervisor_and_stops_workers_when_it_panics() {
     use std::sync::atomic::Ordering;
     let dim = 32;
     let input = |v: Vec<f32>| BuildInput {
+        offsets: None,
         vectors: Backing::from_f32(v),
         dim,
         metric: Metric::L2,
@@ -508,6 +510,7 @@ fn spill_limits_and_allocation_failures_are_errors() {
 
     // The link slab's file passes its limit when it is reserved, before any thread starts.
     let input = BuildInput {
+        offsets: None,
         vectors: Backing::from_f32(vectors.clone()),
         dim,
         metric: Metric::L2,

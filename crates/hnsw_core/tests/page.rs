@@ -36,6 +36,8 @@ fn sample_meta() -> Meta {
         last_change_time: 123_456_789,
         built_nodes: 1400,
         free_hint: 0,
+        record_pages: 0,
+        record_end: 0,
     }
 }
 
@@ -88,6 +90,44 @@ fn meta_round_trips_and_rejects_foreign_pages() {
         Meta::read(&older),
         Err(FormatError::UnsupportedVersion { version: 1 })
     ));
+    // Format version 3 had no record pages: its 80 bytes read with none, and writing the
+    // page moves pd_lower past the 96 bytes of version 4 (else generic WAL would drop
+    // the new fields as part of the hole).
+    let mut v3 = vec![0u8; PAGE_SIZE];
+    init_page(&mut v3, PageKind::Meta, 80);
+    meta.write(&mut v3);
+    v3[HEADER_SIZE + 4] = 3;
+    v3[HEADER_SIZE + 80..HEADER_SIZE + 96].fill(0);
+    hnsw_core::page::put_u16(&mut v3, 12, (HEADER_SIZE + 80) as u16);
+    let read = Meta::read(&v3).unwrap();
+    assert_eq!((read.record_pages, read.record_end), (0, 0));
+    Meta {
+        record_end: 77,
+        ..read
+    }
+    .write(&mut v3);
+    assert_eq!(hnsw_core::page::get_u16(&v3, 12) as usize, HEADER_SIZE + 96);
+    assert_eq!(Meta::read(&v3).unwrap().record_end, 77);
+    // A sparsevec index's record pages are within their range.
+    for (pages, ok) in [
+        (0u16, false),
+        (15, false),
+        (16, true),
+        (256, true),
+        (257, false),
+    ] {
+        let sparse = Meta {
+            element: Element::Sparse,
+            record_pages: pages,
+            ..meta
+        };
+        sparse.write(&mut page);
+        match Meta::read(&page) {
+            Ok(read) => assert!(ok && read == sparse, "{pages} record pages"),
+            Err(e) => assert!(!ok && e == FormatError::Corrupt("record pages out of range")),
+        }
+    }
+    meta.write(&mut page);
     let mut unknown = page.clone();
     unknown[HEADER_SIZE + 17] = 9;
     assert_eq!(
@@ -221,6 +261,7 @@ fn written_as(
     let slots = element.slots(dim);
     let vectors = stored(element, &random_vectors(n, slots, dim as u64));
     let input = BuildInput {
+        offsets: None,
         vectors: Backing::from_f32(vectors),
         dim: slots,
         metric,

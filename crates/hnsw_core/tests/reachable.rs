@@ -113,6 +113,7 @@ fn built(vectors: &[Vec<f32>], metric: Metric, m: usize) -> MemStore {
     let indexed = metric.indexed();
     let flat: Vec<f32> = vectors.iter().flatten().copied().collect();
     let input = BuildInput {
+        offsets: None,
         vectors: Backing::from_f32(flat),
         dim: DIM,
         metric: indexed,

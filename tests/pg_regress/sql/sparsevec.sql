@@ -1,4 +1,4 @@
--- sparsevec: pgvector's sparse vector type. No hnsw operator classes yet.
+-- sparsevec: pgvector's sparse vector type, and its hnsw operator classes.
 \set VERBOSITY terse
 SELECT '{1:1.5,3:2}/5'::sparsevec, ' { 3:2 , 1:1.5, 2:0 } / 5 '::sparsevec, '{}/3'::sparsevec,
        '{1:1}/5'::sparsevec(5);
@@ -50,6 +50,57 @@ CREATE TABLE sp2 (id int, v sparsevec);
 \copy sp TO 'sparse.bin' WITH (FORMAT binary)
 \copy sp2 FROM 'sparse.bin' WITH (FORMAT binary)
 SELECT count(*) AS mismatches FROM sp JOIN sp2 USING (id) WHERE sp.v IS DISTINCT FROM sp2.v;
--- no hnsw operator class for sparsevec yet
-CREATE INDEX ON sp USING hnsw (v sparsevec_l2_ops);
+-- hnsw needs dimensions; a sparsevec(n) column has them
+CREATE INDEX ON sp2 USING hnsw (v sparsevec_l2_ops);
 DROP TABLE sp, sp2;
+
+-- hnsw: each operator class returns what a sequential scan ranks, with the index
+CREATE TABLE spi (id int, v sparsevec(1000));
+INSERT INTO spi SELECT i, ('{' || (i % 97 + 1) || ':' || (i % 5 + 1) || ',' || (i % 89 + 300)
+    || ':' || (i % 7 + 1) || ',' || (i % 13 + 900) || ':0.5}/1000')::sparsevec
+    FROM generate_series(1, 600) i;
+INSERT INTO spi VALUES (0, '{}/1000'), (-1, NULL),
+    -- 16,000 non-zeros would not fit a row here; 1,000 make a record of two pages
+    (1000, ('{' || (SELECT string_agg(k || ':' || k, ',') FROM generate_series(1, 1000) k) || '}/1000')::sparsevec);
+-- The distances (by `op`) of the 8 rows a scan ranks first.
+CREATE FUNCTION spi_ranked(op text, q sparsevec) RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE r float8[];
+BEGIN
+    EXECUTE format('SELECT array_agg(d ORDER BY d) FROM (SELECT v %s $1 AS d FROM spi ORDER BY v %s $1 LIMIT 8) x', op, op)
+        INTO r USING q;
+    RETURN r;
+END $$;
+CREATE TABLE spi_expected AS
+    SELECT op, q, spi_ranked(op, q) AS distances
+    FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op,
+         unnest(ARRAY['{5:3,305:2}/1000', '{1:1}/1000', '{950:4}/1000']::sparsevec[]) q;
+CREATE INDEX spi_l2 ON spi USING hnsw (v sparsevec_l2_ops);
+CREATE INDEX spi_ip ON spi USING hnsw (v sparsevec_ip_ops);
+CREATE INDEX spi_cosine ON spi USING hnsw (v sparsevec_cosine_ops);
+CREATE INDEX spi_l1 ON spi USING hnsw (v sparsevec_l1_ops);
+SET enable_seqscan = off;
+SET hnsw.ef_search = 400;
+EXPLAIN (COSTS OFF) SELECT id FROM spi ORDER BY v <=> '{1:1}/1000' LIMIT 8;
+-- the index's first rows are as near as the sequential scan's (ties may differ in rows)
+SELECT op, q, spi_ranked(op, q) = distances AS same FROM spi_expected ORDER BY op, q::text;
+-- every row through each index (cosine leaves the zero vector out), inserts included
+INSERT INTO spi SELECT id + 10000, v FROM spi WHERE id BETWEEN 1 AND 100;
+SELECT (SELECT count(*) FROM (SELECT id FROM spi ORDER BY v <-> '{1:1}/1000' LIMIT 5000) x) AS l2,
+       (SELECT count(*) FROM (SELECT id FROM spi ORDER BY v <#> '{1:1}/1000' LIMIT 5000) x) AS ip,
+       (SELECT count(*) FROM (SELECT id FROM spi ORDER BY v <=> '{1:1}/1000' LIMIT 5000) x) AS cosine,
+       (SELECT count(*) FROM (SELECT id FROM spi ORDER BY v <+> '{1:1}/1000' LIMIT 5000) x) AS l1;
+SELECT id, v <-> '{1:1}/1000' AS d FROM spi ORDER BY v <-> '{1:1}/1000' LIMIT 3;
+-- a query of other dimensions
+SELECT id FROM spi ORDER BY v <-> '{1:1}/999' LIMIT 1;
+-- rows of other dimensions cannot enter a sparsevec(1000) column, nor an index on an
+-- expression of another typmod
+CREATE INDEX ON spi USING hnsw ((v::sparsevec(2000)) sparsevec_l2_ops);
+DELETE FROM spi WHERE id % 3 = 0;
+VACUUM spi;
+SELECT count(*) FROM (SELECT id FROM spi ORDER BY v <-> '{1:1}/1000' LIMIT 5000) x;
+SELECT * FROM hnsw_pg_check('spi_l2');
+SELECT * FROM hnsw_pg_check('spi_cosine');
+RESET enable_seqscan;
+RESET hnsw.ef_search;
+DROP TABLE spi, spi_expected;
+DROP FUNCTION spi_ranked;

@@ -18,6 +18,12 @@ pub enum Metric {
     Hamming,
     /// `<%>` on bits: 1 - |a ∧ b| / |a ∨ b| (1 when no bit is set in both).
     Jaccard,
+    /// The metrics an index of sparse vectors computes on their slot form
+    /// (`sparse::slots`): squared Euclidean, negative inner product (also cosine's, on
+    /// unit vectors), taxicab.
+    SparseL2,
+    SparseInnerProduct,
+    SparseL1,
 }
 
 impl Metric {
@@ -56,6 +62,9 @@ impl Metric {
             Metric::L1 => (kernels.l1)(a, b),
             Metric::Hamming => (kernels.hamming)(a, b),
             Metric::Jaccard => super::jaccard_distance((kernels.bit_counts)(a, b)) as f32,
+            Metric::SparseL2 => crate::sparse::slots::l2_squared(a, b),
+            Metric::SparseInnerProduct => -crate::sparse::slots::inner_product(a, b),
+            Metric::SparseL1 => crate::sparse::slots::l1(a, b),
         }
     }
 
@@ -66,10 +75,12 @@ impl Metric {
             Metric::InnerProduct => -(kernels.inner_product_f16)(a, b),
             Metric::L1 => (kernels.l1_f16)(a, b),
             Metric::Cosine => kernels.cosine_distance_to_halves(a, b) as f32,
-            // Bit metrics never meet float16 elements.
-            Metric::Hamming | Metric::Jaccard => {
-                self.distance(kernels, a, &crate::element::widen(b))
-            }
+            // Bit and sparse metrics never meet float16 elements.
+            Metric::Hamming
+            | Metric::Jaccard
+            | Metric::SparseL2
+            | Metric::SparseInnerProduct
+            | Metric::SparseL1 => self.distance(kernels, a, &crate::element::widen(b)),
         }
     }
 }

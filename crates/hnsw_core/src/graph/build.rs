@@ -4,15 +4,18 @@
 use super::search::{descend, search_layer, Visited};
 use super::storage::{try_collect, try_filled, Backing, SpillFiles};
 use super::tree::{add_child, children_max, choose_parent, prune, set_parent, Offer};
-use super::{draw_level, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
+use super::{draw_level, Arena, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
 use parking_lot::Mutex;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-/// Everything a build needs. The arena holds `n * dim` floats.
+/// Everything a build needs. The arena holds `n * dim` floats, or, with `offsets`, n
+/// vectors of varying length (vector i is floats offsets[i]..offsets[i + 1]; `dim` is
+/// then the vectors' nominal dimensions, unused by the build).
 pub struct BuildInput {
     pub vectors: Backing,
+    pub offsets: Option<Vec<u64>>,
     pub dim: usize,
     pub metric: Metric,
     pub params: Params,
@@ -53,19 +56,17 @@ fn build_inner(
 ) -> io::Result<Graph> {
     let BuildInput {
         vectors,
+        offsets,
         dim,
         metric,
         params,
         threads,
         links_spill,
     } = input;
-    assert!(
-        dim > 0 && vectors.as_f32().len() % dim == 0,
-        "arena is not whole vectors"
-    );
+    let arena = Arena::new(vectors, offsets, dim);
     assert!(params.m >= 2, "m must be at least 2");
-    let n = vectors.as_f32().len() / dim;
-    let graph = Graph::allocate(vectors, dim, metric, params, links_spill)?;
+    let n = arena.len();
+    let graph = Graph::allocate(arena, metric, params, links_spill)?;
 
     let next = AtomicUsize::new(0);
     let running = AtomicUsize::new(0);
@@ -155,14 +156,14 @@ fn build_inner(
 /// Chains exact duplicates: for each vector, the next later copy of it (NO_NODE when
 /// none), and whether it is itself a later copy. Vectors are grouped by a hash of their
 /// bits, then compared exactly.
-fn duplicate_chains(vectors: &[f32], dim: usize) -> io::Result<(Vec<u32>, Vec<bool>)> {
+fn duplicate_chains(arena: &Arena) -> io::Result<(Vec<u32>, Vec<bool>)> {
     use std::collections::HashMap;
     use std::hash::{BuildHasher, Hasher};
     const WHAT: &str = "an hnsw build's duplicate chains";
-    let n = if dim == 0 { 0 } else { vectors.len() / dim };
+    let n = arena.len();
     let mut next = try_filled(n, NO_NODE, WHAT)?;
     let mut alias = try_filled(n, false, WHAT)?;
-    let vector = |id: usize| &vectors[id * dim..(id + 1) * dim];
+    let vector = |id: usize| arena.vector(id as u32);
     // Keyed per build, so no data set can be made to collide on purpose.
     let keys = std::collections::hash_map::RandomState::new();
     let hash = |v: &[f32]| {
@@ -183,10 +184,8 @@ fn duplicate_chains(vectors: &[f32], dim: usize) -> io::Result<(Vec<u32>, Vec<bo
     for id in 0..n {
         let v = vector(id);
         let bits_equal = |other: u32| {
-            vector(other as usize)
-                .iter()
-                .zip(v)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
+            let w = vector(other as usize);
+            w.len() == v.len() && w.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits())
         };
         let new_chain = chains.len() as u32;
         let head = *by_hash.entry(hash(v)).or_insert(new_chain);
@@ -234,14 +233,13 @@ fn block_all_signals() {
 impl Graph {
     /// Empty adjacency for the nodes of `vectors`, with their levels drawn.
     fn allocate(
-        vectors: Backing,
-        dim: usize,
+        arena: Arena,
         metric: Metric,
         params: Params,
         mut links_spill: Option<Box<SpillFiles>>,
     ) -> io::Result<Graph> {
-        let n = vectors.as_f32().len() / dim;
-        let (next_duplicate, is_alias) = duplicate_chains(vectors.as_f32(), dim)?;
+        let n = arena.len();
+        let (next_duplicate, is_alias) = duplicate_chains(&arena)?;
         // Aliases are never linked, so they sit on layer 0 only.
         let levels: Vec<u8> = try_collect(
             n,
@@ -288,8 +286,7 @@ impl Graph {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Graph {
-            vectors,
-            dim,
+            arena,
             metric,
             kernels: kernels(),
             params,

@@ -118,9 +118,53 @@ impl Slots {
 
 const COUNT_BITS: u32 = 0xffff;
 
+/// The vectors a graph is built over: `dim` floats each, or, with offsets, vector i at
+/// floats offsets[i]..offsets[i + 1].
+pub(crate) struct Arena {
+    vectors: Backing,
+    offsets: Option<Vec<u64>>,
+    dim: usize,
+}
+
+impl Arena {
+    pub(crate) fn new(vectors: Backing, offsets: Option<Vec<u64>>, dim: usize) -> Arena {
+        let floats = vectors.as_f32().len() as u64;
+        match &offsets {
+            Some(o) => assert!(
+                o.first() == Some(&0) && o.last() == Some(&floats) && o.is_sorted(),
+                "offsets cover the arena"
+            ),
+            None => assert!(
+                dim > 0 && floats % dim as u64 == 0,
+                "arena is not whole vectors"
+            ),
+        }
+        Arena {
+            vectors,
+            offsets,
+            dim,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match &self.offsets {
+            Some(o) => o.len() - 1,
+            None => self.vectors.as_f32().len() / self.dim,
+        }
+    }
+
+    pub(crate) fn vector(&self, id: u32) -> &[f32] {
+        let id = id as usize;
+        let (start, end) = match &self.offsets {
+            Some(o) => (o[id] as usize, o[id + 1] as usize),
+            None => (id * self.dim, (id + 1) * self.dim),
+        };
+        &self.vectors.as_f32()[start..end]
+    }
+}
+
 pub struct Graph {
-    pub(crate) vectors: Backing,
-    pub(crate) dim: usize,
+    pub(crate) arena: Arena,
     pub(crate) metric: Metric,
     pub(crate) kernels: &'static Kernels,
     pub(crate) params: Params,
@@ -151,8 +195,9 @@ impl Graph {
         self.levels.is_empty()
     }
 
+    /// Floats per vector; for vectors of varying length, their nominal dimensions.
     pub fn dim(&self) -> usize {
-        self.dim
+        self.arena.dim
     }
 
     pub fn params(&self) -> Params {
@@ -165,7 +210,7 @@ impl Graph {
 
     /// Whether the big arrays live in a mapped file rather than on the heap.
     pub fn is_mapped(&self) -> bool {
-        self.vectors.is_mapped() || self.layer0.words.is_mapped()
+        self.arena.vectors.is_mapped() || self.layer0.words.is_mapped()
     }
 
     pub fn entry_point(&self) -> Option<EntryPoint> {
@@ -250,8 +295,7 @@ impl Graph {
     }
 
     pub fn vector(&self, id: u32) -> &[f32] {
-        let start = id as usize * self.dim;
-        &self.vectors.as_f32()[start..start + self.dim]
+        self.arena.vector(id)
     }
 
     pub(crate) fn distance(&self, a: &[f32], b: &[f32]) -> f32 {

@@ -204,20 +204,27 @@ impl Backing {
 }
 
 /// A growable array of vectors: in memory until it passes `budget_bytes`, then appended
-/// to a spill file (through a megabyte buffer) and mapped when finished.
+/// to a spill file (through a megabyte buffer) and mapped when finished. Vectors of one
+/// dimension (`new`), or of varying length (`variable`), whose offsets it records.
 pub struct ArenaBuilder {
+    /// 0 for vectors of varying length.
     dim: usize,
     budget_bytes: usize,
     spill: Box<SpillFiles>,
     heap: Vec<f32>,
     file: Option<(Box<dyn SpillFile>, Vec<u8>)>,
     len: usize,
+    /// Floats pushed.
+    floats: usize,
+    /// Where each vector starts, then the end (varying length only).
+    offsets: Option<Vec<u64>>,
 }
 
 const SPILL_BUFFER: usize = 1 << 20;
 
 impl ArenaBuilder {
     pub fn new(dim: usize, budget_bytes: usize, spill: Box<SpillFiles>) -> Self {
+        assert!(dim > 0, "a fixed-width arena has dimensions");
         ArenaBuilder {
             dim,
             budget_bytes,
@@ -225,7 +232,28 @@ impl ArenaBuilder {
             heap: Vec::new(),
             file: None,
             len: 0,
+            floats: 0,
+            offsets: None,
         }
+    }
+
+    /// An arena of vectors of varying length.
+    pub fn variable(budget_bytes: usize, spill: Box<SpillFiles>) -> Self {
+        ArenaBuilder {
+            dim: 0,
+            offsets: Some(vec![0]),
+            ..ArenaBuilder::new(1, budget_bytes, spill)
+        }
+    }
+
+    /// Floats pushed so far.
+    pub fn floats(&self) -> usize {
+        self.floats
+    }
+
+    /// Bytes the arena holds (with its offsets).
+    pub fn bytes(&self) -> usize {
+        self.floats * 4 + self.offsets.as_ref().map_or(0, |o| o.len() * 8)
     }
 
     pub fn len(&self) -> usize {
@@ -242,11 +270,16 @@ impl ArenaBuilder {
     }
 
     pub fn push(&mut self, v: &[f32]) -> io::Result<()> {
-        assert_eq!(
-            v.len(),
-            self.dim,
+        assert!(
+            self.dim == 0 || v.len() == self.dim,
             "every vector in an arena has the arena's dimension"
         );
+        if let Some(offsets) = &mut self.offsets {
+            offsets
+                .try_reserve(1)
+                .map_err(|e| out_of_memory("an hnsw build's vector offsets", 8, e))?;
+            offsets.push((self.floats + v.len()) as u64);
+        }
         if self.file.is_none() && (self.heap.len() + v.len()) * 4 > self.budget_bytes {
             let mut file = (self.spill)()?;
             for chunk in self.heap.chunks(SPILL_BUFFER / 4) {
@@ -272,17 +305,20 @@ impl ArenaBuilder {
             }
         }
         self.len += 1;
+        self.floats += v.len();
         Ok(())
     }
 
-    /// The finished arena: heap floats, or the mapped file.
-    pub fn finish(self) -> io::Result<Backing> {
-        match self.file {
-            None => Ok(Backing::from_f32(self.heap)),
+    /// The finished arena (heap floats, or the mapped file) and, for vectors of varying
+    /// length, their offsets.
+    pub fn finish(self) -> io::Result<(Backing, Option<Vec<u64>>)> {
+        let vectors = match self.file {
+            None => Backing::from_f32(self.heap),
             Some((mut file, buffer)) => {
                 file.append(&buffer)?;
-                Backing::map(file, self.len * self.dim * 4)
+                Backing::map(file, self.floats * 4)?
             }
-        }
+        };
+        Ok((vectors, self.offsets))
     }
 }

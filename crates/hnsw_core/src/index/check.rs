@@ -78,6 +78,11 @@ pub fn graph_problems<S: PageWrite>(
 
     let mut list = Vec::new();
     for (&id, r) in records.iter() {
+        if r.is_occupied() {
+            if let Some(problem) = graph.record_problem(id) {
+                found.push(format!("node {id}: {problem}"));
+            }
+        }
         if !r.is_linked_node() {
             continue;
         }

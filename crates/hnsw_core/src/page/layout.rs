@@ -5,7 +5,10 @@
 //! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
 //! - vector pages: the same ids' vectors, several to a page, or one vector over several
 //!   whole pages when it is larger than a page;
-//! - upper pages: upper-layer slots, numbered densely in one sequence across groups.
+//! - upper pages: upper-layer slots, numbered densely in one sequence across groups;
+//! - record pages (sparse vectors only): the vectors themselves, variable-length records
+//!   packed one after another (see `records`); the vector pages hold each node's record
+//!   position.
 //! So node id, vector and slot number each map to (block, offset) with no lookup.
 
 use super::{CONTENT_SIZE, HEADER_SIZE};
@@ -20,6 +23,7 @@ pub enum PageKind {
     Nodes = 0x4e31,
     Vectors = 0x5631,
     Upper = 0x5531,
+    Records = 0x5231,
 }
 
 impl PageKind {
@@ -29,6 +33,7 @@ impl PageKind {
             PageKind::Nodes,
             PageKind::Vectors,
             PageKind::Upper,
+            PageKind::Records,
         ]
         .into_iter()
         .find(|k| *k as u16 == v)
@@ -61,6 +66,8 @@ pub struct Layout {
     pub node_pages: usize,
     pub vector_pages: usize,
     pub upper_pages: usize,
+    /// Record pages per group (0 unless vectors vary in length).
+    pub record_pages: usize,
     pub group_pages: usize,
 }
 
@@ -84,11 +91,28 @@ impl Layout {
 
     /// The layout of the index `meta` describes.
     pub fn of(meta: &super::Meta) -> Layout {
-        Layout::with_element(meta.dim as usize, meta.m as usize, meta.element)
+        Layout::with_records(
+            meta.dim as usize,
+            meta.m as usize,
+            meta.element,
+            meta.record_pages as usize,
+        )
     }
 
+    /// A layout of fixed-width vectors, or of sparse ones with the fewest record pages.
     pub fn with_element(dim: usize, m: usize, element: Element) -> Layout {
+        Layout::with_records(dim, m, element, super::records::MIN_RECORD_PAGES)
+    }
+
+    /// `record_pages` applies to variable-length vectors only (and is raised to the least
+    /// that holds the largest record); fixed-width ones have none.
+    pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
         assert!(dim >= 1 && m >= 2);
+        let record_pages = if element.is_variable() {
+            record_pages.max(super::records::MIN_RECORD_PAGES)
+        } else {
+            0
+        };
         let node_size = NODE_HEADER + 4 * MAX_LEVEL + 4 * 2 * m;
         let nodes_per_page = CONTENT_SIZE / node_size;
         assert!(nodes_per_page >= 1, "m too large for a page");
@@ -114,7 +138,7 @@ impl Layout {
                 node_pages,
                 vector_pages,
                 upper_pages,
-                node_pages + vector_pages + upper_pages,
+                node_pages + vector_pages + upper_pages + record_pages,
             )
         };
         let mut pages_of_nodes = MAX_GROUP_NODES.div_ceil(nodes_per_page);
@@ -139,6 +163,7 @@ impl Layout {
             node_pages,
             vector_pages,
             upper_pages,
+            record_pages,
             group_pages,
         }
     }
@@ -221,12 +246,28 @@ impl Layout {
         )
     }
 
-    /// Groups needed for `nodes` nodes and `upper_slots` upper slots.
-    pub fn groups_for(&self, nodes: usize, upper_slots: usize) -> usize {
+    /// Groups needed for `nodes` nodes, `upper_slots` upper slots and records up to
+    /// stream position `record_end` (see `records`).
+    pub fn groups_for(&self, nodes: usize, upper_slots: usize, record_end: u64) -> usize {
         let per_group = self.upper_pages * self.uppers_per_page;
+        let record_groups = match self.record_bytes() {
+            0 => 0,
+            bytes => (record_end as usize).div_ceil(bytes),
+        };
         nodes
             .div_ceil(self.group_nodes)
             .max(upper_slots.div_ceil(per_group))
+            .max(record_groups)
+    }
+
+    /// Bytes of records one group holds.
+    pub fn record_bytes(&self) -> usize {
+        self.record_pages * CONTENT_SIZE
+    }
+
+    /// The first record page of group `group`.
+    pub fn first_record_block(&self, group: usize) -> u32 {
+        self.group_start(group) + (self.node_pages + self.vector_pages + self.upper_pages) as u32
     }
 
     /// Content bytes a vector page uses.
@@ -248,8 +289,10 @@ impl Layout {
             (PageKind::Nodes, self.nodes_per_page * self.node_size)
         } else if within < self.node_pages + self.vector_pages {
             (PageKind::Vectors, self.vector_page_used())
-        } else {
+        } else if within < self.node_pages + self.vector_pages + self.upper_pages {
             (PageKind::Upper, self.uppers_per_page * self.upper_size)
+        } else {
+            (PageKind::Records, CONTENT_SIZE)
         }
     }
 }

@@ -9,11 +9,13 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-/// Version 3 records the element type; version 2 (float32 only) reads as float32.
-pub const VERSION: u32 = 3;
+/// Version 4 adds record pages (sparse vectors); version 3 records the element type;
+/// version 2 (float32 only) reads as float32. Versions 2 and 3 read as version 4 without
+/// record pages, which is what they are.
+pub const VERSION: u32 = 4;
 /// The oldest format version this build reads.
 pub const OLDEST_VERSION: u32 = 2;
-pub const META_SIZE: usize = 80;
+pub const META_SIZE: usize = 96;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
@@ -41,6 +43,10 @@ pub struct Meta {
     pub built_nodes: u32,
     /// The first node page that may hold free (reusable) node slots; 0 when none is known.
     pub free_hint: u32,
+    /// Record pages per group (sparse vectors; see `records`), 0 for other indexes.
+    pub record_pages: u16,
+    /// The record stream position the next record goes at (or after).
+    pub record_end: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +79,10 @@ fn metric_code(m: Metric) -> u8 {
         Metric::L1 => 4,
         Metric::Hamming => 5,
         Metric::Jaccard => 6,
+        // What an index of sparse vectors computes; an operator class names the plain one.
+        Metric::SparseL2 => 7,
+        Metric::SparseInnerProduct => 8,
+        Metric::SparseL1 => 9,
     }
 }
 
@@ -108,7 +118,10 @@ const O_LSN: usize = 48;
 const O_TIME: usize = 56;
 const O_BUILT: usize = 64;
 const O_FREE_HINT: usize = 68;
-const _: () = assert!(O_FREE_HINT + 4 <= META_SIZE);
+/// Version 4 on; beyond a version-3 page's content, so read only from version 4.
+const O_RECORD_PAGES: usize = 72;
+const O_RECORD_END: usize = 80;
+const _: () = assert!(O_RECORD_END + 8 <= META_SIZE);
 
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
@@ -129,6 +142,12 @@ impl Meta {
             last_change_time: 0,
             built_nodes: 0,
             free_hint: 0,
+            record_pages: if element.is_variable() {
+                super::records::MIN_RECORD_PAGES as u16
+            } else {
+                0
+            },
+            record_end: 0,
         }
     }
 
@@ -160,6 +179,14 @@ impl Meta {
         put_u64(c, O_TIME, self.last_change_time as u64);
         put_u32(c, O_BUILT, self.built_nodes);
         put_u32(c, O_FREE_HINT, self.free_hint);
+        put_u16(c, O_RECORD_PAGES, self.record_pages);
+        put_u64(c, O_RECORD_END, self.record_end);
+        // A page written by an older version ends its content sooner: move pd_lower past
+        // the fields above, or generic WAL would leave them out as part of the hole.
+        let lower = (HEADER_SIZE + META_SIZE) as u16;
+        if get_u16(page, super::PD_LOWER) < lower {
+            put_u16(page, super::PD_LOWER, lower);
+        }
     }
 
     /// Reads and checks the meta content of block 0.
@@ -182,6 +209,15 @@ impl Meta {
         if dim == 0 || too_many || m < 2 || m as usize > super::MAX_M {
             return Err(FormatError::Corrupt("dimensions or m out of range"));
         }
+        let (record_pages, record_end) = if version >= 4 {
+            (get_u16(c, O_RECORD_PAGES), get_u64(c, O_RECORD_END))
+        } else {
+            (0, 0)
+        };
+        let records = super::records::MIN_RECORD_PAGES..=super::records::MAX_RECORD_PAGES;
+        if element.is_variable() && !records.contains(&(record_pages as usize)) {
+            return Err(FormatError::Corrupt("record pages out of range"));
+        }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
         if level > crate::graph::MAX_LEVEL {
@@ -202,6 +238,8 @@ impl Meta {
             last_change_time: get_u64(c, O_TIME) as i64,
             built_nodes: get_u32(c, O_BUILT),
             free_hint: get_u32(c, O_FREE_HINT),
+            record_pages,
+            record_end,
         })
     }
 }

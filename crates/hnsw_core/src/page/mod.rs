@@ -7,6 +7,7 @@ pub mod layout;
 pub mod meta;
 pub mod node;
 pub mod paged;
+pub mod records;
 pub mod store;
 pub mod writer;
 
@@ -68,7 +69,7 @@ pub fn put_u64(b: &mut [u8], at: usize, v: u64) {
 }
 
 // Postgres page header offsets (bufpage.h).
-const PD_LOWER: usize = 12;
+pub(crate) const PD_LOWER: usize = 12;
 const PD_UPPER: usize = 14;
 const PD_SPECIAL: usize = 16;
 const PD_PAGESIZE_VERSION: usize = 18;

@@ -3,7 +3,7 @@
 #![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
-use super::{Layout, Meta, PageStore, PAGES_AT_ONCE};
+use super::{records, Layout, Meta, PageStore, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
 use crate::element::{f16, Element};
 use crate::graph::GraphRead;
@@ -42,9 +42,25 @@ impl<S: PageStore> PagedGraph<S> {
             .with_page(block, |p| (record_flags(p, at), record_level(p, at)))
     }
 
-    /// Copies node `id`'s vector into `out`, as float32.
+    /// What is wrong with node `id`'s sparse vector record, if anything (see
+    /// `records::problem`; `None` for fixed-width vectors).
+    pub fn record_problem(&self, id: u32) -> Option<String> {
+        if !self.layout.element.is_variable() {
+            return None;
+        }
+        let (block, at) = self.layout.vector_location(id);
+        let pos = self.store.with_page(block, |p| records::position_at(p, at));
+        records::problem(&self.store, &self.layout, pos, self.meta.record_end)
+    }
+
+    /// Copies node `id`'s vector into `out`, as float32 (a sparse vector's slot form).
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
         out.clear();
+        if self.layout.element.is_variable() {
+            let (block, at) = self.layout.vector_location(id);
+            let pos = self.store.with_page(block, |p| records::position_at(p, at));
+            return records::read(&self.store, &self.layout, pos, out);
+        }
         for part in self.layout.vector_parts(id) {
             let end = part.offset + part.bytes.len();
             self.store.with_page(part.block, |p| {
@@ -96,6 +112,7 @@ impl<S: PageStore> PagedGraph<S> {
                         return metric.distance(self.kernels, query, floats);
                     }
                 }
+                Element::Sparse => unreachable!("sparse vectors are read from their records"),
                 Element::F16 => {
                     // SAFETY: f16 is a transparent u16, so every bit pattern is valid; as
                     // above, the halves are used only when they are all of `bytes`.
@@ -114,7 +131,7 @@ impl<S: PageStore> PagedGraph<S> {
 
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
-        if self.layout.vectors_per_page > 0 {
+        if self.layout.vectors_per_page > 0 && !self.layout.element.is_variable() {
             let mut out = Vec::with_capacity(1);
             self.distances_on_pages(query, &[id], &mut out);
             return out[0];
@@ -126,7 +143,7 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
 
     fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
         let layout = &self.layout;
-        if layout.vectors_per_page == 0 {
+        if layout.vectors_per_page == 0 || layout.element.is_variable() {
             out.clear();
             out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
             return;

@@ -3,7 +3,10 @@
 use super::node::{
     write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_CHILD, FLAG_OCCUPIED, FLAG_TREE,
 };
-use super::{init_page, set_page_used, Layout, Meta, PageKind, HEADER_SIZE, PAGE_SIZE};
+use super::{
+    init_page, put_u64, records, set_page_used, Layout, Meta, PageKind, CONTENT_SIZE, HEADER_SIZE,
+    PAGE_SIZE,
+};
 use crate::graph::Graph;
 
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
@@ -18,11 +21,13 @@ pub fn write_index(
 ) -> Meta {
     assert_eq!(tids.len(), graph.len());
     let m = graph.params().m;
-    assert_eq!(
-        meta.element.slots(meta.dim as usize),
-        graph.dim(),
-        "the graph holds the stored form of vectors of meta.dim elements"
-    );
+    if !meta.element.is_variable() {
+        assert_eq!(
+            meta.element.slots(meta.dim as usize),
+            graph.dim(),
+            "the graph holds the stored form of vectors of meta.dim elements"
+        );
+    }
     let layout = Layout::of(&Meta {
         m: m as u16,
         ..meta
@@ -36,7 +41,16 @@ pub fn write_index(
         layer_base.push(last + graph.upper_slot_count(layer) as u32);
     }
     let total_upper = *layer_base.last().expect("starts with 0") as usize;
-    let groups = layout.groups_for(n, total_upper);
+    // Sparse vectors: each one's record position, in id order.
+    let mut positions = Vec::new();
+    if layout.element.is_variable() {
+        for id in 0..n as u32 {
+            let size = records::record_size(crate::sparse::slots::nnz(graph.vector(id)));
+            positions.push(records::place(&layout, meta.record_end, size));
+            meta.record_end = positions[id as usize] + size as u64;
+        }
+    }
+    let groups = layout.groups_for(n, total_upper, meta.record_end);
     meta.m = m as u16;
     assert_eq!(
         graph.metric(),
@@ -92,9 +106,26 @@ pub fn write_index(
                 }
                 set_page_used(&mut page, ids.len() as u16);
             }
+            PageKind::Vectors if layout.element.is_variable() => {
+                let base = group * layout.group_nodes;
+                let first = base + (within - layout.node_pages) * layout.vectors_per_page;
+                let last = (first + layout.vectors_per_page)
+                    .min(base + layout.group_nodes)
+                    .min(n.max(first));
+                for id in first..last {
+                    let (_, at) = layout.vector_location(id as u32);
+                    put_u64(&mut page, at, positions[id]);
+                }
+            }
             PageKind::Vectors => {
                 let first_vector = within - layout.node_pages;
                 write_vectors(graph, &layout, block, group, first_vector, n, &mut page);
+            }
+            PageKind::Records => {
+                let page_index =
+                    within - layout.node_pages - layout.vector_pages - layout.upper_pages;
+                let start = (group * layout.record_bytes() + page_index * CONTENT_SIZE) as u64;
+                write_records(graph, &layout, &positions, block, start, &mut page);
             }
             PageKind::Upper => {
                 let per_group = layout.upper_pages * layout.uppers_per_page;
@@ -115,6 +146,37 @@ pub fn write_index(
         sink(block, &page);
     }
     meta
+}
+
+/// Fills the record page `block`, which holds record stream positions from `start`, with
+/// the parts of the records (at `positions`) that fall on it.
+fn write_records(
+    graph: &Graph,
+    layout: &Layout,
+    positions: &[u64],
+    block: u32,
+    start: u64,
+    page: &mut [u8],
+) {
+    let size_of =
+        |id: usize| records::record_size(crate::sparse::slots::nnz(graph.vector(id as u32)));
+    // The first record ending past this page's start, then every one starting on it.
+    let first = positions.partition_point(|&p| p < start);
+    let first = if first > 0 && positions[first - 1] + size_of(first - 1) as u64 > start {
+        first - 1
+    } else {
+        first
+    };
+    let end = start + CONTENT_SIZE as u64;
+    for id in (first..positions.len()).take_while(|&id| positions[id] < end) {
+        let bytes = records::encode(graph.vector(id as u32));
+        for part in records::parts(layout, positions[id], bytes.len()) {
+            if part.block == block {
+                page[part.offset..part.offset + part.bytes.len()]
+                    .copy_from_slice(&bytes[part.bytes]);
+            }
+        }
+    }
 }
 
 /// Fills vector page number `index` (within the group's vector pages), block `block`.

@@ -34,6 +34,7 @@ pub fn tid(i: u32) -> HeapTid {
 pub fn built(vectors: Vec<f32>) -> MemStore {
     let n = vectors.len() / DIM;
     let input = BuildInput {
+        offsets: None,
         vectors: Backing::from_f32(vectors),
         dim: DIM,
         metric: Metric::L2,

@@ -8,7 +8,8 @@ use crate::page::node::{
     record_flags, reserve_free_record, write_upper, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
 use crate::page::{
-    init_page, page_is_new, page_used, set_page_used, Meta, PageKind, PageWrite, HEADER_SIZE,
+    init_page, page_is_new, page_used, records, set_page_used, Meta, PageKind, PageWrite,
+    VectorPart, CONTENT_SIZE, HEADER_SIZE,
 };
 
 impl<S: PageWrite> Inserter<'_, S> {
@@ -182,19 +183,41 @@ impl<S: PageWrite> Inserter<'_, S> {
         )
     }
 
-    /// Writes node `id`'s vector: one page, or several (four to a WAL record).
+    /// Writes node `id`'s vector: one page, or several (four to a WAL record). A sparse
+    /// vector goes into a new record first, then its slot names it.
     pub(super) fn write_vector(&self, id: u32, vector: &[f32]) {
         let layout = self.layout;
+        if layout.element.is_variable() {
+            let record = records::encode(vector);
+            let pos = self.allocate_record(record.len());
+            let parts: Vec<_> = records::parts(&layout, pos, record.len()).collect();
+            self.write_parts(&parts, &record, PageKind::Records, CONTENT_SIZE);
+            let (block, offset) = layout.vector_location(id);
+            let slot = VectorPart {
+                block,
+                offset,
+                bytes: 0..8,
+            };
+            let kind_used = layout.vector_page_used();
+            return self.write_parts(&[slot], &pos.to_le_bytes(), PageKind::Vectors, kind_used);
+        }
         let parts: Vec<_> = layout.vector_parts(id).collect();
-        self.ensure_group(parts[0].block);
         let mut bytes = vec![0u8; layout.vector_size];
         layout.element.encode(vector, &mut bytes);
+        self.write_parts(&parts, &bytes, PageKind::Vectors, layout.vector_page_used());
+    }
+
+    /// Writes `bytes` in its `parts`, four pages to a unit, initialising new pages as
+    /// `kind` pages using `used` content bytes.
+    fn write_parts(&self, parts: &[VectorPart], bytes: &[u8], kind: PageKind, used: usize) {
+        let last = parts.last().expect("something to write").block;
+        self.ensure_group(last);
         for unit in parts.chunks(4) {
             let blocks: Vec<u32> = unit.iter().map(|part| part.block).collect();
             self.store.modify(&blocks, |pages| {
                 for (page, part) in pages.iter_mut().zip(unit) {
                     if page_is_new(page) {
-                        init_page(page, PageKind::Vectors, layout.vector_page_used());
+                        init_page(page, kind, used);
                     }
                     page[part.offset..part.offset + part.bytes.len()]
                         .copy_from_slice(&bytes[part.bytes.clone()]);
@@ -202,5 +225,17 @@ impl<S: PageWrite> Inserter<'_, S> {
                 Some(())
             });
         }
+    }
+
+    /// Takes the next `size` bytes of the record stream (see `records::place`).
+    fn allocate_record(&self, size: usize) -> u64 {
+        let layout = self.layout;
+        let mut pos = 0;
+        self.update_meta(|meta| {
+            pos = records::place(&layout, meta.record_end, size);
+            meta.record_end = pos + size as u64;
+            Some(())
+        });
+        pos
     }
 }
