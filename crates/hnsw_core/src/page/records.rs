@@ -105,18 +105,18 @@ pub fn read(store: &impl PageStore, layout: &Layout, pos: u64, out: &mut Vec<f32
         return;
     }
     let start = out.len();
-    let mut bytes = Vec::with_capacity(8 * nnz);
+    out.reserve(2 * nnz);
+    // Positions and page contents are multiples of 4, so every part holds whole words.
     for part in parts(layout, pos + 4, 8 * nnz) {
         let end = part.offset + part.bytes.len();
         store.with_page(part.block, |p| {
-            bytes.extend_from_slice(&p[part.offset..end])
+            out.extend(
+                p[part.offset..end]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            )
         });
     }
-    out.extend(
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    );
     debug_assert_eq!(out.len() - start, 2 * nnz);
 }
 
