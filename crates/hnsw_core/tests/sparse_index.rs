@@ -10,7 +10,10 @@ use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{
     build, search, splitmix64, BuildInput, Graph, GraphRead, Params, Visited, NO_NODE,
 };
-use hnsw_core::index::{for_each_record, graph_problems, insert, read_records};
+use hnsw_core::index::{
+    for_each_record, free_deleted_slots, graph_problems, insert, read_meta, read_records, repair,
+};
+use hnsw_core::page::node::FLAG_DELETED;
 use hnsw_core::page::records::{self, MIN_RECORD_PAGES};
 use hnsw_core::page::{write_index, Crash, HeapTid, Layout, MemStore, Meta, PageStore, PagedGraph};
 use hnsw_core::sparse::{Sparse, MAX_NNZ};
@@ -364,4 +367,58 @@ fn the_checker_reports_a_damaged_record_position() {
     let mut v = vec![1.0];
     paged.read_vector(6, &mut v);
     assert!(v.is_empty());
+}
+
+#[test]
+fn inserts_into_freed_slots_reuse_their_records() {
+    let rows: Vec<Vec<f32>> = (0..600).map(|i| sparse(8, i, 60).to_slots()).collect();
+    let (_, mut store, meta) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
+    let layout = Layout::of(&meta);
+    // Delete every other row, as ambulkdelete marks them, then VACUUM's passes.
+    let mut deleted = Vec::new();
+    for_each_record(&store, &layout, |id, r| {
+        if r.is_occupied() && id % 2 == 0 {
+            deleted.push((id, r.clone()));
+        }
+    });
+    for (id, r) in &deleted {
+        let (block, at) = layout.node_location(*id);
+        let mut gone = r.clone();
+        gone.flags |= FLAG_DELETED;
+        gone.write(store.page_mut(block), at, layout.m);
+    }
+    let repaired = repair(&store).unwrap();
+    let meta = read_meta(&store).unwrap();
+    assert!(free_deleted_slots(&store, meta, &repaired.deleted).unwrap() > 200);
+    let end = read_meta(&store).unwrap().record_end;
+    // New rows no longer than the ones deleted take their slots and records: the record
+    // stream does not grow, and every row reads back.
+    let fresh: Vec<Vec<f32>> = (0..200)
+        .map(|i| {
+            let mut v = rows[2 * i].clone();
+            let nnz = v.len() / 2;
+            // Shorter by one non-zero, when it has one.
+            if nnz > 0 {
+                v.remove(nnz - 1);
+                v.pop();
+            }
+            v
+        })
+        .collect();
+    for (i, v) in fresh.iter().enumerate() {
+        insert(&store, v, tid(70_000 + i as u32), 4);
+    }
+    let meta = read_meta(&store).unwrap();
+    assert_eq!(meta.record_end, end, "records of freed slots are reused");
+    let by_tid = vectors_by_tid(&store);
+    for (i, v) in fresh.iter().enumerate() {
+        assert_eq!(&by_tid[&tid(70_000 + i as u32)], v);
+    }
+    for i in (1..rows.len()).step_by(2) {
+        assert_eq!(by_tid[&tid(i as u32)], rows[i]);
+    }
+    assert!(problems(&store).is_empty(), "{:?}", problems(&store));
+    // A longer vector gets a new record.
+    insert(&store, &sparse(9, 0, 3000).to_slots(), tid(80_000), 4);
+    assert!(read_meta(&store).unwrap().record_end > end);
 }

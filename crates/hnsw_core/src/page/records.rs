@@ -1,6 +1,9 @@
-//! Sparse vectors' records. Each sparse vector is kept whole in a record of its own:
-//! `u32 nnz`, then nnz u32 indices, then nnz f32 values, little-endian (its slot form,
-//! `sparse::slots`, with the count in front).
+//! Sparse vectors' records. Each sparse vector is kept whole in a record of its own: a
+//! u32 header (nnz in the low 16 bits, the record's capacity in non-zeros in the high
+//! 16), then nnz u32 indices, then nnz f32 values, little-endian (its slot form,
+//! `sparse::slots`), then unused space up to the capacity. A record is made to the size
+//! of its vector; an insert that takes a slot VACUUM freed writes its vector over the old
+//! record when it fits the capacity.
 //!
 //! Records are packed one after another in the groups' record pages and named by their
 //! *position* in one byte stream: group g's record pages, CONTENT_SIZE bytes each, hold
@@ -8,7 +11,7 @@
 //! one group into the next (one that would not fit in what is left of a group starts at
 //! the next group's first record page), so it spans consecutive pages. A node's vector
 //! slot holds its record's position (u64); the meta page's `record_end` is where the next
-//! record goes. A record is written before any slot names it and never changed after.
+//! record goes. A record is written before a live node names it.
 
 use super::{get_u32, get_u64, Layout, PageStore, VectorPart, CONTENT_SIZE, HEADER_SIZE};
 use crate::sparse::MAX_NNZ;
@@ -20,15 +23,19 @@ pub const MAX_RECORD_PAGES: usize = 256;
 const _: () = assert!(record_size(MAX_NNZ) <= MIN_RECORD_PAGES * CONTENT_SIZE);
 const _: () = assert!(CONTENT_SIZE % 4 == 0);
 
-/// Bytes of the record of a vector with `nnz` non-zero elements.
+/// Bytes of a record with room for `nnz` non-zero elements.
 pub const fn record_size(nnz: usize) -> usize {
     4 + 8 * nnz
 }
+const _: () = assert!(MAX_NNZ < 1 << 16);
 
-/// The record of `slots` (a sparse vector's slot form).
-pub fn encode(slots: &[f32]) -> Vec<u8> {
+/// The record of `slots` (a sparse vector's slot form) in a record of `capacity`
+/// non-zeros (at least its own; the bytes past its values are not written).
+pub fn encode(slots: &[f32], capacity: usize) -> Vec<u8> {
+    let nnz = crate::sparse::slots::nnz(slots);
+    assert!(nnz <= capacity && capacity <= MAX_NNZ);
     let mut out = Vec::with_capacity(4 + 4 * slots.len());
-    out.extend_from_slice(&(crate::sparse::slots::nnz(slots) as u32).to_le_bytes());
+    out.extend_from_slice(&(nnz as u32 | (capacity as u32) << 16).to_le_bytes());
     for x in slots {
         out.extend_from_slice(&x.to_le_bytes());
     }
@@ -93,18 +100,24 @@ pub fn position_at(page: &[u8], at: usize) -> u64 {
     get_u64(page, at)
 }
 
-/// Appends the slot form of the record at `pos` to `out`. A position or count a damaged
-/// page makes impossible reads as the empty vector rather than past the record pages.
-pub fn read(store: &impl PageStore, layout: &Layout, pos: u64, out: &mut Vec<f32>) {
+/// The (nnz, capacity) of the record at `pos`, if its header is possible there.
+pub fn header(store: &impl PageStore, layout: &Layout, pos: u64) -> Option<(usize, usize)> {
     if !in_bounds(layout, pos, 4) {
-        return;
+        return None;
     }
     let first = parts(layout, pos, 4).next().expect("a 4-byte part");
-    let nnz = store.with_page(first.block, |p| get_u32(p, first.offset)) as usize;
-    if nnz > MAX_NNZ || !in_bounds(layout, pos, record_size(nnz)) {
+    let word = store.with_page(first.block, |p| get_u32(p, first.offset));
+    let (nnz, capacity) = ((word & 0xffff) as usize, (word >> 16) as usize);
+    (nnz <= capacity && capacity <= MAX_NNZ && in_bounds(layout, pos, record_size(capacity)))
+        .then_some((nnz, capacity))
+}
+
+/// Appends the slot form of the record at `pos` to `out`. A position or header a damaged
+/// page makes impossible reads as the empty vector rather than past the record pages.
+pub fn read(store: &impl PageStore, layout: &Layout, pos: u64, out: &mut Vec<f32>) {
+    let Some((nnz, _)) = header(store, layout, pos) else {
         return;
-    }
-    let start = out.len();
+    };
     out.reserve(2 * nnz);
     // Positions and page contents are multiples of 4, so every part holds whole words.
     for part in parts(layout, pos + 4, 8 * nnz) {
@@ -117,7 +130,6 @@ pub fn read(store: &impl PageStore, layout: &Layout, pos: u64, out: &mut Vec<f32
             )
         });
     }
-    debug_assert_eq!(out.len() - start, 2 * nnz);
 }
 
 /// What is wrong with the record at `pos` (the stream ending at `end`), if anything.
@@ -127,16 +139,11 @@ pub fn problem(store: &impl PageStore, layout: &Layout, pos: u64, end: u64) -> O
             "its record position {pos} is outside the record pages"
         ));
     }
-    let first = parts(layout, pos, 4).next().expect("a 4-byte part");
-    let nnz = store.with_page(first.block, |p| get_u32(p, first.offset)) as usize;
-    if nnz > MAX_NNZ {
-        return Some(format!(
-            "its record at {pos} claims {nnz} non-zero elements"
-        ));
+    match header(store, layout, pos) {
+        None => Some(format!("its record at {pos} has an impossible header")),
+        Some((_, capacity)) if pos + record_size(capacity) as u64 > end => {
+            Some(format!("its record at {pos} runs past the record pages"))
+        }
+        Some(_) => None,
     }
-    let size = record_size(nnz);
-    if !in_bounds(layout, pos, size) || pos + size as u64 > end {
-        return Some(format!("its record at {pos} runs past the record pages"));
-    }
-    None
 }

@@ -169,7 +169,8 @@ fn write_records(
     };
     let end = start + CONTENT_SIZE as u64;
     for id in (first..positions.len()).take_while(|&id| positions[id] < end) {
-        let bytes = records::encode(graph.vector(id as u32));
+        let vector = graph.vector(id as u32);
+        let bytes = records::encode(vector, crate::sparse::slots::nnz(vector));
         for part in records::parts(layout, positions[id], bytes.len()) {
             if part.block == block {
                 page[part.offset..part.offset + part.bytes.len()]

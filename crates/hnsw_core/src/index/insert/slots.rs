@@ -47,7 +47,7 @@ impl<S: PageWrite> Inserter<'_, S> {
                 record.upper_slots.push(self.allocate_upper_slot());
             }
             record.spare_slots = owned;
-            self.write_vector(id, vector);
+            self.write_vector(id, vector, true);
             let (block, at) = self.layout.node_location(id);
             let m = self.layout.m;
             self.store.modify(&[block], |pages| {
@@ -58,7 +58,7 @@ impl<S: PageWrite> Inserter<'_, S> {
         } else {
             record.upper_slots = (0..level).map(|_| self.allocate_upper_slot()).collect();
             let id = self.allocate_node(&record);
-            self.write_vector(id, vector);
+            self.write_vector(id, vector, false);
             id
         };
         self.vectors.insert(id, vector.to_vec());
@@ -184,12 +184,18 @@ impl<S: PageWrite> Inserter<'_, S> {
     }
 
     /// Writes node `id`'s vector: one page, or several (four to a WAL record). A sparse
-    /// vector goes into a new record first, then its slot names it.
-    pub(super) fn write_vector(&self, id: u32, vector: &[f32]) {
+    /// vector goes into a record first, then its slot names it: over the old record of a
+    /// `reused` slot (one VACUUM freed) when it fits, else a new one.
+    pub(super) fn write_vector(&self, id: u32, vector: &[f32], reused: bool) {
         let layout = self.layout;
         if layout.element.is_variable() {
-            let record = records::encode(vector);
-            let pos = self.allocate_record(record.len());
+            let nnz = crate::sparse::slots::nnz(vector);
+            let old = reused.then(|| self.old_record(id)).flatten();
+            let (pos, capacity) = match old {
+                Some((pos, capacity)) if nnz <= capacity => (pos, capacity),
+                _ => (self.allocate_record(records::record_size(nnz)), nnz),
+            };
+            let record = records::encode(vector, capacity);
             let parts: Vec<_> = records::parts(&layout, pos, record.len()).collect();
             self.write_parts(&parts, &record, PageKind::Records, CONTENT_SIZE);
             let (block, offset) = layout.vector_location(id);
@@ -225,6 +231,16 @@ impl<S: PageWrite> Inserter<'_, S> {
                 Some(())
             });
         }
+    }
+
+    /// The position and capacity of the record a freed slot `id` still names, if it is a
+    /// whole record before the stream's end.
+    fn old_record(&self, id: u32) -> Option<(u64, usize)> {
+        let (block, at) = self.layout.vector_location(id);
+        let pos = self.store.with_page(block, |p| records::position_at(p, at));
+        let (_, capacity) = records::header(self.store, &self.layout, pos)?;
+        let end = self.store.meta().record_end;
+        (pos + records::record_size(capacity) as u64 <= end).then_some((pos, capacity))
     }
 
     /// Takes the next `size` bytes of the record stream (see `records::place`).
