@@ -42,6 +42,16 @@ def apt_install(package):
         subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, stdout=subprocess.DEVNULL)
 
 
+def publish(folder, write):
+    """Makes `folder` by `write(partial)` into a sibling folder, renamed once complete, so
+    an interrupted run leaves no half-made data set behind."""
+    partial = folder.with_name(folder.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    write(partial)
+    partial.rename(folder)
+    return folder
+
+
 WORDNET_DIR = pathlib.Path("/usr/share/wordnet")
 WORDNET_PACKAGE = "wordnet-base"
 
@@ -75,17 +85,17 @@ def wordnet_tfidf_10k():
     def literal(doc):
         counts = collections.Counter(w for w in doc if w in vocabulary)
         pairs = sorted((vocabulary[w] + 1, c * idf[w]) for w, c in counts.items() if idf[w] > 0)
-        body = ",".join(f"{i}:{np.float32(v)!r}".replace("np.float32(", "").rstrip(")") for i, v in pairs)
+        body = ",".join(f"{i}:{np.float32(v)!s}" for i, v in pairs)
         return f"{{{body}}}/{len(vocabulary)}"
 
     query_lines = [literal(q) for q in queries]
     query_lines = [q for q in query_lines if not q.startswith("{}")][:500]
-    partial = folder.with_name(folder.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
-    (partial / "base.txt").write_text("\n".join(literal(d) for d in base) + "\n")
-    (partial / "query.txt").write_text("\n".join(query_lines) + "\n")
-    partial.rename(folder)
-    return folder
+
+    def write(partial):
+        (partial / "base.txt").write_text("\n".join(literal(d) for d in base) + "\n")
+        (partial / "query.txt").write_text("\n".join(query_lines) + "\n")
+
+    return publish(folder, write)
 
 
 def fashion_mnist_10k():
@@ -97,12 +107,12 @@ def fashion_mnist_10k():
     train = idx_images(FASHION_DIR / "train-images-idx3-ubyte.gz")[:10_000]
     test = idx_images(FASHION_DIR / "t10k-images-idx3-ubyte.gz")[:1_000]
     ids, dists = ground_truth(train.astype(np.float32), test.astype(np.float32), "l2")
-    partial = folder.with_name(folder.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
-    for name, array in (("base", train), ("query", test), ("gt_ids", ids), ("gt_dist", dists)):
-        np.save(partial / f"{name}.npy", array)
-    partial.rename(folder)
-    return folder
+
+    def write(partial):
+        for name, array in (("base", train), ("query", test), ("gt_ids", ids), ("gt_dist", dists)):
+            np.save(partial / f"{name}.npy", array)
+
+    return publish(folder, write)
 
 
 if __name__ == "__main__":
