@@ -16,6 +16,7 @@ use pgrx::prelude::*;
 
 mod am;
 mod check;
+mod compat;
 mod error;
 mod storage;
 mod types;

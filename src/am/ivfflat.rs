@@ -98,11 +98,10 @@ pub unsafe extern "C-unwind" fn amoptions(
     reloptions: pg_sys::Datum,
     validate: bool,
 ) -> *mut pg_sys::bytea {
-    let table = [pg_sys::relopt_parse_elt {
-        optname: c"lists".as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-        offset: std::mem::offset_of!(RawOptions, lists) as i32,
-    }];
+    let table = [crate::compat::int_reloption(
+        c"lists",
+        std::mem::offset_of!(RawOptions, lists),
+    )];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
     unsafe {
         pg_sys::build_reloptions(

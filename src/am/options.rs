@@ -122,16 +122,11 @@ pub unsafe extern "C-unwind" fn amoptions(
     validate: bool,
 ) -> *mut pg_sys::bytea {
     let table = [
-        pg_sys::relopt_parse_elt {
-            optname: c"m".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(RawOptions, m) as i32,
-        },
-        pg_sys::relopt_parse_elt {
-            optname: c"ef_construction".as_ptr(),
-            opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
-            offset: std::mem::offset_of!(RawOptions, ef_construction) as i32,
-        },
+        crate::compat::int_reloption(c"m", std::mem::offset_of!(RawOptions, m)),
+        crate::compat::int_reloption(
+            c"ef_construction",
+            std::mem::offset_of!(RawOptions, ef_construction),
+        ),
     ];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
     let raw = unsafe {
@@ -298,11 +293,8 @@ pub fn check_element(index: pg_sys::Relation, meta: &hnsw_core::page::Meta) {
 /// Dimensions of the indexed column, from its typmod (`vector(n)`, `bit(n)`,
 /// `sparsevec(n)`).
 pub fn dimensions(index: pg_sys::Relation) -> usize {
-    // SAFETY: an index relation's tuple descriptor has its key attribute at position 0.
-    let (typmod, type_oid) = unsafe {
-        let key = &(*(*index).rd_att).attrs.as_slice(1)[0];
-        (key.atttypmod, key.atttypid)
-    };
+    // SAFETY: the index is open.
+    let (typmod, type_oid) = unsafe { crate::compat::key_column(index) };
     // bit varying(n) coerces to bit, but its values may be shorter than n.
     if type_oid == pg_sys::VARBITOID {
         crate::error::raise_with_hint(

@@ -23,8 +23,7 @@ fn for_each_node(
         if layout.block_kind(block).0 != PageKind::Nodes {
             continue;
         }
-        // SAFETY: a plain backend call between pages.
-        unsafe { pg_sys::vacuum_delay_point() };
+        crate::compat::vacuum_delay_point();
         let used =
             BufferStore::new(index)
                 .with_page(block, |p| if page_is_new(p) { 0 } else { page_used(p) });

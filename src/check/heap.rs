@@ -131,7 +131,7 @@ unsafe fn refuse_too_old_snapshot(index: pg_sys::Relation, snapshot: pg_sys::Sna
     let (check_xmin, row_xmin) = unsafe {
         (
             (*(*index).rd_index).indcheckxmin,
-            pg_sys::HeapTupleHeaderGetXmin((*(*index).rd_indextuple).t_data),
+            pg_sys::submodules::htup::HeapTupleHeaderGetXmin((*(*index).rd_indextuple).t_data),
         )
     };
     // SAFETY: reading a backend-local setting and a registered snapshot.

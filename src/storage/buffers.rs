@@ -82,9 +82,8 @@ impl BufferStore {
 
     /// Pins `block`, through the buffer that last held it when it still does.
     fn pin(&self, block: u32) -> pg_sys::Buffer {
-        // SAFETY: rd_node of an open relation.
-        let node = unsafe { (*self.index).rd_node };
-        let rel = node.relNode.to_u32();
+        // SAFETY: the index is open.
+        let (node, rel) = unsafe { crate::compat::locator(self.index) };
         if let Some(buffer) = recent_buffer(rel, block) {
             // SAFETY: ReadRecentBuffer checks that `buffer` still holds this block of this
             // relation and pins it if so; otherwise it changes nothing.
@@ -259,8 +258,7 @@ impl PageWrite for BufferStore {
 
     /// vacuum_delay_point also checks for interrupts.
     fn pause(&self) {
-        // SAFETY: a plain backend call between units (no page is locked here).
-        unsafe { pg_sys::vacuum_delay_point() };
+        crate::compat::vacuum_delay_point();
     }
 
     fn format_error(&self, e: FormatError) -> ! {

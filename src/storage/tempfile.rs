@@ -37,16 +37,9 @@ impl SpillFile for TempFile {
         let mut done = 0;
         while done < bytes.len() {
             let amount = (bytes.len() - done).min(1 << 30);
-            // SAFETY: `file` is open; FileWrite reads `amount` bytes from the buffer (it
-            // does not write through the pointer) and raises an ERROR past temp_file_limit.
+            // SAFETY: `file` is open and ours.
             let written = unsafe {
-                pg_sys::FileWrite(
-                    self.file,
-                    bytes[done..].as_ptr() as *mut std::ffi::c_char,
-                    amount as i32,
-                    self.len as pg_sys::off_t,
-                    pg_sys::WaitEventIO::WAIT_EVENT_BUFFILE_WRITE,
-                )
+                crate::compat::file_write(self.file, &bytes[done..done + amount], self.len)
             };
             if written < 0 {
                 return Err(io::Error::last_os_error());
