@@ -45,6 +45,23 @@ pub fn vacuum_delay_point() {
     }
 }
 
+/// Keeps the planner off an index path that cannot work (a scan without ORDER BY). Its
+/// infinite cost is enough up to 17; 18 ranks paths by disabled nodes before cost, so a
+/// sequential scan disabled by `enable_seqscan = off` would lose to it: the path counts
+/// one disabled node more than any plain scan could.
+///
+/// # Safety
+/// `path` is the index path the planner is costing.
+pub unsafe fn disable_path(path: *mut pg_sys::IndexPath) {
+    #[cfg(feature = "pg18")]
+    // SAFETY: the caller's path is valid and being costed.
+    unsafe {
+        (*path).path.disabled_nodes += 2;
+    }
+    #[cfg(not(feature = "pg18"))]
+    let _ = path;
+}
+
 /// What names a relation's storage: a RelFileNode up to 15, a RelFileLocator from 16.
 #[cfg(feature = "pg15")]
 pub type Locator = pg_sys::RelFileNode;

@@ -21,6 +21,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // opening it with NoLock is safe.
     unsafe {
         if (*path).indexorderbys.is_null() {
+            crate::compat::disable_path(path);
             *startup_cost = f64::MAX;
             *total_cost = f64::MAX;
             *selectivity = 0.0;

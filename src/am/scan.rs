@@ -140,7 +140,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
         // SAFETY: the scan descriptor's index relation is open for the scan.
         let index = unsafe { (*scan).indexRelation };
         let (query, dims, meta) = match state.query.clone() {
-            Query::None => return false,
+            // The planner never picks a scan without ORDER BY (see `cost`): returning no
+            // rows would be a wrong answer, so anything that forces one gets an ERROR.
+            Query::None => crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "an hnsw index can only be scanned in ORDER BY distance order".into(),
+                "Order by the distance operator, or let the planner choose another scan.",
+            ),
             Query::Null => {
                 let meta = read_meta(index);
                 let zero = vec![0.0; meta.element.slots(meta.dim as usize)];

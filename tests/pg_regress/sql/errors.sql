@@ -105,14 +105,16 @@ SELECT id FROM items ORDER BY v <-> '[1,2]' LIMIT 1;
 \echo :LAST_ERROR_SQLSTATE
 RESET enable_seqscan;
 
--- A build that spills to temporary files counts them against temp_file_limit.
+-- A build that spills to temporary files counts them against temp_file_limit (the
+-- message is PostgreSQL's own, worded differently by version: its SQLSTATE is shown).
 CREATE TABLE wide (v vector(64));
 INSERT INTO wide SELECT (SELECT array_agg(((i * 31 + j * 17) % 100003)::real) FROM generate_series(1, 64) j)
 FROM generate_series(1, 4500) i;
 SET maintenance_work_mem = '1MB';
 SET temp_file_limit = '64kB';
+\set VERBOSITY sqlstate
 CREATE INDEX ON wide USING hnsw (v);
-\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 RESET temp_file_limit;
 RESET maintenance_work_mem;
 SELECT count(*) AS temporary_files_left FROM pg_ls_tmpdir() WHERE name LIKE '%.hnsw%';

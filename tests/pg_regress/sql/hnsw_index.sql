@@ -223,5 +223,15 @@ SELECT id FROM pts ORDER BY v <-> '[1,2]' LIMIT 1;
 SHOW hnsw.ef_search;
 SHOW hnsw.max_scan_tuples;
 
+-- Without ORDER BY the index is never the plan, even with every other scan disabled
+-- (PostgreSQL 18 ranks plans by disabled nodes first): a count is the table's.
+CREATE TABLE only_hnsw (v vector(2));
+INSERT INTO only_hnsw SELECT ARRAY[i, 1] FROM generate_series(1, 50) i;
+CREATE INDEX ON only_hnsw USING hnsw (v);
+SET enable_seqscan = off;
+SELECT count(*) AS rows, count(v) AS vectors FROM only_hnsw;
+RESET enable_seqscan;
+DROP TABLE only_hnsw;
+
 DROP TABLE pts, docs, z, e, u, dup, vac, big, huge, nodim;
 DROP FUNCTION knn;
