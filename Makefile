@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup data install install-vector demo test test-core test-pgrx test-regress test-pg16 test-pg18 test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install install-vector demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -26,7 +26,7 @@ install-vector: install
 demo: install
 	bash scripts/with_cluster.sh 55432 "$$(bash scripts/pyenv.sh)" scripts/demo.py
 
-test: setup data test-core test-pgrx install install-vector test-regress test-pg16 test-pg18 test-client bench-quick
+test: setup data test-core test-pgrx install install-vector test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client bench-quick
 	@echo "make test: all suites passed"
 
 # Data sets the tests need beyond data/ (shipped), made from package registries and cached
@@ -47,13 +47,21 @@ test-pgrx: setup
 test-regress:
 	bash scripts/timed.sh regress bash scripts/regress.sh
 
-# The SQL surface on PostgreSQL 16 and 18 too (servers from PyPI wheels, see
-# scripts/pg_server.sh).
+# The SQL surface on PostgreSQL 16, 17 and 18 too (servers from PyPI wheels, and 17 put
+# together from npm and Debian packages, see scripts/pg_server.sh).
 test-pg16: setup
 	bash scripts/timed.sh pg16 bash scripts/test_version.sh 16
 
+test-pg17: setup
+	bash scripts/timed.sh pg17 bash scripts/test_version.sh 17
+
 test-pg18: setup
 	bash scripts/timed.sh pg18 bash scripts/test_version.sh 18
+
+# pg_upgrade from 15 to 18 with an index of every kind (needs both installs: `install`
+# and test-pg18).
+test-pg-upgrade: install test-pg18
+	bash scripts/timed.sh pg-upgrade bash scripts/test_pg_upgrade.sh
 
 # Real clients: psycopg 3 + the pgvector Python package, text and binary.
 test-client: data install-vector

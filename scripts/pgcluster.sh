@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster on 127.0.0.1, run by an unprivileged OS user
+# A throwaway PostgreSQL cluster (15, or the one in PG_BIN) on 127.0.0.1, run by an unprivileged OS user
 # (Postgres refuses root). Usage:
 #   pgcluster.sh start DIR PORT   initdb (if needed) and start; socket in DIR
 #   pgcluster.sh stop DIR         stop (fast) and remove DIR

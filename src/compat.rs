@@ -1,6 +1,6 @@
 //! What differs between the PostgreSQL versions hnsw_pg builds for (15, 16 and 18), one
 //! function per difference, so the rest of the extension is written once. The version is
-//! the crate feature (`pg15`, `pg16`, `pg18`) pgrx builds with.
+//! the crate feature (`pg15` to `pg18`) pgrx builds with.
 
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -111,4 +111,31 @@ pub unsafe fn file_write(file: pg_sys::File, bytes: &[u8], offset: u64) -> isize
         ) as isize;
         written
     }
+}
+
+/// The index AM routine's fields newer than 15, each set to what hnsw and ivfflat are:
+/// no summarizing (16); the build's parallelism is the extension's own threads, not
+/// Postgres' parallel workers, and inserts need no cleanup call (17); no hash or
+/// btree-like equality and ordering semantics, no tree height for the planner, no
+/// strategy translation (18).
+pub fn newer_routine_fields(am: &mut pg_sys::IndexAmRoutine) {
+    #[cfg(not(feature = "pg15"))]
+    {
+        am.amsummarizing = false;
+    }
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    {
+        am.amcanbuildparallel = false;
+        am.aminsertcleanup = None;
+    }
+    #[cfg(feature = "pg18")]
+    {
+        am.amcanhash = false;
+        am.amconsistentequality = false;
+        am.amconsistentordering = false;
+        am.amgettreeheight = None;
+        am.amtranslatestrategy = None;
+        am.amtranslatecmptype = None;
+    }
+    let _ = am;
 }

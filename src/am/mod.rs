@@ -80,6 +80,7 @@ fn routine(amoptions: AmOptions) -> Internal {
     am.amestimateparallelscan = None;
     am.aminitparallelscan = None;
     am.amparallelrescan = None;
+    crate::compat::newer_routine_fields(&mut am);
     Internal::from(Some(pg_sys::Datum::from(am.into_pg())))
 }
 

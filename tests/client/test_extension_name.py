@@ -2,25 +2,12 @@
 application's first migration, a pgvector dump's statements, and ALTER EXTENSION ... SET
 SCHEMA (pgvector is relocatable, and so is hnsw_pg), each in a database of its own."""
 
-import contextlib
-
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-
-@contextlib.contextmanager
-def fresh_database(name):
-    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        with psycopg.connect(dbname=name, autocommit=True) as c:
-            yield c
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+from server import fresh_database
 
 
 def test_a_pgvector_migration_creates_the_extension_as_vector():

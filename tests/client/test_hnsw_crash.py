@@ -6,7 +6,6 @@ a crash in the middle of CREATE INDEX, and an unlogged table's index after a cra
 import os
 import pathlib
 import signal
-import subprocess
 import threading
 import time
 
@@ -15,36 +14,11 @@ import pytest
 import psycopg
 from pgvector.psycopg import register_vector
 
+from server import reachable, restart_after_crash
+
 # It stops, crashes and restarts its server: a cluster of its own (conftest.py).
 CLUSTER_PORT = 55441
 pytestmark = pytest.mark.usefixtures("restartable_cluster")
-
-PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
-
-
-def pg_ctl(*args):
-    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
-    runas = os.environ.get("RUNAS", "postgres")
-    command = [PG_CTL, "-D", f"{cluster}/data", "-w", *args]
-    if os.geteuid() == 0:
-        command = ["sudo", "-u", runas, *command]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-
-
-def restart_after_crash():
-    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
-    pg_ctl("-m", "immediate", "stop")
-    pg_ctl("-l", f"{cluster}/server.log", "start",
-           "-o", f"-p {os.environ['PGPORT']} -k {cluster} -c listen_addresses=127.0.0.1")
-
-
-def reachable(conn, table, dim):
-    conn.execute("SET enable_seqscan = off")
-    conn.execute("SET hnsw.ef_search = 1000")
-    conn.execute("SET hnsw.max_scan_tuples = 1000000")
-    return {row[0] for row in conn.execute(
-        f"SELECT id FROM {table} ORDER BY v <-> %s LIMIT 100000", (np.zeros(dim, np.float32),)
-    ).fetchall()}
 
 
 def test_index_survives_an_immediate_shutdown():

@@ -1,0 +1,53 @@
+"""The server under test: its programs (PG_BIN, the local PostgreSQL 15 unless a
+version's smoke run names another), its cluster (HNSW_PG_CLUSTER_DIR, set by
+conftest.own_cluster) for tests that stop and crash it, and databases of their own."""
+
+import contextlib
+import os
+import subprocess
+
+import numpy as np
+import psycopg
+
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+
+
+def pg_ctl(*args):
+    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
+    runas = os.environ.get("RUNAS", "postgres")
+    command = [f"{PG_BIN}/pg_ctl", "-D", f"{cluster}/data", "-w", *args]
+    if os.geteuid() == 0:
+        command = ["sudo", "-u", runas, *command]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def restart_after_crash():
+    """An immediate shutdown (no checkpoint: recovery replays the WAL), then a start."""
+    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
+    pg_ctl("-m", "immediate", "stop")
+    pg_ctl("-l", f"{cluster}/server.log", "start",
+           "-o", f"-p {os.environ['PGPORT']} -k {cluster} -c listen_addresses=127.0.0.1")
+
+
+def reachable(conn, table, dim, column="v"):
+    """The ids the index returns when asked for every row (its session settings changed)."""
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SET hnsw.ef_search = 1000")
+    conn.execute("SET hnsw.max_scan_tuples = 1000000")
+    return {row[0] for row in conn.execute(
+        f"SELECT id FROM {table} ORDER BY {column} <-> %s LIMIT 100000", (np.zeros(dim, np.float32),)
+    ).fetchall()}
+
+
+@contextlib.contextmanager
+def fresh_database(name):
+    """A database of its own on the shared cluster, dropped afterwards; yields a connection."""
+    with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        with psycopg.connect(dbname=name, autocommit=True) as c:
+            yield c
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
