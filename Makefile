@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup data install install-vector demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install install-vector package demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -22,6 +22,11 @@ install: setup
 # pgvector installed on the same server, so it is never part of `make install`.
 install-vector: install
 	bash scripts/install_vector_name.sh
+
+# Binary packages, one per supported PostgreSQL version, in target/package (README,
+# "Installing").
+package: setup
+	for v in 15 16 17 18; do bash scripts/package.sh $$v; done
 
 demo: install
 	bash scripts/with_cluster.sh 55432 "$$(bash scripts/pyenv.sh)" scripts/demo.py

@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 
@@ -27,6 +28,16 @@ def restart_after_crash():
     pg_ctl("-m", "immediate", "stop")
     pg_ctl("-l", f"{cluster}/server.log", "start",
            "-o", f"-p {os.environ['PGPORT']} -k {cluster} -c listen_addresses=127.0.0.1")
+
+
+def crash_during_insert(table, row_id, dim):
+    """The server dies (immediate shutdown) while an insert into `table` of `row_id` is
+    still uncommitted, and comes back."""
+    open_transaction = psycopg.connect()
+    register_vector(open_transaction)
+    open_transaction.execute(f"INSERT INTO {table} VALUES (%s, %s)", (row_id, np.ones(dim, np.float32)))
+    restart_after_crash()
+    open_transaction.close()
 
 
 def reachable(conn, table, dim, column="v"):

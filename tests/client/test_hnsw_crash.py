@@ -14,7 +14,7 @@ import pytest
 import psycopg
 from pgvector.psycopg import register_vector
 
-from server import reachable, restart_after_crash
+from server import crash_during_insert, reachable, restart_after_crash
 
 # It stops, crashes and restarts its server: a cluster of its own (conftest.py).
 CLUSTER_PORT = 55441
@@ -39,11 +39,7 @@ def test_index_survives_an_immediate_shutdown():
         c.execute("DELETE FROM crash WHERE id % 10 = 0")
         c.execute("VACUUM crash")
     # An insert still uncommitted when the server dies must not be there afterwards.
-    open_transaction = psycopg.connect()
-    register_vector(open_transaction)
-    open_transaction.execute("INSERT INTO crash VALUES (9999, %s)", (np.ones(dim, np.float32),))
-    restart_after_crash()
-    open_transaction.close()
+    crash_during_insert("crash", 9999, dim)
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
         expected = {row[0] for row in c.execute("SELECT id FROM crash").fetchall()}

@@ -11,7 +11,7 @@ import pytest
 from pgvector.psycopg import register_vector
 
 import datasets
-from server import reachable, restart_after_crash
+from server import crash_during_insert, reachable
 from tables import copy_rows, create_and_load
 
 # It crashes its server: a cluster of its own (conftest.py).
@@ -59,11 +59,7 @@ def test_build_scan_insert_vacuum_crash():
         expected = {row[0] for row in c.execute("SELECT id FROM smoke").fetchall()}
         assert reachable(c, "smoke", dim, "embedding") == expected
 
-    open_transaction = psycopg.connect()
-    register_vector(open_transaction)
-    open_transaction.execute("INSERT INTO smoke VALUES (99999, %s)", (np.ones(dim, np.float32),))
-    restart_after_crash()
-    open_transaction.close()
+    crash_during_insert("smoke", 99999, dim)
 
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
