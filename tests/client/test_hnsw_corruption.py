@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from pgvector.psycopg import register_vector
 
-from test_hnsw_crash import pg_ctl
+from server import pg_ctl
 
 # It stops, crashes and restarts its server: a cluster of its own (conftest.py).
 CLUSTER_PORT = 55442
