@@ -68,7 +68,7 @@ def create_tables(c, first, last):
     c.execute("CREATE SCHEMA IF NOT EXISTS app")
     for name, (column, index, _) in TABLES.items():
         c.execute(f"CREATE TABLE IF NOT EXISTS app.{name} (id int PRIMARY KEY, v {column})")
-        kind = name.split("_")[0] if name != "vec_ivf" else "vec"
+        kind = name.split("_")[0]
         with c.cursor() as cur:
             cur.executemany(f"INSERT INTO app.{name} VALUES (%s, %s)",
                             [(i, literal(kind, i)) for i in range(first, last)])
@@ -82,7 +82,7 @@ def answers(c):
     c.execute("SET ivfflat.probes = 4")
     out = {}
     for name, (column, _, op) in TABLES.items():
-        kind = name.split("_")[0] if name != "vec_ivf" else "vec"
+        kind = name.split("_")[0]
         out[name] = c.execute(f"SELECT md5(string_agg(id || ':' || v::text, ',' ORDER BY id)) "
                               f"FROM app.{name}").fetchone()[0]
         for q in range(3):
