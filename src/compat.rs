@@ -1,4 +1,4 @@
-//! What differs between the PostgreSQL versions hnsw_pg builds for (15, 16 and 18), one
+//! What differs between the PostgreSQL versions hnsw_pg builds for (15 to 18), one
 //! function per difference, so the rest of the extension is written once. The version is
 //! the crate feature (`pg15` to `pg18`) pgrx builds with.
 
@@ -137,5 +137,6 @@ pub fn newer_routine_fields(am: &mut pg_sys::IndexAmRoutine) {
         am.amtranslatestrategy = None;
         am.amtranslatecmptype = None;
     }
+    #[cfg(feature = "pg15")]
     let _ = am;
 }
