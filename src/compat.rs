@@ -113,6 +113,24 @@ pub unsafe fn file_write(file: pg_sys::File, bytes: &[u8], offset: u64) -> isize
     }
 }
 
+/// Counts one index search for EXPLAIN ANALYZE, which shows "Index Searches" from 18
+/// (the executor gives the scan a counter only when it is instrumented).
+///
+/// # Safety
+/// `scan` is the scan descriptor of a scan in progress.
+pub unsafe fn count_index_search(scan: pg_sys::IndexScanDesc) {
+    #[cfg(feature = "pg18")]
+    // SAFETY: the caller's scan descriptor is valid; its `instrument` is null or points
+    // at the executor's counter, which lives as long as the scan.
+    unsafe {
+        if !(*scan).instrument.is_null() {
+            (*(*scan).instrument).nsearches += 1;
+        }
+    }
+    #[cfg(not(feature = "pg18"))]
+    let _ = scan;
+}
+
 /// The index AM routine's fields newer than 15, each set to what hnsw and ivfflat are:
 /// no summarizing (16); the build's parallelism is the extension's own threads, not
 /// Postgres' parallel workers, and inserts need no cleanup call (17); no hash or

@@ -10,6 +10,7 @@ use super::ivfflat::{self, ScanPlan};
 use super::options::{
     check_element, ef_search, element, max_scan_tuples, resume, scan_memory_limit,
 };
+use crate::compat;
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
@@ -173,6 +174,8 @@ pub unsafe extern "C-unwind" fn amgettuple(
             };
             pgrx::ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, message);
         }
+        // SAFETY: `scan` is this scan's descriptor.
+        unsafe { compat::count_index_search(scan) };
         let entry = meta.entry;
         // The settings are read once, when the scan starts (its first row).
         let plan = if ivfflat::is_ivfflat(index) {
