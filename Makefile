@@ -79,20 +79,25 @@ test-long: install
 		"$$(bash scripts/pyenv.sh)" -m pytest -q -s tests/client/test_hnsw_crash.py tests/client/test_hnsw_pgbench.py
 	PROPTEST_CASES=1000000 cargo test --release -p hnsw_core --test fuzz
 
-# The index against hnswlib and exact search on real data: build (1 and 2 threads, m16 and
-# m32), size, memory, recall@10/QPS/latency by ef_search on 1 and 2 connections, inserts,
-# DELETE + VACUUM, REINDEX; results in bench/results/$(DATASET).{md,json,png}. Options:
+# The index against pgvector (in the same cluster, on PostgreSQL 18, which carries pgvector
+# 0.8.6), hnswlib and exact search on real data: build (1 and 2 threads, m16 and m32), size,
+# memory, recall@10/QPS/latency/server time by ef_search on 1 and 2 connections, filtered
+# queries, inserts, DELETE + VACUUM, REINDEX; results in bench/results/$(DATASET).{md,json,png}.
+# Options:
 #   make bench DATASET=wordnet|glove|fashion ROWS=100000 QUERIES=1000 INSERTS=10000 EF=10,20,40
+#   make bench BENCH_PG=15    (hnsw_pg alone, on the local 15)
 DATASET ?= wordnet
+BENCH_PG ?= 18
 BENCH_ARGS = --dataset $(DATASET) $(if $(ROWS),--rows $(ROWS)) $(if $(QUERIES),--queries $(QUERIES)) \
 	$(if $(INSERTS),--inserts $(INSERTS)) $(if $(EF),--ef $(EF))
-bench: install
-	bash scripts/with_cluster.sh 55434 "$$(bash bench/benchenv.sh)" bench/run.py $(BENCH_ARGS)
+bench: setup $(if $(filter 15,$(BENCH_PG)),install)
+	bash scripts/bench.sh $(BENCH_PG) 55434 $(BENCH_ARGS)
 
-# The same on 20k rows in well under a minute; fails on broken results (recall, hnsw_pg_check,
-# SQL errors), never on timing. Writes target/bench-results/quick.* so CI leaves the tree clean.
-bench-quick: install
-	bash scripts/timed.sh bench-quick bash scripts/with_cluster.sh 55435 "$$(bash bench/benchenv.sh)" bench/run.py --quick
+# The same on 9k shipped rows in about a minute, pgvector beside hnsw_pg on 18; fails on broken
+# results (recall, hnsw_pg_check, SQL errors), never on timing. Writes
+# target/bench-results/quick.* so CI leaves the tree clean.
+bench-quick: setup
+	bash scripts/timed.sh bench-quick bash scripts/bench.sh 18 55435 --quick
 
 # Old name of `make bench` on wordnet.
 bench-hnsw: bench

@@ -1,11 +1,16 @@
-"""hnsw_pg inside PostgreSQL: load, build, query sweeps, inserts, VACUUM, REINDEX.
+"""The indexes inside PostgreSQL: load, build, query sweeps, filtered queries, inserts,
+VACUUM, REINDEX, for each engine (hnsw_pg, and pgvector when the server has it) in a
+database of its own on the same cluster, so both run the same SQL on the same data in one
+run. Steps that time both engines alternate between them pass by pass, so the machine's
+drift over minutes falls on both alike.
 
 Connects with the PG* environment variables (scripts/with_cluster.sh sets them). The bench
-runs as root on the server's machine, so it can read the backend's /proc entry."""
+runs as root on the server's machine, so it can read the backends' /proc entries."""
 
 import os
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import psycopg
@@ -17,28 +22,55 @@ from truth import recall
 OPS = {"cosine": ("vector_cosine_ops", "<=>"), "l2": ("vector_l2_ops", "<->")}
 TABLE = "items"
 MIB = 2**20
+# Filtered queries: the rows whose category is below the bound (category = id % 100).
+FILTERS = {"10%": 10, "1%": 1}
+EXPLAINED = 100  # queries per ef whose server-side time EXPLAIN ANALYZE measures
 
 
-def connect():
-    conn = psycopg.connect(autocommit=True)
-    register_vector(conn)
-    return conn
+@dataclass(frozen=True)
+class Engine:
+    name: str  # "hnsw_pg" or "pgvector"
+    database: str
+    extension: str  # the extension's name in pg_extension
+
+    def connect(self):
+        conn = psycopg.connect(dbname=self.database, autocommit=True)
+        register_vector(conn)
+        return conn
 
 
-def knn_sql(metric):
-    return f"SELECT id FROM {TABLE} ORDER BY embedding {OPS[metric][1]} %s LIMIT 10"
+def engines(pgvector_database=None):
+    """hnsw_pg in the cluster's database (PGDATABASE), and pgvector in a database of its own
+    made here when `pgvector_database` is given (its server must carry pgvector)."""
+    ours = Engine("hnsw_pg", os.environ["PGDATABASE"], "hnsw_pg")
+    if not pgvector_database:
+        return [ours]
+    with ours.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{pgvector_database}"')
+        conn.execute(f'CREATE DATABASE "{pgvector_database}"')
+    with psycopg.connect(dbname=pgvector_database, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    return [ours, Engine("pgvector", pgvector_database, "vector")]
 
 
-def server_info(conn):
-    return {"server": conn.execute("SHOW server_version").fetchone()[0],
-            "shared_buffers": conn.execute("SHOW shared_buffers").fetchone()[0],
-            "hnsw_pg": conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'hnsw_pg'").fetchone()[0]}
+def knn_sql(metric, where=""):
+    return f"SELECT id FROM {TABLE} {where} ORDER BY embedding {OPS[metric][1]} %s LIMIT 10"
+
+
+def server_info(conn, engines_):
+    info = {"server": conn.execute("SHOW server_version").fetchone()[0],
+            "shared_buffers": conn.execute("SHOW shared_buffers").fetchone()[0]}
+    for e in engines_:
+        with e.connect() as c:
+            info[e.name] = c.execute("SELECT extversion FROM pg_extension WHERE extname = %s",
+                                     (e.extension,)).fetchone()[0]
+    return info
 
 
 def load(conn, ds):
     conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-    conn.execute(f"CREATE TABLE {TABLE} (id int, embedding vector({ds.dim}))")
+    conn.execute(f"CREATE TABLE {TABLE} (id int, embedding vector({ds.dim}),"
+                 f" category int GENERATED ALWAYS AS (id % 100) STORED)")
     started = time.perf_counter()
     with conn.cursor() as cur:
         with cur.copy(f"COPY {TABLE} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
@@ -53,51 +85,60 @@ def load(conn, ds):
 
 
 def proc_status(pid):
-    """VmRSS, RssAnon, VmHWM... of a process, in MiB."""
+    """VmRSS, RssAnon, VmHWM... of a process, in MiB (empty once it has exited)."""
     out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if value.strip().endswith("kB"):
-                out[key] = int(value.split()[0]) / 1024
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if value.strip().endswith("kB"):
+                    out[key] = int(value.split()[0]) / 1024
+    except FileNotFoundError:
+        pass
     return out
 
 
 class BuildWatch(threading.Thread):
-    """During CREATE INDEX: peak memory of the backend (the build's threads live inside it)
-    every 20 ms, and the graph phase's progress from pg_stat_progress_create_index."""
+    """During CREATE INDEX: peak memory of the backend and of its parallel workers (hnsw_pg
+    builds on threads inside the backend, pgvector in worker processes), summed over the
+    processes every 20 ms, and the build's progress from pg_stat_progress_create_index."""
 
-    def __init__(self, pid):
+    def __init__(self, engine, pid):
         super().__init__(daemon=True)
-        self.pid, self.stop, self.peak_rss, self.peak_anon = pid, threading.Event(), 0.0, 0.0
+        self.engine, self.pid, self.stop = engine, pid, threading.Event()
+        self.peak_rss, self.peak_anon, self.workers = 0.0, 0.0, set()
 
     def run(self):
         last_report = time.perf_counter()
-        with connect() as observer:
+        with self.engine.connect() as observer:
             while not self.stop.wait(0.02):
-                status = proc_status(self.pid)
-                self.peak_rss = max(self.peak_rss, status.get("VmRSS", 0))
-                self.peak_anon = max(self.peak_anon, status.get("RssAnon", 0))
+                workers = [r[0] for r in observer.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE leader_pid = %s", (self.pid,)).fetchall()]
+                self.workers.update(workers)
+                status = [proc_status(p) for p in [self.pid, *workers]]
+                self.peak_rss = max(self.peak_rss, sum(s.get("VmRSS", 0) for s in status))
+                self.peak_anon = max(self.peak_anon, sum(s.get("RssAnon", 0) for s in status))
                 if time.perf_counter() - last_report >= 2:
                     last_report = time.perf_counter()
                     row = observer.execute(
                         "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index"
                         " WHERE pid = %s", (self.pid,)).fetchone()
                     if row and row[2]:
-                        say(f"      {row[0]}: {100 * row[1] // row[2]:3d}% ({row[1]:,}/{row[2]:,} tuples),"
-                            f" RSS {status.get('VmRSS', 0):.0f} MiB")
+                        say(f"      {self.engine.name} {row[0]}: {100 * row[1] // row[2]:3d}%"
+                            f" ({row[1]:,}/{row[2]:,} tuples), RSS {status[0].get('VmRSS', 0):.0f} MiB")
 
 
-def build(ds, index, m, ef_construction, threads):
+def build(engine, ds, index, m, ef_construction, threads):
     """CREATE INDEX on a fresh connection, so the backend's VmHWM is the build's peak."""
     opclass = OPS[ds.metric][0]
-    with connect() as conn:
+    with engine.connect() as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         conn.execute("SET maintenance_work_mem = '2GB'")
-        # hnsw_pg builds with min(max_parallel_maintenance_workers + 1, cores) threads.
+        # hnsw_pg builds with min(max_parallel_maintenance_workers + 1, cores) threads,
+        # pgvector with that many processes (the leader takes part).
         conn.execute(f"SET max_parallel_maintenance_workers = {threads - 1}")
         conn.execute("CHECKPOINT")
-        watch = BuildWatch(pid)
+        watch = BuildWatch(engine, pid)
         watch.start()
         started = time.perf_counter()
         conn.execute(f"CREATE INDEX {index} ON {TABLE} USING hnsw (embedding {opclass})"
@@ -109,7 +150,7 @@ def build(ds, index, m, ef_construction, threads):
         size = conn.execute("SELECT pg_relation_size(%s)", (index,)).fetchone()[0] / MIB
     return {"m": m, "ef_construction": ef_construction, "threads": min(threads, os.cpu_count()),
             "seconds": seconds, "size_mib": size, "peak_rss_mib": max(watch.peak_rss, hwm),
-            "peak_anon_mib": watch.peak_anon, "vm_hwm_mib": hwm}
+            "peak_anon_mib": watch.peak_anon, "vm_hwm_mib": hwm, "worker_processes": len(watch.workers)}
 
 
 def drop(conn, index):
@@ -125,33 +166,69 @@ def run_queries(conn, sql, queries):
     return found, np.array(latencies)
 
 
-def warm_up(conn, ds, queries):
-    # Pulls the index into shared buffers and prepares the statement before timing.
-    conn.execute("SET hnsw.ef_search = 40")
-    run_queries(conn, knn_sql(ds.metric), queries[:200])
+def server_ms(conn, sql, queries):
+    """Median executor time per query in ms, from EXPLAIN ANALYZE (timing of plan nodes off):
+    the time inside the server, without the client and the protocol."""
+    times = [conn.execute(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}", (q,)).fetchone()[0][0]
+             ["Execution Time"] for q in queries]
+    return float(np.median(times))
 
 
-def sweep(conn, ds, queries, truth, efs, label, rounds=1):
-    """Recall@10, queries/s and latency on one connection, for each hnsw.ef_search. With
-    several rounds (passes over the queries) QPS is their median and latencies are pooled:
-    one pass of a few hundred queries is short enough for noise to move QPS by 30%."""
-    points = []
+def set_all(conns, setting, value):
+    for c in conns.values():
+        c.execute(f"SET {setting} = {value}")
+
+
+def warm_up(conns, ds, queries):
+    # Pulls each index into shared buffers and prepares the statement before timing.
+    set_all(conns, "hnsw.ef_search", 40)
+    for c in conns.values():
+        run_queries(c, knn_sql(ds.metric), queries[:200])
+
+
+def sweep(conns, ds, queries, truth, efs, label, rounds=1, where=""):
+    """Recall@10, queries/s, latency and server-side time on one connection per engine, for
+    each hnsw.ef_search. The engines take turns pass by pass; each one's QPS is the median
+    of its passes (one pass of a few hundred queries is short enough for noise to move QPS
+    by 30%) and its latencies are pooled. Returns {engine: [point per ef]}."""
+    sql = knn_sql(ds.metric, where)
+    points = {name: [] for name in conns}
     for ef in efs:
-        conn.execute(f"SET hnsw.ef_search = {ef}")
-        rates, lat = [], []
+        set_all(conns, "hnsw.ef_search", ef)
+        rates, lat, found = ({n: [] for n in conns} for _ in range(3))
         for _ in range(rounds):
-            started = time.perf_counter()
-            found, round_lat = run_queries(conn, knn_sql(ds.metric), queries)
-            rates.append(len(queries) / (time.perf_counter() - started))
-            lat.extend(round_lat)
-        qps = float(np.median(rates))
-        point = {"ef": ef, "recall": recall(found, truth), "qps": qps, "qps_rounds": rates,
-                 "p50_ms": 1000 * float(np.percentile(lat, 50)),
-                 "p99_ms": 1000 * float(np.percentile(lat, 99))}
-        points.append(point)
-        say(f"      {label} ef_search {ef:4d}: recall@10 {point['recall']:.3f}, {qps:7.0f} queries/s,"
-            f" p50 {point['p50_ms']:.2f} ms, p99 {point['p99_ms']:.2f} ms")
+            for name, c in conns.items():
+                started = time.perf_counter()
+                found[name], round_lat = run_queries(c, sql, queries)
+                rates[name].append(len(queries) / (time.perf_counter() - started))
+                lat[name].extend(round_lat)
+        for name, c in conns.items():
+            qps = float(np.median(rates[name]))
+            point = {"ef": ef, "recall": recall(found[name], truth), "qps": qps, "qps_rounds": rates[name],
+                     "p50_ms": 1000 * float(np.percentile(lat[name], 50)),
+                     "p99_ms": 1000 * float(np.percentile(lat[name], 99)),
+                     "server_ms": server_ms(c, sql, queries[:EXPLAINED])}
+            points[name].append(point)
+            say(f"      {name} {label} ef_search {ef:4d}: recall@10 {point['recall']:.3f}, {qps:7.0f} queries/s,"
+                f" p50 {point['p50_ms']:.2f} ms, p99 {point['p99_ms']:.2f} ms, server {point['server_ms']:.2f} ms")
     return points
+
+
+def filtered(conns, ds, queries, truths, ef, rounds=1):
+    """Queries with a WHERE clause on another column (category below a bound), through the
+    index (sequential scans off) with iterative scans on in relaxed order, pgvector's
+    recommended setting for filters and hnsw_pg's default. Returns {filter: {engine: point}}."""
+    set_all(conns, "hnsw.iterative_scan", "relaxed_order")
+    set_all(conns, "enable_seqscan", "off")
+    try:
+        out = {}
+        for label, bound in FILTERS.items():
+            points = sweep(conns, ds, queries, truths[label], [ef], f"filter {label}", rounds,
+                           where=f"WHERE category < {bound}")
+            out[label] = {name: pts[0] for name, pts in points.items()}
+    finally:
+        set_all(conns, "enable_seqscan", "on")
+    return out
 
 
 def parallel_round(conns, ds, queries, shares, ef):
@@ -183,31 +260,35 @@ def parallel_round(conns, ds, queries, shares, ef):
     return found, max(s[1] for s in spans) - min(s[0] for s in spans)
 
 
-def sweep_parallel(ds, queries, truth, efs, clients=2, rounds=1):
-    """Total queries/s with `clients` connections at once, each on its share of the queries
-    from its own thread (psycopg releases the GIL while it waits for the server). QPS is
-    the median over `rounds` passes."""
-    conns = [connect() for _ in range(clients)]
+def sweep_parallel(engines_, ds, queries, truth, efs, clients=2, rounds=1):
+    """Total queries/s with `clients` connections at once per engine, each on its share of
+    the queries from its own thread (psycopg releases the GIL while it waits for the
+    server); the engines take turns pass by pass. QPS is the median over `rounds` passes.
+    Returns {engine: [point per ef]}."""
+    conns = {e.name: [e.connect() for _ in range(clients)] for e in engines_}
     shares = [range(c, len(queries), clients) for c in range(clients)]
-    points = []
+    points = {e.name: [] for e in engines_}
     try:
         for ef in efs:
-            rates = []
+            rates, found = {n: [] for n in conns}, {}
             for _ in range(rounds):
-                found, wall = parallel_round(conns, ds, queries, shares, ef)
-                rates.append(len(queries) / wall)
-            merged = [None] * len(queries)
-            for c in range(clients):
-                for i, f in zip(shares[c], found[c]):
-                    merged[i] = f
-            point = {"ef": ef, "recall": recall(merged, truth), "qps": float(np.median(rates)),
-                     "qps_rounds": rates}
-            points.append(point)
-            say(f"      {clients} connections ef_search {ef:4d}: recall@10 {point['recall']:.3f},"
-                f" {point['qps']:7.0f} queries/s")
+                for name, cs in conns.items():
+                    found[name], wall = parallel_round(cs, ds, queries, shares, ef)
+                    rates[name].append(len(queries) / wall)
+            for name in conns:
+                merged = [None] * len(queries)
+                for c in range(clients):
+                    for i, f in zip(shares[c], found[name][c]):
+                        merged[i] = f
+                point = {"ef": ef, "recall": recall(merged, truth), "qps": float(np.median(rates[name])),
+                         "qps_rounds": rates[name]}
+                points[name].append(point)
+                say(f"      {name} {clients} connections ef_search {ef:4d}: recall@10 {point['recall']:.3f},"
+                    f" {point['qps']:7.0f} queries/s")
     finally:
-        for c in conns:
-            c.close()
+        for cs in conns.values():
+            for c in cs:
+                c.close()
     return points
 
 

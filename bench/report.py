@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-from targets import PGVECTOR, at_ef, pgvector_comparable, qps_at_recall  # noqa: E402
+from targets import at_ef, qps_at_recall, ratios  # noqa: E402
 
 
 def write(r, out_dir, name):
@@ -26,86 +26,119 @@ def fmt_point(p):
     return f"{p['recall']:.3f} / {p['qps']:,.0f}" if p else ""
 
 
+def engine_label(name, c):
+    return f"{name} {c['server'][name]}"
+
+
 def markdown(r, png):
     c, pg, lib = r["config"], r["pg"], r.get("hnswlib")
-    ref = pgvector_comparable(c)
+    names = c["engines"]
+    ours = pg["hnsw_pg"]
+    versions = ", ".join(engine_label(n, c) for n in names)
     out = [f"# hnsw_pg benchmark: {c['dataset']}, {c['rows']:,} x {c['dim']} ({c['metric']})", "",
            f"{c['date']}; {c['machine']}; PostgreSQL {c['server']['server']}, shared_buffers "
-           f"{c['server']['shared_buffers']}, maintenance_work_mem 2GB; hnsw_pg {c['server']['hnsw_pg']}. "
+           f"{c['server']['shared_buffers']}, maintenance_work_mem 2GB; {versions}"
+           + (", each in a database of its own in the same cluster, taking turns pass by pass"
+              if len(names) > 1 else "") + ". "
            f"Data: {c['source']}. {c['queries']:,} queries, recall@10 against exact neighbours "
            f"computed with numpy; queries/s is the median of {c['rounds']} passes over the queries, one "
-           f"client connection with prepared statements unless said. "
-           f"Total run {r['total_s']:.0f} s.", ""]
-    if ref:
-        out += [f"pgvector column: {PGVECTOR['label']}.", ""]
+           f"client connection with prepared statements unless said; server time is the median "
+           f"EXPLAIN ANALYZE execution time of the first queries. Total run {r['total_s']:.0f} s.", ""]
+
+    rows = ratios(r)
+    if rows:
+        out += ["## hnsw_pg against pgvector, measured in this run", "",
+                "| measure | hnsw_pg | pgvector | hnsw_pg better by |", "|---|---:|---:|---:|"]
+        for name, mine, other, ratio, unit in rows:
+            def show(v):
+                if v is None:
+                    return "not reached"
+                return f"{v:.3f}" if unit == "" else f"{v:,.1f} {unit}" if v < 100 else f"{v:,.0f} {unit}"
+            out.append(f"| {name} | {show(mine)} | {show(other)} | "
+                       f"{f'{ratio:.2f}x' if ratio is not None else ''} |")
+        out.append("")
 
     out += ["## Build", "",
-            "| index | threads | time | size | peak RSS | peak private (RssAnon) |" + (" pgvector |" if ref else ""),
-            "|---|---:|---:|---:|---:|---:|" + ("---:|" if ref else "")]
-    for key, b in pg["builds"].items():
-        refcol = ""
-        if ref:
-            refcol = f" {PGVECTOR['build_s']} s, {PGVECTOR['size_mib']} MiB |" if key == "m16_2t" else " |"
-        out.append(f"| hnsw_pg m={b['m']} ef_construction={b['ef_construction']} | {b['threads']} | "
-                   f"{b['seconds']:.1f} s | {b['size_mib']:.0f} MiB | {b['peak_rss_mib']:.0f} MiB | "
-                   f"{b['peak_anon_mib']:.0f} MiB |{refcol}")
+            "| index | threads | time | size | peak RSS | peak private (RssAnon) |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        for b in pg[name]["builds"].values():
+            out.append(f"| {name} m={b['m']} ef_construction={b['ef_construction']} | {b['threads']} | "
+                       f"{b['seconds']:.1f} s | {b['size_mib']:.0f} MiB | {b['peak_rss_mib']:.0f} MiB | "
+                       f"{b['peak_anon_mib']:.0f} MiB |")
     if lib:
         for b in lib["builds"]:
             out.append(f"| hnswlib M={b['m']} ef_construction={b['ef_construction']} | {b['threads']} | "
-                       f"{b['seconds']:.1f} s | | | |" + (" |" if ref else ""))
-    out += ["", "Peak RSS includes the shared_buffers pages the backend touched; private (RssAnon) is "
-                "the build's own memory. Both polled every 20 ms from /proc during CREATE INDEX.",
-            "", f"Load (binary COPY, {pg['load']['rows']:,} rows): {pg['load']['seconds']:.1f} s; "
-                f"table {pg['load']['table_mib']:.0f} MiB.", ""]
+                       f"{b['seconds']:.1f} s | | | |")
+    out += ["", "Memory is summed over the building backend and its parallel workers (hnsw_pg builds "
+                "on threads inside the backend, pgvector in worker processes), polled every 20 ms from "
+                "/proc during CREATE INDEX. Peak RSS includes the shared_buffers pages each process "
+                "touched; private (RssAnon) is the build's own memory, except that pgvector's parallel "
+                "builds keep their graph in dynamic shared memory, which only RSS counts.",
+            "", f"Load (binary COPY, {ours['load']['rows']:,} rows): " + "; ".join(
+                f"{n} {pg[n]['load']['seconds']:.1f} s, table {pg[n]['load']['table_mib']:.0f} MiB"
+                for n in names) + ".", ""]
 
+    curves = [(f"{n} m16", pg[n]["m16"]["points"]) for n in names]
+    curves += [(f"{n} m16, 2 connections", pg[n]["m16_2conn"]["points"]) for n in names]
+    curves += [(f"{n} m32", pg[n]["m32"]["points"]) for n in names]
+    if lib:
+        curves.append(("hnswlib 1 thread", lib["points"]))
     out += ["## Queries: recall@10 / queries per second", "",
-            "| ef_search | hnsw_pg m16 | p50 / p99 ms | hnsw_pg m16, 2 connections | hnsw_pg m32 | hnswlib 1 thread |"
-            + (" pgvector |" if ref else ""),
-            "|---:|---:|---:|---:|---:|---:|" + ("---:|" if ref else "")]
-    for p in pg["m16"]["points"]:
-        ef = p["ef"]
-        row = (f"| {ef} | {fmt_point(p)} | {p['p50_ms']:.2f} / {p['p99_ms']:.2f} | "
-               f"{fmt_point(at_ef(pg['m16_2conn']['points'], ef))} | {fmt_point(at_ef(pg['m32']['points'], ef))} | "
-               f"{fmt_point(lib and at_ef(lib['points'], ef))} |")
-        if ref:
-            row += f" {fmt_point(at_ef(PGVECTOR['points'], ef))} |"
-        out.append(row)
-    e = pg["exact"]
+            "| ef_search | " + " | ".join(n for n, _ in curves) + " |",
+            "|---:|" + "---:|" * len(curves)]
+    for p in ours["m16"]["points"]:
+        out.append(f"| {p['ef']} | " + " | ".join(fmt_point(at_ef(pts, p["ef"])) for _, pts in curves) + " |")
+    out += ["", "| ef_search | " + " | ".join(f"{n} m16 p50 / p99 / server ms" for n in names) + " |",
+            "|---:|" + "---:|" * len(names)]
+    for p in ours["m16"]["points"]:
+        cells = []
+        for n in names:
+            q = at_ef(pg[n]["m16"]["points"], p["ef"])
+            cells.append(f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f} / {q['server_ms']:.2f}")
+        out.append(f"| {p['ef']} | " + " | ".join(cells) + " |")
+    e = ours["exact"]
     out += ["", f"Exact search in Postgres (no index scan, {e['queries']} queries): recall@10 {e['recall']:.3f}, "
                 f"{e['qps']:,.1f} queries/s, p50 {e['p50_ms']:.1f} ms.", ""]
-    at95 = [("hnsw_pg m16", pg["m16"]["points"]), ("hnsw_pg m32", pg["m32"]["points"]),
-            ("hnsw_pg m16, 2 connections", pg["m16_2conn"]["points"])]
-    if lib:
-        at95.append(("hnswlib 1 thread", lib["points"]))
-    if ref:
-        at95.append(("pgvector", PGVECTOR["points"]))
     out.append("Queries/s at recall@10 = 0.95 (interpolated between ef values): " + "; ".join(
-        f"{n} {q:,.0f}" if (q := qps_at_recall(pts)) else f"{n} not reached" for n, pts in at95) + ".")
+        f"{n} {q:,.0f}" if (q := qps_at_recall(pts)) else f"{n} not reached" for n, pts in curves) + ".")
     out.append("")
 
-    ins, mt = pg["inserts"], pg["maintenance"]
-    out += ["## Writes and maintenance", "", "| measure | hnsw_pg |" + (" pgvector |" if ref else ""),
-            "|---|---:|" + ("---:|" if ref else "")]
+    first = next(iter(ours["filtered"].values()))
+    out += [f"## Filtered queries (WHERE category < bound, ef_search {first['ef']}, iterative scan "
+            "relaxed_order, sequential scans off)", "",
+            "| rows passing | " + " | ".join(f"{n} recall / q/s / server ms" for n in names) + " |",
+            "|---|" + "---:|" * len(names)]
+    for label in ours["filtered"]:
+        out.append(f"| {label} | " + " | ".join(
+            f"{fmt_point(pg[n]['filtered'][label])} / {pg[n]['filtered'][label]['server_ms']:.2f}"
+            for n in names) + " |")
+    out.append("")
 
-    def line(name, value, ref_value=""):
-        out.append(f"| {name} | {value} |" + (f" {ref_value} |" if ref else ""))
+    out += ["## Writes and maintenance", "", "| measure | " + " | ".join(names) + " |",
+            "|---|" + "---:|" * len(names)]
 
-    line(f"single-row inserts ({ins['rows']:,} rows after the build)", f"{ins['rows_per_s']:,.0f} rows/s",
-         f"{PGVECTOR['inserts_per_s']} rows/s")
-    line(f"DELETE {mt['deleted']:,} rows (every tenth id)", f"{mt['delete_s']:.1f} s")
-    line("VACUUM after the DELETE", f"{mt['vacuum_s']:.1f} s", f"{PGVECTOR['vacuum_s']} s")
-    for p in mt["points_after"]:
-        line(f"recall@10 / QPS after VACUUM, ef_search {p['ef']}", fmt_point(p))
-    line("hnsw_pg_check problems after VACUUM", str(len(mt["check_problems"])))
-    line(f"REINDEX ({mt['reindex']['threads']} threads)", f"{mt['reindex']['seconds']:.1f} s, "
-         f"{mt['reindex']['size_mib']:.0f} MiB", f"{PGVECTOR['reindex_s']} s")
+    def line(name, cell):
+        out.append(f"| {name} | " + " | ".join(cell(pg[n]) for n in names) + " |")
+
+    line(f"single-row inserts ({ours['inserts']['rows']:,} rows after the build)",
+         lambda x: f"{x['inserts']['rows_per_s']:,.0f} rows/s")
+    line(f"DELETE {ours['maintenance']['deleted']:,} rows (every tenth id)",
+         lambda x: f"{x['maintenance']['delete_s']:.1f} s")
+    line("VACUUM after the DELETE", lambda x: f"{x['maintenance']['vacuum_s']:.1f} s")
+    for p in ours["maintenance"]["points_after"]:
+        line(f"recall@10 / QPS after VACUUM, ef_search {p['ef']}",
+             lambda x, ef=p["ef"]: fmt_point(at_ef(x["maintenance"]["points_after"], ef)))
+    line("hnsw_pg_check problems after VACUUM",
+         lambda x: str(len(x["maintenance"]["check_problems"])) if "check_problems" in x["maintenance"] else "")
+    line("REINDEX (2 threads)", lambda x: f"{x['maintenance']['reindex']['seconds']:.1f} s, "
+                                          f"{x['maintenance']['reindex']['size_mib']:.0f} MiB")
     out.append("")
 
     out += ["## Targets", "", "| target | measured vs goal |", "|---|---|"]
     out += [f"| {g['target']} | {g['text']} |" for g in r["gaps"]]
-    if not ref:
-        out += ["", "The pgvector targets apply only to the first 100,000 rows of wordnet "
-                    "(`make bench`), where the team measured pgvector."]
+    if "pgvector" not in names:
+        out += ["", "pgvector was not in this run (it runs beside hnsw_pg on PostgreSQL 18, the default)."]
     if r["failures"]:
         out += ["", "**Correctness checks failed:** " + "; ".join(r["failures"])]
     out += ["", f"![recall against queries/s]({png})", ""]
@@ -113,21 +146,21 @@ def markdown(r, png):
 
 
 def plot(r, path):
-    pg, lib = r["pg"], r.get("hnswlib")
+    pg, lib, names = r["pg"], r.get("hnswlib"), r["config"]["engines"]
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
-    curves = [("hnsw_pg m16/efc64", pg["m16"]["points"], "o-"),
-              ("hnsw_pg m32/efc128", pg["m32"]["points"], "s-"),
-              ("hnsw_pg m16, 2 connections", pg["m16_2conn"]["points"], "^-")]
+    curves = []
+    for name, style in zip(names, ("-", ":")):
+        curves += [(f"{name} m16/efc64", pg[name]["m16"]["points"], "o" + style),
+                   (f"{name} m32/efc128", pg[name]["m32"]["points"], "s" + style),
+                   (f"{name} m16, 2 connections", pg[name]["m16_2conn"]["points"], "^" + style)]
     if lib:
         curves.append(("hnswlib M16/efc64, 1 thread", lib["points"], "D--"))
-    if pgvector_comparable(r["config"]):
-        curves.append(("pgvector 0.8.6 (team's figures)", PGVECTOR["points"], "x:"))
     for label, pts, style in curves:
         ax.plot([p["recall"] for p in pts], [p["qps"] for p in pts], style, label=label)
         for p in pts:
             ax.annotate(str(p["ef"]), (p["recall"], p["qps"]), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
-    e = pg["exact"]
+    e = pg["hnsw_pg"]["exact"]
     ax.plot([e["recall"]], [e["qps"]], "k*", markersize=12, label="exact (no index)")
     ax.set_yscale("log")
     ax.set_xlabel("recall@10")

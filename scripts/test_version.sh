@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # The pg_regress suite and the client smoke test on another PostgreSQL major version
 # (scripts/pg_server.sh):
-# hnsw_pg built for it in a target directory of its own (so the 15 build's artifacts
-# stay), installed into that server, and run by an unprivileged user as the 15 suite is.
+# hnsw_pg built for it and installed into that server (scripts/install_version.sh), and run
+# by an unprivileged user as the 15 suite is.
 # Usage: test_version.sh 16|17|18
 set -euo pipefail
 major=${1:?major version: 16, 17 or 18}
-pgc=$(bash scripts/pg_server.sh "$major")
-CARGO_TARGET_DIR=target/pg$major cargo pgrx install --release --pg-config "$pgc" \
-  --no-default-features --features "pg$major"
+pgc=$(bash scripts/install_version.sh "$major")
 PG_CONFIG=$pgc REGRESS_PORT=$((55480 + major)) REGRESS_DIR=/tmp/hnsw_pg-regress$major \
   bash scripts/regress.sh
 # The client smoke test (build, scan, inserts, VACUUM, a crash) on that server.
