@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup data install install-vector package demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install install-vector package demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-package test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -31,7 +31,7 @@ package: setup
 demo: install
 	bash scripts/with_cluster.sh 55432 "$$(bash scripts/pyenv.sh)" scripts/demo.py
 
-test: setup data test-core test-pgrx install install-vector test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-client bench-quick
+test: setup data test-core test-pgrx install install-vector test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-package test-client bench-quick
 	@echo "make test: all suites passed"
 
 # Data sets the tests need beyond data/ (shipped), made from package registries and cached
@@ -67,6 +67,12 @@ test-pg18: setup
 # and test-pg18).
 test-pg-upgrade: install test-pg18
 	bash scripts/timed.sh pg-upgrade bash scripts/test_pg_upgrade.sh
+
+# Each version's binary package installed without Rust (into a copy of the 16, 17 and 18
+# servers, into Debian's 15 itself) and used (needs each version's build, which the
+# targets it depends on leave behind, so packaging only links and copies).
+test-package: install test-pg16 test-pg17 test-pg18
+	bash scripts/timed.sh package bash -c 'for v in 15 16 17 18; do bash scripts/test_package.sh $$v; done'
 
 # Real clients: psycopg 3 + the pgvector Python package, text and binary.
 test-client: data install-vector
