@@ -13,8 +13,10 @@ from pgvector.psycopg import register_vector
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 
 
-def pg_ctl(*args):
-    cluster = os.environ["HNSW_PG_CLUSTER_DIR"]
+def pg_ctl(*args, cluster=None):
+    """pg_ctl on `cluster` (a directory conftest.own_cluster made), by default the one
+    HNSW_PG_CLUSTER_DIR names."""
+    cluster = cluster or os.environ["HNSW_PG_CLUSTER_DIR"]
     runas = os.environ.get("RUNAS", "postgres")
     command = [f"{PG_BIN}/pg_ctl", "-D", f"{cluster}/data", "-w", *args]
     if os.geteuid() == 0:
@@ -40,14 +42,18 @@ def crash_during_insert(table, row_id, dim):
     open_transaction.close()
 
 
-def reachable(conn, table, dim, column="v"):
-    """The ids the index returns when asked for every row (its session settings changed)."""
+def reachable(conn, table, dim, column="v", operator="<->"):
+    """The ids the index on `column` returns when asked for every row, ordered by
+    `operator` (its operator class's: `<=>` for a cosine index); fails unless the plan
+    reads it through index scans alone. Changes the session's settings."""
     conn.execute("SET enable_seqscan = off")
     conn.execute("SET hnsw.ef_search = 1000")
     conn.execute("SET hnsw.max_scan_tuples = 1000000")
-    return {row[0] for row in conn.execute(
-        f"SELECT id FROM {table} ORDER BY {column} <-> %s LIMIT 100000", (np.zeros(dim, np.float32),)
-    ).fetchall()}
+    sql = f"SELECT id FROM {table} ORDER BY {column} {operator} %s LIMIT 100000"
+    query = np.ones(dim, np.float32)
+    plan = [r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql, (query,)).fetchall()]
+    assert any("Index Scan" in line for line in plan) and not any("Seq Scan" in line for line in plan), plan
+    return {row[0] for row in conn.execute(sql, (query,)).fetchall()}
 
 
 @contextlib.contextmanager

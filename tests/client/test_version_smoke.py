@@ -66,14 +66,14 @@ def test_build_scan_insert_vacuum_crash():
         # Inserts into the freed slots, then one more that stays uncommitted at the crash.
         copy_rows(c, "smoke", [(20000 + i, q) for i, q in enumerate(queries[300:400])])
         expected = {row[0] for row in c.execute("SELECT id FROM smoke").fetchall()}
-        assert reachable(c, "smoke", dim, "embedding") == expected
+        assert reachable(c, "smoke", dim, "embedding", "<=>") == expected
 
     crash_during_insert("smoke", 99999, dim)
 
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
         assert {row[0] for row in c.execute("SELECT id FROM smoke").fetchall()} == expected
-        assert reachable(c, "smoke", dim, "embedding") == expected
+        assert reachable(c, "smoke", dim, "embedding", "<=>") == expected
         assert c.execute("SELECT * FROM hnsw_pg_check('smoke_embedding')").fetchall() == []
         c.execute("INSERT INTO smoke VALUES (30000, %s)", (np.full(dim, 0.5, np.float32),))
         nearest = c.execute("SELECT id FROM smoke ORDER BY embedding <=> %s LIMIT 1",
