@@ -49,6 +49,12 @@ def test_partitioned_table():
             "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid::regclass::text LIKE 'parts_%'"
         ).fetchall()}
         assert len(indexes) == PARTS, indexes
+        # A partition made later gets its index too.
+        c.execute("CREATE TABLE parts_later PARTITION OF parts FOR VALUES IN (99)")
+        assert c.execute("SELECT am.amname FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+                         " JOIN pg_am am ON am.oid = x.relam WHERE i.indrelid = 'parts_later'::regclass"
+                         ).fetchall() == [("hnsw",)]
+        c.execute("DROP TABLE parts_later")
 
         lines = plan(c, KNN.format(where=""), (queries[0],))
         assert lines[0] == "Limit" and lines[1] == "->  Merge Append", lines
