@@ -31,13 +31,17 @@ CREATE TYPE halfvec (
 -- ---------------------------------------------------------------- functions
 
 CREATE FUNCTION l2_distance(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION inner_product(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION cosine_distance(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION l1_distance(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION vector_dims(halfvec) RETURNS integer
     AS 'MODULE_PATHNAME', 'halfvec_vector_dims_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION l2_norm(halfvec) RETURNS float8
@@ -48,11 +52,14 @@ CREATE FUNCTION subvector(halfvec, integer, integer) RETURNS halfvec
     AS 'MODULE_PATHNAME', 'halfvec_subvector_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION halfvec_l2_squared_distance(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION halfvec_negative_inner_product(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION halfvec_spherical_distance(halfvec, halfvec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'halfvec_spherical_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'halfvec_spherical_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 
 CREATE FUNCTION halfvec_add(halfvec, halfvec) RETURNS halfvec
     AS 'MODULE_PATHNAME', 'halfvec_add_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -25,21 +25,27 @@ CREATE TYPE sparsevec (
 );
 
 CREATE FUNCTION l2_distance(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION inner_product(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION cosine_distance(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION l1_distance(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION l2_norm(sparsevec) RETURNS float8
     AS 'MODULE_PATHNAME', 'sparsevec_l2_norm_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION l2_normalize(sparsevec) RETURNS sparsevec
     AS 'MODULE_PATHNAME', 'sparsevec_l2_normalize_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION sparsevec_l2_squared_distance(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION sparsevec_negative_inner_product(sparsevec, sparsevec) RETURNS float8
-    AS 'MODULE_PATHNAME', 'sparsevec_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'sparsevec_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 
 CREATE FUNCTION sparsevec_lt(sparsevec, sparsevec) RETURNS bool
     AS 'MODULE_PATHNAME', 'sparsevec_lt_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -32,14 +32,24 @@ CREATE TYPE vector (
 
 -- ---------------------------------------------------------------- functions
 
+-- The planner support function of the distance functions below (and of the other
+-- types'): what a distance costs, by the vectors' dimensions and whether they are read
+-- out of line.
+CREATE FUNCTION hnsw_pg_distance_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'hnsw_pg_distance_support_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION l2_distance(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION inner_product(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION cosine_distance(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'cosine_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION l1_distance(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'l1_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION vector_dims(vector) RETURNS integer
     AS 'MODULE_PATHNAME', 'vector_dims_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION vector_norm(vector) RETURNS float8
@@ -51,11 +61,14 @@ CREATE FUNCTION subvector(vector, integer, integer) RETURNS vector
 
 -- Distances the index support functions order by.
 CREATE FUNCTION vector_l2_squared_distance(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'vector_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'vector_l2_squared_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION vector_negative_inner_product(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'vector_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'vector_negative_inner_product_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 CREATE FUNCTION vector_spherical_distance(vector, vector) RETURNS float8
-    AS 'MODULE_PATHNAME', 'vector_spherical_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'vector_spherical_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    SUPPORT hnsw_pg_distance_support;
 
 CREATE FUNCTION vector_add(vector, vector) RETURNS vector
     AS 'MODULE_PATHNAME', 'vector_add_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

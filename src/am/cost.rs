@@ -1,5 +1,12 @@
-//! Planner costs: an hnsw scan does its work before the first row (the whole beam), and
-//! touches a small, size-independent part of the index; without ORDER BY it is useless.
+//! Planner costs. An hnsw scan does the work of its first beam before the first row: the
+//! startup cost, a small, size-independent part of the index. Each row after that comes
+//! from expanding one more node, so the total cost is the startup plus a per-row cost
+//! times every row the index holds. The planner's LIMIT proration then charges a query
+//! for the rows it will really pull: LIMIT / selectivity of the quals the scan cannot
+//! apply itself. A selective filter makes the index walk far, and the exact plan (a
+//! scan of the passing rows and a sort) wins, as it does in time; the distances such a
+//! plan computes are costed by `distance_support` (vectors' width, out-of-line reads).
+//! Without ORDER BY the index is useless. The arithmetic is `hnsw_core::cost`.
 
 use super::options::{ef_search, stored_options};
 use pgrx::pg_sys;
@@ -32,6 +39,8 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let info = (*path).indexinfo;
         let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as i32);
         let m = stored_options(index).m as f64;
+        let element = super::options::element(index);
+        let (typmod, _) = crate::compat::key_column(index);
         pg_sys::index_close(index, pg_sys::NoLock as i32);
         let tuples = (*info).tuples.max(1.0);
         // Descent through the upper layers plus the layer-0 beam: about ef_search nodes
@@ -43,10 +52,29 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             ..Default::default()
         };
         pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
+        let per_row = hnsw_core::cost::index_row_cost(
+            m as usize,
+            element,
+            typmod.max(1) as usize,
+            &settings(),
+        );
         *startup_cost = costs.indexTotalCost;
-        *total_cost = costs.indexTotalCost;
+        *total_cost = costs.indexTotalCost + tuples * per_row;
         *selectivity = costs.indexSelectivity;
         *correlation = 0.0;
         *pages = costs.numIndexPages;
+    }
+}
+
+/// The planner's cost settings, as the session has them.
+pub fn settings() -> hnsw_core::cost::Settings {
+    // SAFETY: the planner's cost settings are plain globals of this backend, read on its
+    // own thread.
+    unsafe {
+        hnsw_core::cost::Settings {
+            cpu_operator_cost: pg_sys::cpu_operator_cost,
+            cpu_index_tuple_cost: pg_sys::cpu_index_tuple_cost,
+            random_page_cost: pg_sys::random_page_cost,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod cost;
+mod distance_support;
 mod free;
 mod insert;
 mod ivfflat;

@@ -249,27 +249,37 @@ pub fn metric(index: pg_sys::Relation) -> hnsw_core::distance::Metric {
 /// `halfvec`, `bit` or `sparsevec` (operator classes are made by superusers only, so the name is
 /// trusted).
 pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
+    // SAFETY: rd_opcintype holds one type per key column, and an hnsw index has one.
+    let type_oid = unsafe { *(*index).rd_opcintype };
+    match element_of_type(type_oid) {
+        Ok(element) => element,
+        Err(name) => {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("hnsw_pg cannot index type \"{name}\"")
+            );
+        }
+    }
+}
+
+/// The element type of one of hnsw_pg's vector types, by its name; the type's name when
+/// it is none of them.
+pub fn element_of_type(type_oid: pg_sys::Oid) -> Result<hnsw_core::element::Element, String> {
     use hnsw_core::element::Element;
-    // SAFETY: rd_opcintype holds one type per key column, and an hnsw index has one;
-    // format_type_be returns a palloc'd name, schema-qualified when not visible.
+    // SAFETY: format_type_be returns a palloc'd name (schema-qualified when not visible)
+    // for any type oid, and ERRORs on one that does not exist.
     let name = unsafe {
-        let type_oid = *(*index).rd_opcintype;
         CStr::from_ptr(pg_sys::format_type_be(type_oid))
             .to_string_lossy()
             .into_owned()
     };
     match name.rsplit_once('.').map_or(name.as_str(), |(_, n)| n) {
-        "vector" => Element::F32,
-        "halfvec" => Element::F16,
-        "bit" => Element::Bit,
-        "sparsevec" => Element::Sparse,
-        other => {
-            pgrx::ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
-                format!("hnsw_pg cannot index type \"{other}\"")
-            );
-        }
+        "vector" => Ok(Element::F32),
+        "halfvec" => Ok(Element::F16),
+        "bit" => Ok(Element::Bit),
+        "sparsevec" => Ok(Element::Sparse),
+        _ => Err(name),
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod bits;
+pub mod cost;
 pub mod distance;
 pub mod element;
 pub mod error;
