@@ -72,7 +72,9 @@ unsafe fn per_call_cost(node: *mut pg_sys::Node) -> Option<f64> {
                 pgrx::is_a(arg, pg_sys::NodeTag::T_Var),
             )
         };
-        let Ok(kind) = element_of_type(type_oid) else { continue };
+        let Ok(kind) = element_of_type(type_oid) else {
+            continue;
+        };
         element = Some(kind);
         if typmod > 0 {
             dims = Some(typmod as usize);

@@ -66,7 +66,8 @@ pub fn distance_cost(element: Element, dims: usize, stored_columns: usize, s: &S
 /// about twice what a table row and its distance cost in a sequential scan (Fashion-MNIST,
 /// 60k x 784, filters passing 0.1% to 10% of rows).
 pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> f64 {
-    let neighbour = s.cpu_index_tuple_cost + s.cpu_operator_cost * distance_operators(element, dims);
+    let neighbour =
+        s.cpu_index_tuple_cost + s.cpu_operator_cost * distance_operators(element, dims);
     2.0 * m as f64 * 2.0 * neighbour
 }
 
@@ -74,8 +75,11 @@ pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> 
 mod tests {
     use super::*;
 
-    const DEFAULTS: Settings =
-        Settings { cpu_operator_cost: 0.0025, cpu_index_tuple_cost: 0.005, random_page_cost: 4.0 };
+    const DEFAULTS: Settings = Settings {
+        cpu_operator_cost: 0.0025,
+        cpu_index_tuple_cost: 0.005,
+        random_page_cost: 4.0,
+    };
 
     #[test]
     fn small_vectors_cost_one_operator_and_stay_inline() {
@@ -96,7 +100,10 @@ mod tests {
         let one_column = distance_cost(Element::F32, 784, 1, &DEFAULTS);
         assert!((one_column - (0.0025 * 12.25 + 2.0 * 0.4)).abs() < 1e-12);
         // The query's own vector is read once, not per row.
-        assert_eq!(distance_cost(Element::F32, 784, 0, &DEFAULTS), 0.0025 * 12.25);
+        assert_eq!(
+            distance_cost(Element::F32, 784, 0, &DEFAULTS),
+            0.0025 * 12.25
+        );
     }
 
     #[test]
