@@ -5,7 +5,8 @@
 //! that is kept out of line (wider than about 2 kB) costs far more. Without this the
 //! planner thinks an exact scan-and-sort is almost free and picks it over the index for
 //! wide vectors. It answers only the cost request: the dimensions come from either
-//! argument's typmod; a table column's argument adds its out-of-line reads.
+//! argument's typmod; an argument that reads a table column (directly or through casts)
+//! adds that column's out-of-line reads.
 
 use super::cost::settings;
 use super::options::element_of_type;
@@ -44,45 +45,76 @@ fn hnsw_pg_distance_support(fcinfo: pg_sys::FunctionCallInfo) -> Internal {
 /// # Safety
 /// `node` is null or the expression node the planner is costing.
 unsafe fn per_call_cost(node: *mut pg_sys::Node) -> Option<f64> {
+    // SAFETY: the caller's node is null or an expression node.
+    let args = unsafe { arguments(node) }?;
+    let s = settings();
+    let mut dims = None;
+    let mut element = None;
+    let mut reads = 0.0;
+    for arg in args {
+        // SAFETY: `arg` is an expression node of the call's argument list.
+        let (type_oid, typmod) = unsafe { (pg_sys::exprType(arg), pg_sys::exprTypmod(arg)) };
+        if let Ok(kind) = element_of_type(type_oid) {
+            element = Some(kind);
+            if typmod > 0 {
+                dims = Some(typmod as usize);
+            }
+        }
+        // SAFETY: as above.
+        if let Some((kind, column_dims)) = unsafe { column_read(arg) } {
+            reads += hnsw_core::cost::read_cost(kind, column_dims, &s);
+        }
+    }
+    Some(hnsw_core::cost::distance_cost(element?, dims?, &s) + reads)
+}
+
+/// The arguments of a function call or an operator; None for any other node.
+///
+/// # Safety
+/// `node` is null or an expression node.
+unsafe fn arguments(node: *mut pg_sys::Node) -> Option<Vec<*mut pg_sys::Node>> {
     if node.is_null() {
         return None;
     }
-    // SAFETY: the node's tag says which expression struct it is.
-    let args = unsafe {
-        if pgrx::is_a(node, pg_sys::NodeTag::T_FuncExpr) {
+    // SAFETY: the node's tag says which expression struct it is; an expression's argument
+    // list is a List of expression nodes (or empty).
+    unsafe {
+        let list = if pgrx::is_a(node, pg_sys::NodeTag::T_FuncExpr) {
             (*(node as *mut pg_sys::FuncExpr)).args
         } else if pgrx::is_a(node, pg_sys::NodeTag::T_OpExpr) {
             (*(node as *mut pg_sys::OpExpr)).args
         } else {
             return None;
-        }
-    };
-    // SAFETY: an expression's argument list is a List of expression nodes.
-    let args = unsafe { PgList::<pg_sys::Node>::from_pg(args) };
-    let mut dims = None;
-    let mut element = None;
-    let mut stored_columns = 0;
-    for i in 0..args.len() {
-        let Some(arg) = args.get_ptr(i) else { continue };
-        // SAFETY: `arg` is an expression node of the list.
-        let (type_oid, typmod, is_column) = unsafe {
-            (
-                pg_sys::exprType(arg),
-                pg_sys::exprTypmod(arg),
-                pgrx::is_a(arg, pg_sys::NodeTag::T_Var),
-            )
         };
-        let Ok(kind) = element_of_type(type_oid) else {
-            continue;
-        };
-        element = Some(kind);
-        if typmod > 0 {
-            dims = Some(typmod as usize);
-        }
-        if is_column {
-            stored_columns += 1;
+        let list = PgList::<pg_sys::Node>::from_pg(list);
+        Some((0..list.len()).filter_map(|i| list.get_ptr(i)).collect())
+    }
+}
+
+/// The vector a distance argument reads from the table, per row: the column under it,
+/// looked for through casts and functions of it (`embedding::halfvec(3072)`,
+/// `binary_quantize(embedding)::bit(3072)`, whose first argument is what they read), with
+/// the column's own element type and dimensions. None for a query vector (a constant or
+/// a parameter, read once) or a column of no vector type.
+///
+/// # Safety
+/// `arg` is an expression node.
+unsafe fn column_read(mut arg: *mut pg_sys::Node) -> Option<(hnsw_core::element::Element, usize)> {
+    // A few wrappers deep at most; anything deeper is taken as not a column.
+    for _ in 0..8 {
+        // SAFETY: each node's tag says which struct it is.
+        unsafe {
+            if pgrx::is_a(arg, pg_sys::NodeTag::T_Var) {
+                let kind = element_of_type(pg_sys::exprType(arg)).ok()?;
+                let typmod = pg_sys::exprTypmod(arg);
+                return (typmod > 0).then_some((kind, typmod as usize));
+            }
+            arg = if pgrx::is_a(arg, pg_sys::NodeTag::T_RelabelType) {
+                (*(arg as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node
+            } else {
+                *arguments(arg)?.first()?
+            };
         }
     }
-    let cost = hnsw_core::cost::distance_cost(element?, dims?, stored_columns, &settings());
-    Some(cost)
+    None
 }
