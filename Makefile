@@ -8,7 +8,7 @@ export PG_CONFIG RUNAS
 # second time; build.rs passes the same flag to the cdylib alone.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 
-.PHONY: setup data install install-vector package demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-package test-client test-long bench bench-quick bench-kernels bench-hnsw fmt
+.PHONY: setup data install install-vector package demo test test-core test-pgrx test-regress test-pg16 test-pg17 test-pg18 test-pg-upgrade test-package test-client test-long bench bench-quick bench-shards bench-kernels bench-hnsw fmt
 
 setup:
 	bash scripts/setup.sh
@@ -104,6 +104,11 @@ bench: setup $(if $(filter 15,$(BENCH_PG)),install)
 # target/bench-results/quick.* so CI leaves the tree clean.
 bench-quick: setup
 	bash scripts/timed.sh bench-quick bash scripts/bench.sh 18 55435 --quick
+
+# A k-NN query over three postgres_fdw shards against one instance (bench/shards.py): GloVe
+# 10k and 100k rows, four throwaway clusters on the local 15; bench/results/shards.{md,json}.
+bench-shards: install
+	"$$(bash bench/benchenv.sh)" bench/shards.py
 
 # Old name of `make bench` on wordnet.
 bench-hnsw: bench

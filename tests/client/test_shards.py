@@ -156,6 +156,38 @@ def test_settings_reach_a_shard_through_its_database_only(shards):
         assert len(c.execute(KNN.format(table="items"), (query,)).fetchall()) == 10
 
 
+def union_of_shards(shard_count, k=10):
+    """The low-latency form: each shard's own top k (ORDER BY and LIMIT run on the shard),
+    under one Append the coordinator runs asynchronously, merged and cut to k."""
+    parts = " UNION ALL ".join(
+        f"(SELECT id, embedding <=> %(q)s AS d FROM items_{i} ORDER BY embedding <=> %(q)s LIMIT {k})"
+        for i in range(shard_count))
+    return f"SELECT id FROM ({parts}) s ORDER BY d, id LIMIT {k}"
+
+
+def test_union_of_shards_runs_them_at_once(shards):
+    coordinator, shard_params = shards
+    queries = datasets.queries(NAME)[:50]
+    sql = union_of_shards(len(shard_params))
+    with connect(coordinator) as c:
+        for i in range(len(shard_params)):
+            c.execute(f"ALTER SERVER shard{i} OPTIONS (ADD async_capable 'true')")
+        try:
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN (VERBOSE, COSTS OFF) " + sql,
+                                                       {"q": queries[0]}).fetchall())
+            assert plan.count("Async Foreign Scan") == len(shard_params), plan
+            remote = [line.strip() for line in plan.splitlines() if "Remote SQL:" in line]
+            assert len(remote) == len(shard_params), plan
+            assert all("ORDER BY" in sql_ and "LIMIT 10" in sql_ for sql_ in remote), plan
+            expected = exact_everything(c, queries)
+            found = [[r[0] for r in c.execute(sql, {"q": q}).fetchall()] for q in queries]
+        finally:
+            for i in range(len(shard_params)):
+                c.execute(f"ALTER SERVER shard{i} OPTIONS (DROP async_capable)")
+    hits = sum(len(set(f) & set(e)) for f, e in zip(found, expected))
+    assert hits / (10 * len(queries)) >= 0.95
+
+
 def shard_of(shard_params, row_id):
     holders = []
     for i, params in enumerate(shard_params):
