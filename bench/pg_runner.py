@@ -22,8 +22,10 @@ from truth import recall
 OPS = {"cosine": ("vector_cosine_ops", "<=>"), "l2": ("vector_l2_ops", "<->")}
 TABLE = "items"
 MIB = 2**20
-# Filtered queries: the rows whose category is below the bound (category = id % 100).
-FILTERS = {"10%": 10, "1%": 1}
+# Filtered queries: the rows whose category is below the bound (category = id % 1000).
+FILTERS = {"50%": 500, "10%": 100, "1%": 10, "0.1%": 1, "none": 0}
+# The plans of a filtered query: the planner's choice, and each one forced.
+PLAN_VARIANTS = {"chosen": {}, "index": {"enable_seqscan": "off"}, "exact": {"enable_indexscan": "off"}}
 EXPLAINED = 100  # queries per ef whose server-side time EXPLAIN ANALYZE measures
 
 
@@ -70,7 +72,7 @@ def server_info(conn, engines_):
 def load(conn, ds):
     conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
     conn.execute(f"CREATE TABLE {TABLE} (id int, embedding vector({ds.dim}),"
-                 f" category int GENERATED ALWAYS AS (id % 100) STORED)")
+                 f" category int GENERATED ALWAYS AS (id % 1000) STORED)")
     started = time.perf_counter()
     with conn.cursor() as cur:
         with cur.copy(f"COPY {TABLE} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
@@ -214,20 +216,44 @@ def sweep(conns, ds, queries, truth, efs, label, rounds=1, where=""):
     return points
 
 
-def filtered(conns, ds, queries, truths, ef, rounds=1):
-    """Queries with a WHERE clause on another column (category below a bound), through the
-    index (sequential scans off) with iterative scans on in relaxed order, pgvector's
-    recommended setting for filters and hnsw_pg's default. Returns {filter: {engine: point}}."""
+def plan_kind(c, sql, query):
+    """"index" when the query reads the hnsw index, "exact" otherwise (a scan and a sort)."""
+    plan = " ".join(r[0] for r in c.execute("EXPLAIN " + sql, (query,)).fetchall())
+    return "index" if "Index Scan using" in plan else "exact"
+
+
+def filter_plans(conns, ds, queries, truths, ef):
+    """Queries with a WHERE clause on another column (category below a bound, uncorrelated
+    with the vectors), each under the plan the planner chooses and under each plan forced
+    (the index with sequential scans off, the exact plan with index scans off), with
+    iterative scans on in relaxed order (pgvector's recommended setting for filters,
+    hnsw_pg's default). `truths[label]` is None when no row passes. Returns
+    {filter: {engine: {variant: point}}}; a point has the plan, queries/s, recall@k (k
+    the rows that can pass, up to 10) and the mean rows returned."""
     set_all(conns, "hnsw.iterative_scan", "relaxed_order")
-    set_all(conns, "enable_seqscan", "off")
-    try:
-        out = {}
-        for label, bound in FILTERS.items():
-            points = sweep(conns, ds, queries, truths[label], [ef], f"filter {label}", rounds,
-                           where=f"WHERE category < {bound}")
-            out[label] = {name: pts[0] for name, pts in points.items()}
-    finally:
-        set_all(conns, "enable_seqscan", "on")
+    set_all(conns, "hnsw.ef_search", ef)
+    out = {}
+    for label, bound in FILTERS.items():
+        sql = knn_sql(ds.metric, f"WHERE category < {bound}")
+        truth = truths[label]
+        out[label] = {name: {} for name in conns}
+        for variant, settings in PLAN_VARIANTS.items():
+            for key, value in settings.items():
+                set_all(conns, key, value)
+            for name, c in conns.items():
+                run_queries(c, sql, queries[:5])
+                started = time.perf_counter()
+                found, _ = run_queries(c, sql, queries)
+                point = {"plan": plan_kind(c, sql, queries[0]),
+                         "qps": len(queries) / (time.perf_counter() - started),
+                         "rows": float(np.mean([len(f) for f in found])),
+                         "recall": None if truth is None else recall(found, truth[:len(found)], k=truth.shape[1])}
+                out[label][name][variant] = point
+                shown = "" if point["recall"] is None else f"recall {point['recall']:.3f}, "
+                say(f"      {name} filter {label:>4} {variant:>6} ({point['plan']}): {shown}"
+                    f"{point['qps']:7.0f} queries/s, {point['rows']:.1f} rows")
+            for key in settings:
+                set_all(conns, key, "DEFAULT")
     return out
 
 

@@ -32,6 +32,7 @@ MIN_RECALL = 0.9  # --quick's floor at ef_search 40 (shipped wordnet, 9k); the p
 MAX_BELOW_HNSWLIB = 0.05  # recall@10 at ef_search 40, same data and m/ef_construction
 INDEX, INDEX_M32 = "items_embedding_idx", "items_m32_idx"
 FILTER_EF = 40  # hnsw.ef_search of the filtered queries
+FILTER_QUERIES = 200  # queries per filter and plan
 
 
 def parse_args():
@@ -150,19 +151,25 @@ def main():
     put("m16_2conn", {name: {"points": pts} for name, pts in m16_2conn.items()})
     ef40_recall(m16_2conn, "m16 two connections")
 
-    steps.next(f"filtered queries (category < 10, category < 1), ef_search {FILTER_EF}")
+    steps.next(f"filtered queries ({', '.join(pg_runner.FILTERS)} of rows), chosen and forced plans,"
+               f" ef_search {FILTER_EF}")
     ids = np.arange(len(ds.base))
     truths = {}
     for label, bound in pg_runner.FILTERS.items():
-        kept = ids[ids % 100 < bound]
-        truths[label], _ = cached_knn(f"{ds.name}-{len(ds.base)}-category-below-{bound}", ds.base[kept],
-                                      ds.queries, ds.metric, ids=kept)
-    by_filter = pg_runner.filtered(conns, ds, ds.queries, truths, FILTER_EF, a.rounds)
+        kept = ids[ids % 1000 < bound]
+        truths[label] = None if not len(kept) else cached_knn(
+            f"{ds.name}-{len(ds.base)}-category-below-{bound}-of-1000", ds.base[kept], ds.queries,
+            ds.metric, k=min(10, len(kept)), ids=kept)[0]
+    by_filter = pg_runner.filter_plans(conns, ds, ds.queries[:FILTER_QUERIES], truths, FILTER_EF)
     for name in conns:
-        pg[name]["filtered"] = {label: points[name] for label, points in by_filter.items()}
-    for label, points in by_filter.items():
-        if a.quick and points["hnsw_pg"]["recall"] < MIN_RECALL:
-            failures.append(f"filter {label}: recall@10 {points['hnsw_pg']['recall']:.3f} < {MIN_RECALL}")
+        pg[name]["filtered"] = {label: engines_[name] for label, engines_ in by_filter.items()}
+    for label, by_engine in by_filter.items():
+        chosen = by_engine["hnsw_pg"]["chosen"]
+        passing = 0 if truths[label] is None else truths[label].shape[1]
+        if chosen["rows"] != passing:
+            failures.append(f"filter {label}: hnsw_pg returned {chosen['rows']:.1f} rows a query, not {passing}")
+        if a.quick and passing and chosen["recall"] < MIN_RECALL:
+            failures.append(f"filter {label}: recall@10 {chosen['recall']:.3f} < {MIN_RECALL}")
 
     steps.next(f"{len(ds.extra):,} single-row inserts")
     each("inserts", pg_runner.inserts, ds)

@@ -24,7 +24,7 @@ def exact_knn(base, queries, metric, k=10, ids=None):
     for start in range(0, len(queries), CHUNK):
         scores = queries[start:start + CHUNK] @ base.T
         scores = -scores if offset is None else offset - 2 * scores
-        top = np.argpartition(scores, k, axis=1)[:, :k]
+        top = np.argpartition(scores, k - 1, axis=1)[:, :k]  # the k smallest, in any order
         for row, cand in enumerate(top):
             order = np.lexsort((ids[cand], scores[row, cand]))
             out[start + row] = ids[cand[order]]
