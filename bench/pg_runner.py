@@ -188,12 +188,12 @@ def warm_up(conns, ds, queries):
         run_queries(c, knn_sql(ds.metric), queries[:200])
 
 
-def sweep(conns, ds, queries, truth, efs, label, rounds=1, where=""):
+def sweep(conns, ds, queries, truth, efs, label, rounds=1):
     """Recall@10, queries/s, latency and server-side time on one connection per engine, for
     each hnsw.ef_search. The engines take turns pass by pass; each one's QPS is the median
     of its passes (one pass of a few hundred queries is short enough for noise to move QPS
     by 30%) and its latencies are pooled. Returns {engine: [point per ef]}."""
-    sql = knn_sql(ds.metric, where)
+    sql = knn_sql(ds.metric)
     points = {name: [] for name in conns}
     for ef in efs:
         set_all(conns, "hnsw.ef_search", ef)
