@@ -277,6 +277,26 @@ fn half_precision_values_convert_exactly() {
     assert_eq!(f16_to_f32(0x7bff), 65504.0);
 }
 
+/// Points on a line make the heuristic keep one neighbour on each side, so the graph is
+/// a chain and a missing link shows at once: a node that another thread linked to while
+/// it was still searching (reaching it from a layer above) must keep that link when it
+/// writes its own list, or a beam starting past the gap never crosses it. Races need
+/// threads and many builds (a list that drops those links fails here within a hundred).
+#[test]
+fn concurrent_inserts_keep_the_links_made_to_them_meanwhile() {
+    let n = 300;
+    let line: Vec<f32> = (1..=n).flat_map(|i| [i as f32, -(i as f32)]).collect();
+    let ends = [[0.0, 0.0], [n as f32, -(n as f32)], [2.0 * n as f32, -2.0 * n as f32]];
+    for build in 0..1000 {
+        let g = build_with(&line, 2, Metric::L2, 3);
+        for query in &ends {
+            let truth = brute_force(&line, 2, Metric::L2, query, 1);
+            let found = g.search(query, 1, 40);
+            assert_eq!(found[0].id, truth[0], "build {build}, query {query:?}");
+        }
+    }
+}
+
 #[test]
 fn thousands_of_duplicates_stay_reachable() {
     let dim = 8;

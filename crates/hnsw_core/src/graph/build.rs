@@ -335,23 +335,7 @@ impl Graph {
             let max = self.max_degree(layer);
             let chosen = self.select_neighbours(&found, max);
             let parent = (layer == 0).then(|| self.join_tree(id, &found, entry.node));
-            {
-                let _guard = self.locks[id as usize].lock();
-                if layer == 0 {
-                    // The tree links (its parent, and children that joined since) stay
-                    // in front.
-                    let tree = self.layer0.tree(id as usize);
-                    let mut links = Vec::with_capacity(max);
-                    self.layer0.read(id as usize, &mut links);
-                    links.truncate(tree.pinned);
-                    let pinned = links.clone();
-                    links.extend(chosen.iter().filter(|c| !pinned.contains(c)));
-                    links.truncate(max);
-                    self.layer0.write_with_tree(id as usize, &links, tree);
-                } else {
-                    self.write_links_locked(id, layer, &chosen);
-                }
-            }
+            self.write_own_links(id, layer, &chosen, max);
             for &other in chosen.iter().filter(|&&c| Some(c) != parent) {
                 self.link_back(other, id, layer, max);
             }
@@ -364,6 +348,42 @@ impl Graph {
             if current.is_none_or(|e| level > e.level) {
                 *current = Some(EntryPoint { node: id, level });
             }
+        }
+    }
+
+    /// Writes node `id`'s own list on `layer`: its tree links first (its parent, and
+    /// children that joined since), then `chosen`, then the links other threads added
+    /// while it searched (they reached it from a layer above, or through the tree); a
+    /// list over `max` is re-selected with the heuristic, tree links kept. Overwriting
+    /// those back-links instead would leave the nodes behind them reachable only the
+    /// long way round, through the tree.
+    fn write_own_links(&self, id: u32, layer: usize, chosen: &[u32], max: usize) {
+        let _guard = self.locks[id as usize].lock();
+        let mut links = Vec::with_capacity(max + chosen.len());
+        self.read_links_locked(id, layer, &mut links);
+        let tree = if layer == 0 {
+            Some(self.layer0.tree(id as usize))
+        } else {
+            None
+        };
+        let pinned = tree.map_or(0, |t| t.pinned);
+        let added_meanwhile = links.split_off(pinned);
+        for &n in chosen.iter().chain(&added_meanwhile) {
+            if !links.contains(&n) {
+                links.push(n);
+            }
+        }
+        let base = self.vector(id);
+        prune(
+            &mut links,
+            pinned,
+            max,
+            |n| self.distance(base, self.vector(n)),
+            |a, b| self.distance(self.vector(a), self.vector(b)),
+        );
+        match tree {
+            Some(tree) => self.layer0.write_with_tree(id as usize, &links, tree),
+            None => self.write_links_locked(id, layer, &links),
         }
     }
 
