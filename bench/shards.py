@@ -12,7 +12,9 @@ each with hnsw_pg and its own index), LIMIT 10, ef_search 40. The forms measured
 
 Prints a table (median and p90 latency, queries/s on one connection, recall@10 against
 exact search) and writes bench/results/shards.{md,json}. Each shard's share of one query
-comes from EXPLAIN ANALYZE on the coordinator."""
+comes from EXPLAIN ANALYZE on the coordinator, and the statements each query sends a shard
+(each a round trip) from that shard's statement log. The foreign servers have
+`parallel_commit`, so the shards' COMMITs go out together."""
 
 import json
 import os
@@ -72,7 +74,8 @@ def set_up(base):
         c.execute(f"CREATE TABLE items (id int, embedding vector({dim})) PARTITION BY HASH (id)")
         for i, port in enumerate(SHARDS):
             c.execute(f"CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1',"
-                      f" port '{port}', dbname 'bench', extensions 'hnsw_pg', batch_size '1000')")
+                      f" port '{port}', dbname 'bench', extensions 'hnsw_pg', batch_size '1000',"
+                      " parallel_commit 'true')")
             c.execute(f"CREATE USER MAPPING FOR postgres SERVER shard{i} OPTIONS (user 'postgres')")
             c.execute(f"CREATE FOREIGN TABLE items_{i} PARTITION OF items FOR VALUES WITH"
                       f" (MODULUS {len(SHARDS)}, REMAINDER {i}) SERVER shard{i} OPTIONS (table_name 'items')")
@@ -132,6 +135,40 @@ def shard_times(c, sql, q):
     return times, plan["Execution Time"]
 
 
+def round_trips(sql, queries):
+    """What one query costs shard0: the statements the coordinator sends it per query
+    (each one round trip; a DECLARE's parse, bind and execute go in one) and their mean
+    server time, from shard0's statement log over `queries`, on a warmed connection."""
+    log = pathlib.Path(f"/tmp/hnsw_pg-shards-{SHARDS[0]}/server.log")
+    with connect(SHARDS[0]) as shard, connect(COORDINATOR) as c:
+        for q in queries[:5]:
+            c.execute(sql, {"q": q}, prepare=True).fetchall()
+        shard.execute("ALTER SYSTEM SET log_min_duration_statement = 0")
+        shard.execute("SELECT pg_reload_conf()")
+        time.sleep(0.2)
+        start = log.stat().st_size
+        for q in queries:
+            c.execute(sql, {"q": q}, prepare=True).fetchall()
+        shard.execute("ALTER SYSTEM RESET log_min_duration_statement")
+        shard.execute("SELECT pg_reload_conf()")
+    with log.open("rb") as f:
+        f.seek(start)
+        lines = f.read().decode(errors="replace").splitlines()
+    steps = {}
+    for line in lines:
+        if "duration: " not in line or "log_min_duration" in line or "pg_reload_conf" in line:
+            continue
+        ms = float(line.split("duration: ")[1].split(" ms")[0])
+        # "statement: FETCH 100 FROM c1", or "parse <unnamed>: DECLARE c1 CURSOR FOR"
+        phase, text = line.split(" ms  ", 1)[1].split(": ", 1)
+        phase = phase.split(" ")[0]
+        step = text.split(" ")[0]
+        count, total = steps.get(step, (0, 0.0))
+        steps[step] = (count + (phase in ("statement", "execute")), total + ms)
+    return {step: {"per_query": count / len(queries), "server_ms": total / max(count, 1)}
+            for step, (count, total) in steps.items()}
+
+
 def measure(base, queries, truth):
     rows = []
     for name, (sql, how) in FORMS.items():
@@ -153,9 +190,15 @@ def measure(base, queries, truth):
                      "recall": recall(found, truth), "shard_scan_ms": per_shard,
                      "explain_execution_ms": execution})
         r = rows[-1]
+        if how is not None:
+            r["shard0_round_trips"] = round_trips(sql, queries[:20])
         print(f"  {len(base):>7,} rows  {name:30s} p50 {r['p50_ms']:6.2f} ms  p90 {r['p90_ms']:6.2f} ms"
               f"  {r['qps']:6.0f} q/s  recall {r['recall']:.3f}  foreign scans (ms) "
               + ", ".join(f"{t:.2f}" for t in per_shard), flush=True)
+        if "shard0_round_trips" in r:
+            print("      shard0 per query: " + ", ".join(
+                f"{step} x{v['per_query']:.1f} ({v['server_ms']:.3f} ms)"
+                for step, v in r["shard0_round_trips"].items()), flush=True)
     with connect(COORDINATOR) as admin:
         configure(admin, None)
     return rows
@@ -189,6 +232,13 @@ def main():
     for r in results:
         lines.append(f"| {r['rows']:,} | {r['form']} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['qps']:,.0f} |"
                      f" {r['recall']:.3f} | {', '.join(f'{t:.2f}' for t in r['shard_scan_ms'])} |")
+    lines += ["", "Statements the coordinator sends shard0 per query (each one round trip), with their mean"
+              " server time:", "", "| rows | form | statements |", "|---:|---|---|"]
+    for r in results:
+        if "shard0_round_trips" in r:
+            lines.append(f"| {r['rows']:,} | {r['form']} | " + ", ".join(
+                f"{step} x{v['per_query']:.1f} ({v['server_ms']:.3f} ms)"
+                for step, v in r["shard0_round_trips"].items()) + " |")
     (out / "shards.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

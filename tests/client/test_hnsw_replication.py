@@ -1,12 +1,15 @@
 """Streaming replication with WAL consistency checking: a hot standby attached before the
 index exists replays its build, inserts, deletes and VACUUMs, comparing every replayed
 generic-WAL page with the primary's full image (wal_consistency_checking = 'generic'; a
-mismatch stops the standby), and answers k-NN queries exactly as the primary does."""
+mismatch stops the standby), and answers k-NN queries exactly as the primary does, also
+while it replays."""
 
+import contextlib
 import os
 import pathlib
 import shutil
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -24,60 +27,128 @@ def as_postgres(*command, check=True):
     subprocess.run([*prefix, *command], check=check, stdout=subprocess.DEVNULL)
 
 
-def knn(conn, queries):
+def knn(conn, queries, table="rep"):
     conn.execute("SET enable_seqscan = off")
     return [
-        [row[0] for row in conn.execute("SELECT id FROM rep ORDER BY v <-> %s LIMIT 10", (q,)).fetchall()]
+        [row[0] for row in conn.execute(f"SELECT id FROM {table} ORDER BY v <-> %s LIMIT 10", (q,)).fetchall()]
         for q in queries
     ]
 
 
+@contextlib.contextmanager
+def standby(primary, primary_port, name, options=""):
+    """A hot standby of the primary, started from a base backup (WAL consistency checking
+    on the primary); yields its connection. On leaving, checks that its log shows a
+    consistent recovery and no FATAL, PANIC or inconsistent page."""
+    standby_port = primary_port + 100
+    standby = pathlib.Path(os.environ["HNSW_PG_CLUSTER_DIR"] + "-" + name)
+    shutil.rmtree(standby, ignore_errors=True)
+    primary.execute("ALTER SYSTEM SET wal_consistency_checking = 'generic'")
+    primary.execute("SELECT pg_reload_conf()")
+    primary.execute("CHECKPOINT")
+    as_postgres("mkdir", "-p", str(standby))
+    as_postgres(f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
+                "-D", str(standby / "data"), "-R", "-X", "stream")
+    as_postgres(f"{BIN}/pg_ctl", "-D", str(standby / "data"), "-l", str(standby / "server.log"), "-w",
+                "start", "-o", f"-p {standby_port} -k {standby} -c listen_addresses=127.0.0.1"
+                f" -c hot_standby=on {options}")
+    try:
+        with psycopg.connect(port=standby_port, autocommit=True) as replica:
+            register_vector(replica)
+            yield replica
+        # Read before stopping: a normal shutdown logs a FATAL for the WAL receiver.
+        log = (standby / "server.log").read_text()
+    finally:
+        as_postgres(f"{BIN}/pg_ctl", "-D", str(standby / "data"), "-m", "fast", "-w", "stop", check=False)
+        shutil.rmtree(standby, ignore_errors=True)
+        primary.execute("ALTER SYSTEM RESET wal_consistency_checking")
+        primary.execute("SELECT pg_reload_conf()")
+    assert "FATAL" not in log and "PANIC" not in log and "inconsistent page" not in log, log[-2000:]
+    assert "consistent recovery state reached" in log, log[-2000:]
+
+
+def catch_up(primary, replica):
+    lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + 60
+    while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
+        assert time.monotonic() < deadline, "the standby did not catch up"
+        time.sleep(0.05)
+
+
 def test_standby_replays_and_matches_the_primary():
     primary_port = int(os.environ["PGPORT"])
-    standby_port = primary_port + 100
-    standby = pathlib.Path(os.environ["HNSW_PG_CLUSTER_DIR"] + "-standby")
-    shutil.rmtree(standby, ignore_errors=True)
     rng = np.random.default_rng(11)
     queries = rng.standard_normal((20, DIM)).astype(np.float32)
     with psycopg.connect(autocommit=True) as primary:
         register_vector(primary)
-        primary.execute("ALTER SYSTEM SET wal_consistency_checking = 'generic'")
-        primary.execute("SELECT pg_reload_conf()")
         primary.execute("DROP TABLE IF EXISTS rep")
         primary.execute(f"CREATE TABLE rep (id int PRIMARY KEY, v vector({DIM}))")
-        primary.execute("CHECKPOINT")
-        as_postgres("mkdir", "-p", str(standby))
-        as_postgres(f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
-                    "-D", str(standby / "data"), "-R", "-X", "stream")
-        as_postgres(f"{BIN}/pg_ctl", "-D", str(standby / "data"), "-l", str(standby / "server.log"), "-w",
-                    "start", "-o", f"-p {standby_port} -k {standby} -c listen_addresses=127.0.0.1 -c hot_standby=on")
-        try:
-            with psycopg.connect(port=standby_port, autocommit=True) as replica:
-                register_vector(replica)
-                next_id = 0
-                for round_ in range(ROUNDS):
-                    rows = rng.standard_normal((400, DIM)).astype(np.float32)
-                    with primary.cursor() as cur:
-                        cur.executemany("INSERT INTO rep VALUES (%s, %s)",
-                                        [(next_id + i, v) for i, v in enumerate(rows)])
-                    next_id += len(rows)
-                    if round_ == 0:
-                        primary.execute("CREATE INDEX rep_v ON rep USING hnsw (v)")
-                    primary.execute("DELETE FROM rep WHERE id %% 7 = %s", (round_,))
-                    primary.execute("VACUUM rep")
-                    lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-                    deadline = time.monotonic() + 60
-                    while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
-                        assert time.monotonic() < deadline, "the standby did not catch up"
-                        time.sleep(0.05)
-                    assert replica.execute("SELECT 1").fetchone()[0] == 1
-                    assert knn(replica, queries) == knn(primary, queries), f"round {round_}"
-            # Read before stopping: a normal shutdown logs a FATAL for the WAL receiver.
-            log = (standby / "server.log").read_text()
-        finally:
-            as_postgres(f"{BIN}/pg_ctl", "-D", str(standby / "data"), "-m", "fast", "-w", "stop", check=False)
-            shutil.rmtree(standby, ignore_errors=True)
-            primary.execute("ALTER SYSTEM RESET wal_consistency_checking")
-            primary.execute("SELECT pg_reload_conf()")
-        assert "FATAL" not in log and "PANIC" not in log and "inconsistent page" not in log, log[-2000:]
-        assert "consistent recovery state reached" in log, log[-2000:]
+        with standby(primary, primary_port, "standby") as replica:
+            next_id = 0
+            for round_ in range(ROUNDS):
+                rows = rng.standard_normal((400, DIM)).astype(np.float32)
+                with primary.cursor() as cur:
+                    cur.executemany("INSERT INTO rep VALUES (%s, %s)",
+                                    [(next_id + i, v) for i, v in enumerate(rows)])
+                next_id += len(rows)
+                if round_ == 0:
+                    primary.execute("CREATE INDEX rep_v ON rep USING hnsw (v)")
+                primary.execute("DELETE FROM rep WHERE id %% 7 = %s", (round_,))
+                primary.execute("VACUUM rep")
+                catch_up(primary, replica)
+                assert replica.execute("SELECT 1").fetchone()[0] == 1
+                assert knn(replica, queries) == knn(primary, queries), f"round {round_}"
+
+
+def test_standby_answers_while_the_primary_inserts_deletes_and_vacuums():
+    """Reads on the standby during replay of inserts, deletes, VACUUM repairs and slot
+    reuse (with hot_standby_feedback, as the README advises): every query returns its
+    whole LIMIT with no ERROR, and once caught up the answers equal the primary's."""
+    primary_port = int(os.environ["PGPORT"])
+    rng = np.random.default_rng(12)
+    queries = rng.standard_normal((20, DIM)).astype(np.float32)
+    with psycopg.connect(autocommit=True) as primary:
+        register_vector(primary)
+        primary.execute("DROP TABLE IF EXISTS rep_live")
+        primary.execute(f"CREATE TABLE rep_live (id int PRIMARY KEY, v vector({DIM}))")
+        with primary.cursor() as cur:
+            cur.executemany("INSERT INTO rep_live VALUES (%s, %s)",
+                            [(i, v) for i, v in enumerate(rng.standard_normal((2000, DIM)).astype(np.float32))])
+        primary.execute("CREATE INDEX rep_live_v ON rep_live USING hnsw (v)")
+        with standby(primary, primary_port, "standby-live", "-c hot_standby_feedback=on") as replica:
+            catch_up(primary, replica)
+            errors, done = [], threading.Event()
+
+            def write():
+                try:
+                    with psycopg.connect(autocommit=True) as writer:
+                        register_vector(writer)
+                        next_id = 2000
+                        for round_ in range(ROUNDS):
+                            rows = rng.standard_normal((300, DIM)).astype(np.float32)
+                            with writer.cursor() as cur:
+                                cur.executemany("INSERT INTO rep_live VALUES (%s, %s)",
+                                                [(next_id + i, v) for i, v in enumerate(rows)])
+                            next_id += len(rows)
+                            writer.execute("DELETE FROM rep_live WHERE id %% 5 = %s", (round_,))
+                            writer.execute("VACUUM rep_live")
+                except Exception as e:  # reported by the main thread
+                    errors.append(e)
+                finally:
+                    done.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            replica.execute("SET enable_seqscan = off")
+            answered = 0
+            while not done.is_set() or answered < 50:
+                q = queries[answered % len(queries)]
+                rows = replica.execute("SELECT id FROM rep_live ORDER BY v <-> %s LIMIT 10", (q,)).fetchall()
+                assert len(rows) == 10, f"query {answered}: {len(rows)} rows"
+                answered += 1
+            writer.join()
+            assert not errors, errors
+            catch_up(primary, replica)
+            assert knn(replica, queries, "rep_live") == knn(primary, queries, "rep_live")
+            check = replica.execute("SELECT count(*) FROM hnsw_pg_check('rep_live_v')").fetchone()[0]
+            assert check == 0, replica.execute("SELECT * FROM hnsw_pg_check('rep_live_v')").fetchall()

@@ -55,7 +55,7 @@ def shards():
                 # `extensions` lets the distance operator's ORDER BY run on the shard.
                 c.execute(f"CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw OPTIONS"
                           f" (host '127.0.0.1', port '{params['port']}', dbname '{params['dbname']}',"
-                          f" extensions 'hnsw_pg', batch_size '500')")
+                          f" extensions 'hnsw_pg', batch_size '500', parallel_commit 'true')")
                 c.execute(f"CREATE USER MAPPING FOR postgres SERVER shard{i} OPTIONS (user 'postgres')")
                 c.execute(f"CREATE FOREIGN TABLE items_{i} PARTITION OF items"
                           f" FOR VALUES WITH (MODULUS {len(shard_params)}, REMAINDER {i})"

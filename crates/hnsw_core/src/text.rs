@@ -120,7 +120,10 @@ pub fn format_vector(values: &[f32]) -> String {
 }
 
 /// Appends the shortest round-trip text of `x`, laid out like Postgres' `float4out`.
+/// Nothing is allocated: the digits go through a buffer on the stack (this runs once per
+/// element of every vector a query returns as text).
 pub fn push_float(out: &mut String, x: f32) {
+    use std::fmt::Write;
     if x.is_nan() {
         out.push_str("NaN");
         return;
@@ -130,8 +133,12 @@ pub fn push_float(out: &mut String, x: f32) {
         return;
     }
     // `{:e}` gives the shortest digits that round-trip, as "-1.2345e-7".
-    let sci = format!("{x:e}");
-    let (mantissa, exponent) = sci.split_once('e').expect("LowerExp always writes an 'e'");
+    let mut sci = StackText::default();
+    write!(sci, "{x:e}").expect("an f32 in LowerExp fits the buffer");
+    let (mantissa, exponent) = sci
+        .as_str()
+        .split_once('e')
+        .expect("LowerExp always writes an 'e'");
     let exponent: i32 = exponent
         .parse()
         .expect("LowerExp writes an integer exponent");
@@ -139,18 +146,57 @@ pub fn push_float(out: &mut String, x: f32) {
         Some(m) => ("-", m),
         None => ("", mantissa),
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut digits = StackText::default();
+    mantissa
+        .chars()
+        .filter(|c| *c != '.')
+        .for_each(|c| digits.push(c as u8));
+    let digits = digits.as_str();
     out.push_str(sign);
     if (-4..6).contains(&exponent) {
-        push_fixed(out, &digits, exponent);
+        push_fixed(out, digits, exponent);
     } else {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        out.push_str(&format!("e{exp_sign}{:02}", exponent.abs()));
+        out.push_str(if exponent < 0 { "e-" } else { "e+" });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        write!(out, "{magnitude}").expect("writing to a String cannot fail");
+    }
+}
+
+/// ASCII text on the stack, long enough for any f32 in LowerExp ("-1.2345678e-45").
+#[derive(Default)]
+struct StackText {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl StackText {
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("only ASCII is pushed")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() || !s.is_ascii() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
