@@ -119,11 +119,11 @@ pub fn format_vector(values: &[f32]) -> String {
     out
 }
 
-/// Appends the shortest round-trip text of `x`, laid out like Postgres' `float4out`.
-/// Nothing is allocated: the digits go through a buffer on the stack (this runs once per
-/// element of every vector a query returns as text).
+/// Appends the text of `x` exactly as Postgres' `float4out` (and so pgvector) writes it:
+/// the shortest digits that lie strictly inside `x`'s rounding interval, the one nearest
+/// `x` among them, laid out fixed from 1e-4 to below 1e6 and with an exponent otherwise.
+/// Nothing is allocated (this runs once per element of every vector returned as text).
 pub fn push_float(out: &mut String, x: f32) {
-    use std::fmt::Write;
     if x.is_nan() {
         out.push_str("NaN");
         return;
@@ -132,27 +132,29 @@ pub fn push_float(out: &mut String, x: f32) {
         out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
         return;
     }
-    // `{:e}` gives the shortest digits that round-trip, as "-1.2345e-7".
-    let mut sci = StackText::default();
-    write!(sci, "{x:e}").expect("an f32 in LowerExp fits the buffer");
-    let (mantissa, exponent) = sci
-        .as_str()
-        .split_once('e')
-        .expect("LowerExp always writes an 'e'");
-    let exponent: i32 = exponent
-        .parse()
-        .expect("LowerExp writes an integer exponent");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let mut digits = StackText::default();
-    mantissa
-        .chars()
-        .filter(|c| *c != '.')
-        .for_each(|c| digits.push(c as u8));
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let x = x.abs();
+    let mut ryu = ryu::Buffer::new();
+    let mut digits = Digits::from_text(ryu.format_finite(x));
+    // Ryu also takes a bound itself when the mantissa is even; Postgres never does, and
+    // writes the nearest decimal with more digits instead (97508896 is "9.7508896e+07",
+    // not "9.75089e+07", which lies halfway to the next float).
+    if x != 0.0 && digits.is_bound_of(x) {
+        for precision in digits.len()..=12 {
+            let mut text = StackText::default();
+            std::fmt::Write::write_fmt(&mut text, format_args!("{x:.precision$e}"))
+                .expect("a float in LowerExp fits the buffer");
+            let candidate = Digits::from_text(text.as_str());
+            if text.as_str().parse::<f32>() == Ok(x) && !candidate.is_bound_of(x) {
+                digits = candidate;
+                break;
+            }
+        }
+    }
+    let exponent = digits.exponent;
     let digits = digits.as_str();
-    out.push_str(sign);
     if (-4..6).contains(&exponent) {
         push_fixed(out, digits, exponent);
     } else {
@@ -166,14 +168,102 @@ pub fn push_float(out: &mut String, x: f32) {
         if magnitude < 10 {
             out.push('0');
         }
-        write!(out, "{magnitude}").expect("writing to a String cannot fail");
+        std::fmt::Write::write_fmt(out, format_args!("{magnitude}"))
+            .expect("writing to a String cannot fail");
     }
 }
 
-/// ASCII text on the stack, long enough for any f32 in LowerExp ("-1.2345678e-45").
+/// A non-negative decimal d1.d2d3... x 10^exponent, its significant digits on the stack.
+struct Digits {
+    digits: StackText,
+    exponent: i32,
+}
+
+impl Digits {
+    /// Reads "0.0001", "15000000000.0", "1e30" or "1.2345e-7" (Ryu's and LowerExp's forms).
+    fn from_text(text: &str) -> Digits {
+        let (mantissa, scale) = match text.split_once('e') {
+            Some((m, e)) => (m, e.parse::<i32>().expect("an integer exponent")),
+            None => (text, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let mut all = StackText::default();
+        whole.bytes().chain(fraction.bytes()).for_each(|b| all.push(b));
+        let text = all.as_str();
+        let significant = text.trim_start_matches('0');
+        let leading_zeros = (text.len() - significant.len()) as i32;
+        let mut digits = StackText::default();
+        match significant.trim_end_matches('0') {
+            "" => digits.push(b'0'),
+            d => d.bytes().for_each(|b| digits.push(b)),
+        }
+        let exponent = if digits.as_str() == "0" {
+            0
+        } else {
+            whole.len() as i32 - 1 - leading_zeros + scale
+        };
+        Digits { digits, exponent }
+    }
+
+    fn as_str(&self) -> &str {
+        self.digits.as_str()
+    }
+
+    fn len(&self) -> usize {
+        self.digits.len
+    }
+
+    /// Whether this decimal is exactly one end of the interval of reals that round to `x`
+    /// (positive and finite): halfway to the next float up, or to the next one down.
+    fn is_bound_of(&self, x: f32) -> bool {
+        let bits = x.to_bits();
+        let (field, fraction) = (bits >> 23, bits & 0x7f_ffff);
+        let (m2, e2) = if field == 0 {
+            (fraction as u64, -149)
+        } else {
+            ((fraction | 0x80_0000) as u64, field as i32 - 150)
+        };
+        // x = m2 * 2^e2; each bound as an odd integer times a power of two.
+        let upper = (2 * m2 + 1, e2 - 1);
+        let lower = if fraction == 0 && field > 1 {
+            (4 * m2 - 1, e2 - 2) // the float below is nearer at a power of two
+        } else {
+            (2 * m2 - 1, e2 - 1)
+        };
+        let value: u64 = self.as_str().parse().expect("at most 17 digits");
+        let scale = self.exponent - (self.len() as i32 - 1);
+        [upper, lower]
+            .iter()
+            .any(|&(odd, twos)| decimal_is_dyadic(value, scale, odd, twos))
+    }
+}
+
+/// Whether value * 10^scale equals odd * 2^twos exactly (odd is odd and below 2^26).
+fn decimal_is_dyadic(value: u64, scale: i32, odd: u64, twos: i32) -> bool {
+    // value * 10^scale = (value * 5^scale) * 2^scale: find its odd part and power of two.
+    let fives = 5u64.checked_pow(scale.unsigned_abs());
+    let Some(fives) = fives else {
+        return false; // 5^|scale| beyond u64 leaves an odd part far above 2^26
+    };
+    let whole = if scale >= 0 {
+        match value.checked_mul(fives) {
+            Some(w) => w,
+            None => return false,
+        }
+    } else if value % fives == 0 {
+        value / fives
+    } else {
+        return false; // a factor of 5 in the denominator: not a dyadic rational
+    };
+    let shift = whole.trailing_zeros();
+    whole >> shift == odd && scale + shift as i32 == twos
+}
+
+/// ASCII text on the stack: a float's digits in any of the forms above (at most 16
+/// characters from Ryu, 18 from LowerExp with 12 digits).
 #[derive(Default)]
 struct StackText {
-    bytes: [u8; 24],
+    bytes: [u8; 32],
     len: usize,
 }
 

@@ -36,6 +36,12 @@ fn formats_like_float4out() {
     assert_eq!(fmt1(f32::MAX), "3.4028235e+38");
     assert_eq!(fmt1(f32::MIN_POSITIVE), "1.1754944e-38");
     assert_eq!(fmt1(1e-45), "1e-45");
+    // Two shortest candidates equally near: the even last digit, as float4out.
+    assert_eq!(fmt1(5.191_406_25), "5.1914062");
+    // The shortest digits lie exactly halfway to the next float: float4out takes more.
+    assert_eq!(fmt1(97_508_896.0), "9.7508896e+07");
+    assert_eq!(fmt1(-36_013_312.0), "-3.6013312e+07");
+    assert_eq!(fmt1(4.933_919_7e9), "4.9339197e+09");
 }
 
 proptest! {

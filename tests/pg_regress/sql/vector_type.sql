@@ -5,6 +5,16 @@ SELECT '  [ 1 , -2.5 ,3e2 ]  '::vector;
 SELECT '[1.5e-7,0.00001,0.0001,123456,1234567,-0]'::vector;
 SELECT '[3.4028235e38,-3.4028235e38,1e-45]'::vector;
 SELECT '[0.1,0.33333334]'::vector;
+-- Each element prints as float4out prints it, ties between two shortest forms included
+-- (5.19140625 lies exactly between 5.1914062 and 5.1914063).
+SELECT '[5.19140625,0.3,1e-45]'::vector, 5.19140625::float4;
+SELECT count(*) AS differ FROM (
+  SELECT ((CASE WHEN random() < 0.5 THEN -1 ELSE 1 END) * greatest(random(), 0.01)
+          * 10 ^ (random() * 74 - 36))::float4 AS f
+  FROM generate_series(1, 200000)
+  UNION ALL
+  SELECT (i % 1000000 / 1000.0)::float4 FROM generate_series(1, 100000) i
+) t WHERE ARRAY[f]::vector::text <> '[' || f::text || ']';
 SELECT '[1,2,3]'::vector(3);
 SELECT vector_dims('[1,2,3,4,5,6,7,8,9]'::vector);
 SELECT NULL::vector;
