@@ -2,8 +2,10 @@
 and cached under target/data/ (a fresh clone needs nothing beside it):
 
 - fashion-mnist-784-10k: the first 10,000 training images of Fashion-MNIST (MIT) as base
-  rows and the first 1,000 test images as queries, uint8 pixels, L2 ground truth; from
-  Debian's dataset-fashion-mnist, installed here if missing (setup runs as root).
+  rows and the first 1,000 test images as queries, uint8 pixels, L2 ground truth, and
+  each image's class (0 to 9: T-shirt, trouser, ... ankle boot) in base_labels.npy and
+  query_labels.npy; from Debian's dataset-fashion-mnist, installed here if missing (setup
+  runs as root).
 - wordnet-tfidf-10k: sparse vectors (sparsevec literals, one a line) of TF-IDF term
   weights of WordNet 3.0 glosses (Debian's wordnet-base, installed here if missing): the
   first 10,000 noun glosses as base rows, 500 verb glosses as queries; one dimension per
@@ -34,6 +36,13 @@ def idx_images(path):
         raw = f.read()
     count, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
     return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows * cols)
+
+
+def idx_labels(path):
+    """An IDX label file: magic and count as big-endian int32, then one uint8 a label."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    return np.frombuffer(raw, dtype=np.uint8, offset=8)
 
 
 def apt_install(package):
@@ -100,16 +109,24 @@ def wordnet_tfidf_10k():
 
 def fashion_mnist_10k():
     folder = CACHE / "fashion-mnist-784-10k"
-    if (folder / "gt_dist.npy").exists():
+    if (folder / "gt_dist.npy").exists() and (folder / "query_labels.npy").exists():
         return folder
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+    if not (FASHION_DIR / "train-labels-idx1-ubyte.gz").exists():
         apt_install(FASHION_PACKAGE)
     train = idx_images(FASHION_DIR / "train-images-idx3-ubyte.gz")[:10_000]
     test = idx_images(FASHION_DIR / "t10k-images-idx3-ubyte.gz")[:1_000]
+    train_labels = idx_labels(FASHION_DIR / "train-labels-idx1-ubyte.gz")[:10_000]
+    test_labels = idx_labels(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")[:1_000]
+    if (folder / "gt_dist.npy").exists():
+        # A cache from before the labels: add them.
+        np.save(folder / "base_labels.npy", train_labels)
+        np.save(folder / "query_labels.npy", test_labels)
+        return folder
     ids, dists = ground_truth(train.astype(np.float32), test.astype(np.float32), "l2")
 
     def write(partial):
-        for name, array in (("base", train), ("query", test), ("gt_ids", ids), ("gt_dist", dists)):
+        for name, array in (("base", train), ("query", test), ("gt_ids", ids), ("gt_dist", dists),
+                            ("base_labels", train_labels), ("query_labels", test_labels)):
             np.save(partial / f"{name}.npy", array)
 
     return publish(folder, write)

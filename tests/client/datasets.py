@@ -32,6 +32,11 @@ def truth(name):
     return np.load(folder(name) / "gt_ids.npy")
 
 
+def labels(name, part):
+    """A labelled set's class of each row of `part` ("base" or "query")."""
+    return np.load(folder(name) / f"{part}_labels.npy")
+
+
 def sparse_lines(name, part):
     """A sparse set's `part` ("base" or "query"): sparsevec literals, one per row."""
     return (folder(name) / f"{part}.txt").read_text().splitlines()
