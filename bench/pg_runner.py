@@ -234,10 +234,12 @@ def filter_plans(conns, ds, queries, truths, ef):
     set_all(conns, "hnsw.ef_search", ef)
     out = {}
     for label, bound in FILTERS.items():
-        sql = knn_sql(ds.metric, f"WHERE category < {bound}")
         truth = truths[label]
         out[label] = {name: {} for name in conns}
         for variant, settings in PLAN_VARIANTS.items():
+            # A statement text of its own per variant: a prepared statement keeps the plan
+            # it was prepared with, whatever enable_* says later.
+            sql = knn_sql(ds.metric, f"WHERE category < {bound}") + f" /* {variant} plan */"
             for key, value in settings.items():
                 set_all(conns, key, value)
             for name, c in conns.items():
