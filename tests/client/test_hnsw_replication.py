@@ -75,6 +75,11 @@ def catch_up(primary, replica):
         time.sleep(0.05)
 
 
+def insert_rows(conn, table, first_id, rows):
+    with conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO {table} VALUES (%s, %s)", [(first_id + i, v) for i, v in enumerate(rows)])
+
+
 def test_standby_replays_and_matches_the_primary():
     primary_port = int(os.environ["PGPORT"])
     rng = np.random.default_rng(11)
@@ -87,9 +92,7 @@ def test_standby_replays_and_matches_the_primary():
             next_id = 0
             for round_ in range(ROUNDS):
                 rows = rng.standard_normal((400, DIM)).astype(np.float32)
-                with primary.cursor() as cur:
-                    cur.executemany("INSERT INTO rep VALUES (%s, %s)",
-                                    [(next_id + i, v) for i, v in enumerate(rows)])
+                insert_rows(primary, "rep", next_id, rows)
                 next_id += len(rows)
                 if round_ == 0:
                     primary.execute("CREATE INDEX rep_v ON rep USING hnsw (v)")
@@ -111,9 +114,7 @@ def test_standby_answers_while_the_primary_inserts_deletes_and_vacuums():
         register_vector(primary)
         primary.execute("DROP TABLE IF EXISTS rep_live")
         primary.execute(f"CREATE TABLE rep_live (id int PRIMARY KEY, v vector({DIM}))")
-        with primary.cursor() as cur:
-            cur.executemany("INSERT INTO rep_live VALUES (%s, %s)",
-                            [(i, v) for i, v in enumerate(rng.standard_normal((2000, DIM)).astype(np.float32))])
+        insert_rows(primary, "rep_live", 0, rng.standard_normal((2000, DIM)).astype(np.float32))
         primary.execute("CREATE INDEX rep_live_v ON rep_live USING hnsw (v)")
         with standby(primary, primary_port, "standby-live", "-c hot_standby_feedback=on") as replica:
             catch_up(primary, replica)
@@ -126,9 +127,7 @@ def test_standby_answers_while_the_primary_inserts_deletes_and_vacuums():
                         next_id = 2000
                         for round_ in range(ROUNDS):
                             rows = rng.standard_normal((300, DIM)).astype(np.float32)
-                            with writer.cursor() as cur:
-                                cur.executemany("INSERT INTO rep_live VALUES (%s, %s)",
-                                                [(next_id + i, v) for i, v in enumerate(rows)])
+                            insert_rows(writer, "rep_live", next_id, rows)
                             next_id += len(rows)
                             writer.execute("DELETE FROM rep_live WHERE id %% 5 = %s", (round_,))
                             writer.execute("VACUUM rep_live")

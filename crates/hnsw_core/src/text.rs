@@ -188,7 +188,10 @@ impl Digits {
         };
         let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let mut all = StackText::default();
-        whole.bytes().chain(fraction.bytes()).for_each(|b| all.push(b));
+        whole
+            .bytes()
+            .chain(fraction.bytes())
+            .for_each(|b| all.push(b));
         let text = all.as_str();
         let significant = text.trim_start_matches('0');
         let leading_zeros = (text.len() - significant.len()) as i32;

@@ -286,7 +286,11 @@ fn half_precision_values_convert_exactly() {
 fn concurrent_inserts_keep_the_links_made_to_them_meanwhile() {
     let n = 300;
     let line: Vec<f32> = (1..=n).flat_map(|i| [i as f32, -(i as f32)]).collect();
-    let ends = [[0.0, 0.0], [n as f32, -(n as f32)], [2.0 * n as f32, -2.0 * n as f32]];
+    let ends = [
+        [0.0, 0.0],
+        [n as f32, -(n as f32)],
+        [2.0 * n as f32, -2.0 * n as f32],
+    ];
     for build in 0..1000 {
         let g = build_with(&line, 2, Metric::L2, 3);
         for query in &ends {

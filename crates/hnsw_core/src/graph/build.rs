@@ -373,14 +373,7 @@ impl Graph {
                 links.push(n);
             }
         }
-        let base = self.vector(id);
-        prune(
-            &mut links,
-            pinned,
-            max,
-            |n| self.distance(base, self.vector(n)),
-            |a, b| self.distance(self.vector(a), self.vector(b)),
-        );
+        self.prune_list(id, &mut links, pinned, max);
         match tree {
             Some(tree) => self.layer0.write_with_tree(id as usize, &links, tree),
             None => self.write_links_locked(id, layer, &links),
@@ -465,14 +458,20 @@ impl Graph {
         } else {
             0
         };
-        let base = self.vector(other);
+        self.prune_list(other, &mut links, pinned, max);
+        self.write_links_locked(other, layer, &links);
+    }
+
+    /// Cuts node `id`'s list to `max` (`tree::prune`: the first `pinned` stay, the rest
+    /// are re-selected by their distance to `id`).
+    fn prune_list(&self, id: u32, links: &mut Vec<u32>, pinned: usize, max: usize) {
+        let base = self.vector(id);
         prune(
-            &mut links,
+            links,
             pinned,
             max,
             |n| self.distance(base, self.vector(n)),
             |a, b| self.distance(self.vector(a), self.vector(b)),
         );
-        self.write_links_locked(other, layer, &links);
     }
 }
