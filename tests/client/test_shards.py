@@ -67,6 +67,10 @@ def shards():
             with connect(params) as s:
                 s.execute("CREATE INDEX items_v ON items USING hnsw (embedding vector_cosine_ops)")
                 s.execute("ANALYZE items")
+                # The README's set-up: a shard plans postgres_fdw's cursor for the few rows
+                # a k-NN query fetches, not for a tenth of its rows (which a 3k-row shard
+                # sorts exactly, where no hnsw setting applies).
+                s.execute(f"ALTER DATABASE {params['dbname']} SET cursor_tuple_fraction = 0.01")
         yield coordinator, shard_params
 
 
