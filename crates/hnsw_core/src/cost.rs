@@ -65,10 +65,12 @@ pub fn read_cost(element: Element, dims: usize, s: &Settings) -> f64 {
 /// each of their 2m layer-0 neighbours a visit and a distance (index pages hold vectors
 /// inline, so no out-of-line reads). A neighbour's visit counts as four
 /// index tuples: its page is pinned and locked and its vector read cold, and the visited
-/// set and the queue take their share, so a row costs nearly the same whatever the
-/// vectors' width: measured 5 to 7 µs a row past the first beam on GloVe 50d, wordnet 384d
-/// and Fashion-MNIST 784d alike (100k, 100k and 60k rows, filters no row passes), where a
-/// sequential scan spends 0.1 to 0.3 µs a row.
+/// set and the queue take their share. Measured: 5 to 7 µs a row past the first beam on
+/// GloVe 50d, wordnet 384d and Fashion-MNIST 784d alike (100k, 100k and 60k rows, filters
+/// no row passes), where a sequential scan spends 0.1 to 0.3 µs a row. The distance term
+/// still grows with the width (a row of 784 floats costs 2.25 times one of 50 at m 16),
+/// so wide vectors are charged more than they measured: a fit that put 50d, 384d and
+/// 784d on the faster plan in every case measured, not a model of the width.
 pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> f64 {
     const NEIGHBOUR_VISIT_TUPLES: f64 = 4.0;
     let neighbour = NEIGHBOUR_VISIT_TUPLES * s.cpu_index_tuple_cost
