@@ -38,7 +38,16 @@ fn sample_meta() -> Meta {
         free_hint: 0,
         record_pages: 0,
         record_end: 0,
+        packed_vectors: true,
     }
+}
+
+/// The layout of `dim`-element vectors, m `m`, in format 5 (`packed`) or format 4.
+fn layout_of(dim: usize, m: usize, element: Element, packed: bool) -> Layout {
+    Layout::of(&Meta {
+        packed_vectors: packed,
+        ..Meta::new(dim as u32, m as u16, 64, Metric::L2, element)
+    })
 }
 
 #[test]
@@ -108,6 +117,12 @@ fn meta_round_trips_and_rejects_foreign_pages() {
     .write(&mut v3);
     assert_eq!(hnsw_core::page::get_u16(&v3, 12) as usize, HEADER_SIZE + 96);
     assert_eq!(Meta::read(&v3).unwrap().record_end, 77);
+    // Versions before 5 keep whole vectors on a page: they read unpacked and stay so,
+    // as version 4, when written; a build's meta page is version 5, packed.
+    assert!(!read.packed_vectors);
+    assert_eq!(hnsw_core::page::get_u32(&v3, HEADER_SIZE + 4), 4);
+    assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), VERSION);
+    assert!(Meta::read(&page).unwrap().packed_vectors);
     // A sparsevec index's record pages are within their range.
     for (pages, ok) in [
         (0u16, false),
@@ -207,39 +222,84 @@ fn layouts_place_everything_inside_its_page_without_overlap() {
         (16000, 16),
         (16000, 100),
     ] {
-        let l = Layout::new(dim, m);
-        assert!(
-            l.group_nodes >= 1 && l.group_nodes % l.nodes_per_page == 0,
-            "{l:?}"
-        );
-        assert!(
-            l.group_pages <= 512 || l.group_nodes == l.nodes_per_page,
-            "{l:?}"
-        );
-        let nodes = 3 * l.group_nodes as u32 + 5;
-        let mut seen = HashSet::new();
-        for id in 0..nodes {
-            let (b, at) = l.node_location(id);
-            assert_eq!(l.block_kind(b).0, PageKind::Nodes);
-            assert!(at >= HEADER_SIZE && at + l.node_size <= HEADER_SIZE + CONTENT_SIZE);
-            assert!(seen.insert((b, at)), "node {id} overlaps");
-            let (vb, vat) = l.vector_location(id);
-            assert_eq!(l.block_kind(vb).0, PageKind::Vectors, "{l:?} id {id}");
-            if l.vectors_per_page > 0 {
-                assert!(vat + l.vector_size <= HEADER_SIZE + CONTENT_SIZE);
-            } else {
-                let last = vb + l.pages_per_vector as u32 - 1;
-                assert_eq!(l.block_kind(last).0, PageKind::Vectors);
+        for packed in [true, false] {
+            let l = layout_of(dim, m, Element::F32, packed);
+            assert!(
+                l.group_nodes >= 1 && l.group_nodes % l.nodes_per_page == 0,
+                "{l:?}"
+            );
+            assert!(
+                l.group_pages <= 512 || l.group_nodes == l.nodes_per_page,
+                "{l:?}"
+            );
+            let nodes = 3 * l.group_nodes as u32 + 5;
+            let mut seen = HashSet::new();
+            for id in 0..nodes {
+                let (b, at) = l.node_location(id);
+                assert_eq!(l.block_kind(b).0, PageKind::Nodes);
+                assert!(at >= HEADER_SIZE && at + l.node_size <= HEADER_SIZE + CONTENT_SIZE);
+                assert!(seen.insert((b, at)), "node {id} overlaps");
+                let (vb, vat) = l.vector_location(id);
+                assert_eq!(l.block_kind(vb).0, PageKind::Vectors, "{l:?} id {id}");
+                for part in l.vector_parts(id) {
+                    assert_eq!(
+                        l.block_kind(part.block).0,
+                        PageKind::Vectors,
+                        "{l:?} id {id}"
+                    );
+                }
+                if !packed && l.vectors_per_page > 0 {
+                    assert_eq!(l.vector_parts(id).count(), 1, "{l:?} id {id}");
+                }
+                assert!(seen.insert((vb, vat)), "vector {id} overlaps");
             }
-            assert!(seen.insert((vb, vat)), "vector {id} overlaps");
-        }
-        for slot in 0..(3 * l.upper_pages * l.uppers_per_page) as u32 {
-            let (b, at) = l.upper_location(slot);
-            assert_eq!(l.block_kind(b).0, PageKind::Upper);
-            assert!(at + l.upper_size <= HEADER_SIZE + CONTENT_SIZE);
-            assert!(seen.insert((b, at)), "slot {slot} overlaps");
+            for slot in 0..(3 * l.upper_pages * l.uppers_per_page) as u32 {
+                let (b, at) = l.upper_location(slot);
+                assert_eq!(l.block_kind(b).0, PageKind::Upper);
+                assert!(at + l.upper_size <= HEADER_SIZE + CONTENT_SIZE);
+                assert!(seen.insert((b, at)), "slot {slot} overlaps");
+            }
         }
     }
+}
+
+#[test]
+fn packed_vector_pages_leave_less_than_a_page_a_group_unused() {
+    for dim in [1usize, 7, 50, 384, 600, 784, 1021, 1536, 2041, 3072, 16_000] {
+        for element in [Element::F32, Element::F16] {
+            let packed = layout_of(dim, 16, element, true);
+            let stream = packed.group_nodes * packed.vector_size;
+            assert_eq!(
+                packed.vector_pages,
+                stream.div_ceil(CONTENT_SIZE),
+                "{packed:?}"
+            );
+            let whole = layout_of(dim, 16, element, false);
+            let per_node = |l: &Layout| l.vector_pages as f64 / l.group_nodes as f64;
+            assert!(
+                per_node(&packed) <= per_node(&whole),
+                "{element:?} dim {dim}"
+            );
+            // The vectors a page holds are those its bytes belong to.
+            let mut on_page = vec![Vec::new(); packed.vector_pages];
+            for id in 0..packed.group_nodes {
+                for part in packed.vector_parts(id as u32) {
+                    on_page[part.block as usize - 1 - packed.node_pages].push(id);
+                }
+            }
+            for (index, ids) in on_page.iter().enumerate() {
+                let listed: Vec<usize> = packed.vectors_on_page(0, index).collect();
+                assert_eq!(&listed, ids, "{element:?} dim {dim}, page {index}");
+            }
+        }
+    }
+    // Fashion-MNIST's 784 float32s (3,136 bytes) took a page for every two; packed, they
+    // take a page for every 2.6.
+    let fashion = layout_of(784, 16, Element::F32, true);
+    let unpacked = layout_of(784, 16, Element::F32, false);
+    let pages_a_node = |l: &Layout| l.vector_pages as f64 / l.group_nodes as f64;
+    assert!(pages_a_node(&fashion) < 0.39, "{fashion:?}");
+    assert!(pages_a_node(&unpacked) >= 0.5, "{unpacked:?}");
 }
 
 /// `vector` in the form an index of `element` stores it.
@@ -296,6 +356,10 @@ fn written_as(
 fn search_over_pages_equals_search_over_the_graph() {
     let cases = [
         (3000usize, 24usize, Element::F32, Metric::L2),
+        // 3,136 and 154 bytes: about two vectors in five and one in fifty run over a
+        // page boundary.
+        (2000, 784, Element::F32, Metric::L2),
+        (3000, 77, Element::F16, Metric::Cosine),
         (300, 3072, Element::F32, Metric::L2),
         (3000, 24, Element::F16, Metric::L2),
         (300, 5000, Element::F16, Metric::Cosine),
@@ -337,6 +401,8 @@ fn inserted_vectors_read_back_at_every_width() {
     // part full), and 12,000 floats span 6 pages: two units of an insert's vector write.
     let cases = [
         (24usize, Element::F32),
+        (784, Element::F32),
+        (77, Element::F16),
         (3072, Element::F32),
         (5000, Element::F32),
         (12_000, Element::F32),
@@ -395,8 +461,9 @@ fn inserted_vectors_read_back_at_every_width() {
 fn vector_parts_cover_each_vector_once() {
     let f32s = [1usize, 24, 2040, 2041, 3072, 16_000].map(|d| (d, Element::F32));
     let f16s = [1usize, 24, 4080, 4081, 16_000].map(|d| (d, Element::F16));
-    for (dim, element) in f32s.into_iter().chain(f16s) {
-        let layout = Layout::with_element(dim, 16, element);
+    let cases = f32s.into_iter().chain(f16s);
+    for ((dim, element), packed) in cases.flat_map(|c| [(c, true), (c, false)]) {
+        let layout = layout_of(dim, 16, element, packed);
         let mut owner = std::collections::HashMap::new();
         for id in 0..(3 * layout.group_nodes as u32) {
             let parts: Vec<_> = layout.vector_parts(id).collect();

@@ -3,8 +3,10 @@
 //! Block 0 is the meta page. The rest of the relation is a sequence of equal *groups* of
 //! pages; group g starts at block 1 + g * group_pages and holds, in order:
 //! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
-//! - vector pages: the same ids' vectors, several to a page, or one vector over several
-//!   whole pages when it is larger than a page;
+//! - vector pages: the same ids' vectors, end to end in one byte stream over the group's
+//!   vector pages, so a vector may start on one page and end on the next (format 5; older
+//!   formats kept whole vectors on a page, or one vector over whole pages when it was
+//!   larger than a page, and `Layout::of` reads them so);
 //! - upper pages: upper-layer slots, numbered densely in one sequence across groups;
 //! - record pages (sparse vectors only): the vectors themselves, variable-length records
 //!   packed one after another (see `records`); the vector pages hold each node's record
@@ -55,7 +57,9 @@ pub struct Layout {
     pub nodes_per_page: usize,
     /// Bytes of one vector (`Element::vector_bytes`).
     pub vector_size: usize,
-    /// Vectors sharing a page; 0 when one vector spans `pages_per_vector` pages.
+    /// Vectors end to end over the vector pages (format 5); otherwise whole vectors to a
+    /// page (`vectors_per_page` of them), or one over `pages_per_vector` whole pages.
+    pub packed: bool,
     pub vectors_per_page: usize,
     pub pages_per_vector: usize,
     /// Bytes of one upper-layer slot.
@@ -89,13 +93,14 @@ impl Layout {
         Layout::with_element(dim, m, Element::F32)
     }
 
-    /// The layout of the index `meta` describes.
+    /// The layout of the index `meta` describes (in its format version).
     pub fn of(meta: &super::Meta) -> Layout {
-        Layout::with_records(
+        Layout::build(
             meta.dim as usize,
             meta.m as usize,
             meta.element,
             meta.record_pages as usize,
+            meta.packed_vectors,
         )
     }
 
@@ -107,6 +112,10 @@ impl Layout {
     /// `record_pages` applies to variable-length vectors only (and is raised to the least
     /// that holds the largest record); fixed-width ones have none.
     pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
+        Layout::build(dim, m, element, record_pages, true)
+    }
+
+    fn build(dim: usize, m: usize, element: Element, record_pages: usize, packed: bool) -> Layout {
         assert!(dim >= 1 && m >= 2);
         let record_pages = if element.is_variable() {
             record_pages.max(super::records::MIN_RECORD_PAGES)
@@ -127,7 +136,9 @@ impl Layout {
         let uppers_per_page = CONTENT_SIZE / upper_size;
         let with_nodes = |nodes: usize| {
             let node_pages = nodes / nodes_per_page;
-            let vector_pages = if vectors_per_page > 0 {
+            let vector_pages = if packed {
+                (nodes * vector_size).div_ceil(CONTENT_SIZE)
+            } else if vectors_per_page > 0 {
                 nodes.div_ceil(vectors_per_page)
             } else {
                 nodes * pages_per_vector
@@ -155,6 +166,7 @@ impl Layout {
             node_size,
             nodes_per_page,
             vector_size,
+            packed,
             vectors_per_page,
             pages_per_vector,
             upper_size,
@@ -200,38 +212,77 @@ impl Layout {
         (g * self.group_nodes + within * self.nodes_per_page) as u32
     }
 
-    /// Block and offset where node `id`'s vector starts. A vector larger than a page
-    /// continues at offset HEADER_SIZE of the following pages, CONTENT_SIZE bytes a page.
-    pub fn vector_location(&self, id: u32) -> (u32, usize) {
+    /// Where node `id`'s vector starts in its group's vector stream: page `k` of the
+    /// group's vector pages holds stream bytes `[k * CONTENT_SIZE, (k + 1) * CONTENT_SIZE)`.
+    fn vector_position(&self, within_group: usize) -> usize {
+        let r = within_group;
+        if self.packed {
+            r * self.vector_size
+        } else if self.vectors_per_page > 0 {
+            (r / self.vectors_per_page) * CONTENT_SIZE
+                + (r % self.vectors_per_page) * self.vector_size
+        } else {
+            r * self.pages_per_vector * CONTENT_SIZE
+        }
+    }
+
+    /// The block of the group's first vector page, and node `id`'s stream position.
+    fn vector_start(&self, id: u32) -> (u32, usize) {
         let (g, r) = (
             id as usize / self.group_nodes,
             id as usize % self.group_nodes,
         );
-        let first = self.group_start(g) + self.node_pages as u32;
-        if self.vectors_per_page > 0 {
-            let block = first + (r / self.vectors_per_page) as u32;
-            (
-                block,
-                HEADER_SIZE + (r % self.vectors_per_page) * self.vector_size,
-            )
-        } else {
-            (first + (r * self.pages_per_vector) as u32, HEADER_SIZE)
-        }
+        (
+            self.group_start(g) + self.node_pages as u32,
+            self.vector_position(r),
+        )
     }
 
-    /// The pieces node `id`'s vector is stored in, in order: one when vectors share
-    /// pages, else one per page of its span (CONTENT_SIZE bytes each, the last shorter).
+    /// Block and offset where node `id`'s vector starts.
+    pub fn vector_location(&self, id: u32) -> (u32, usize) {
+        let (first, pos) = self.vector_start(id);
+        (
+            first + (pos / CONTENT_SIZE) as u32,
+            HEADER_SIZE + pos % CONTENT_SIZE,
+        )
+    }
+
+    /// The pieces node `id`'s vector is stored in, in order, one per page it touches: the
+    /// first from its start, the others from offset HEADER_SIZE of the following pages.
     pub fn vector_parts(&self, id: u32) -> impl Iterator<Item = VectorPart> {
-        let (first, at) = self.vector_location(id);
-        let size = self.vector_size;
-        (0..size.div_ceil(CONTENT_SIZE)).map(move |k| {
-            let start = k * CONTENT_SIZE;
+        let (first, start) = self.vector_start(id);
+        let end = start + self.vector_size;
+        let pages = start / CONTENT_SIZE..end.div_ceil(CONTENT_SIZE);
+        pages.map(move |k| {
+            let (from, to) = (start.max(k * CONTENT_SIZE), end.min((k + 1) * CONTENT_SIZE));
             VectorPart {
                 block: first + k as u32,
-                offset: if k == 0 { at } else { HEADER_SIZE },
-                bytes: start..(start + CONTENT_SIZE).min(size),
+                offset: HEADER_SIZE + from - k * CONTENT_SIZE,
+                bytes: from - start..to - start,
             }
         })
+    }
+
+    /// The node ids (of group `group`) whose vectors touch the group's vector page
+    /// number `index`.
+    pub fn vectors_on_page(&self, group: usize, index: usize) -> std::ops::Range<usize> {
+        let base = group * self.group_nodes;
+        let (first, last) = if self.packed {
+            let size = self.vector_size;
+            (
+                index * CONTENT_SIZE / size,
+                ((index + 1) * CONTENT_SIZE).div_ceil(size),
+            )
+        } else if self.vectors_per_page > 0 {
+            (
+                index * self.vectors_per_page,
+                (index + 1) * self.vectors_per_page,
+            )
+        } else {
+            let id = index / self.pages_per_vector;
+            (id, id + 1)
+        };
+        base + first.min(self.group_nodes)..base + last.min(self.group_nodes)
     }
 
     /// Block and offset of upper-layer slot `slot`.
@@ -272,7 +323,7 @@ impl Layout {
 
     /// Content bytes a vector page uses.
     pub fn vector_page_used(&self) -> usize {
-        if self.vectors_per_page > 0 {
+        if !self.packed && self.vectors_per_page > 0 {
             self.vectors_per_page * self.vector_size
         } else {
             CONTENT_SIZE

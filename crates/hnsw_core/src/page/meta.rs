@@ -9,10 +9,14 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-/// Version 4 adds record pages (sparse vectors); version 3 records the element type;
-/// version 2 (float32 only) reads as float32. Versions 2 and 3 read as version 4 without
-/// record pages, which is what they are.
-pub const VERSION: u32 = 4;
+/// Version 5 packs vectors end to end over a group's vector pages (`Layout`); version 4
+/// added record pages (sparse vectors); version 3 records the element type; version 2
+/// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
+/// read with that layout and keep their version when written (2 and 3 become 4, which is
+/// what they are, without record pages).
+pub const VERSION: u32 = 5;
+/// The last version that does not pack vectors.
+pub const UNPACKED_VERSION: u32 = 4;
 /// The oldest format version this build reads.
 pub const OLDEST_VERSION: u32 = 2;
 pub const META_SIZE: usize = 96;
@@ -47,6 +51,8 @@ pub struct Meta {
     pub record_pages: u16,
     /// The record stream position the next record goes at (or after).
     pub record_end: u64,
+    /// Vectors packed end to end (version 5 on; a build always packs).
+    pub packed_vectors: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +154,16 @@ impl Meta {
                 0
             },
             record_end: 0,
+            packed_vectors: true,
+        }
+    }
+
+    /// The format version this meta page is written as.
+    pub fn version(&self) -> u32 {
+        if self.packed_vectors {
+            VERSION
+        } else {
+            UNPACKED_VERSION
         }
     }
 
@@ -160,7 +176,7 @@ impl Meta {
     pub fn write(&self, page: &mut [u8]) {
         let c = &mut page[HEADER_SIZE..HEADER_SIZE + META_SIZE];
         put_u32(c, O_MAGIC, MAGIC);
-        put_u32(c, O_VERSION, VERSION);
+        put_u32(c, O_VERSION, self.version());
         put_u32(c, O_DIM, self.dim);
         put_u16(c, O_M, self.m);
         put_u16(c, O_EF, self.ef_construction);
@@ -240,6 +256,7 @@ impl Meta {
             free_hint: get_u32(c, O_FREE_HINT),
             record_pages,
             record_end,
+            packed_vectors: version > UNPACKED_VERSION,
         })
     }
 }

@@ -1,9 +1,10 @@
 //! Searching an index through its pages: the same search code as the build graph, reading
-//! neighbour lists and vectors (float32 or float16) from a `PageStore`.
+//! neighbour lists and vectors (float32 or float16) from a `PageStore`; a vector that
+//! runs over a page boundary (format 5 packs them end to end) is put together in a buffer.
 #![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
-use super::{records, Layout, Meta, PageStore, PAGES_AT_ONCE};
+use super::{records, Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
 use crate::distance::{kernels, Kernels};
 use crate::element::{f16, Element};
 use crate::graph::GraphRead;
@@ -70,31 +71,105 @@ impl<S: PageStore> PagedGraph<S> {
     }
 }
 
+/// How `distances_on_pages` reaches one vector: on one of the pages it holds, at an
+/// offset; over two of them (`pages[k]` from the offset to its end, then `pages[k + 1]`);
+/// or, larger than a page, on a copy read page by page.
+#[derive(Clone, Copy)]
+enum Place {
+    Page { k: usize, at: usize },
+    Split { k: usize, at: usize },
+    Copy,
+}
+
 impl<S: PageStore> PagedGraph<S> {
-    /// Appends the distances to `ids`, whose vectors each fit in a page, holding all
-    /// their pages at once and prefetching each vector a few ahead of the one computed.
-    fn distances_on_pages(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+    /// Appends the distances to the vectors of the first of `ids`, as many as have their
+    /// pages fit in PAGES_AT_ONCE, and returns how many it took. Their pages are all held at once
+    /// and each vector is prefetched a few ahead of the one computed; a vector that runs
+    /// over a page boundary is put together in a buffer first.
+    fn distances_on_pages(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) -> usize {
         let layout = &self.layout;
-        assert!(ids.len() <= PAGES_AT_ONCE);
-        let (mut blocks, mut offsets) = ([0u32; PAGES_AT_ONCE], [0usize; PAGES_AT_ONCE]);
-        for (i, &id) in ids.iter().enumerate() {
-            (blocks[i], offsets[i]) = layout.vector_location(id);
-        }
         let size = layout.vector_size;
-        self.store.with_pages(&blocks[..ids.len()], |pages| {
-            const AHEAD: usize = 2;
-            let vector_bytes = |i: usize| &pages[i][offsets[i]..offsets[i] + size];
-            for i in 0..AHEAD.min(ids.len()) {
-                prefetch(vector_bytes(i));
+        let mut blocks = [0u32; PAGES_AT_ONCE];
+        let mut places = [Place::Copy; PAGES_AT_ONCE];
+        let (mut pages, mut taken) = (0, 0);
+        for &id in ids.iter().take(PAGES_AT_ONCE) {
+            let (block, at) = layout.vector_location(id);
+            let (place, needs) = if size > CONTENT_SIZE {
+                (Place::Copy, 0)
+            } else if at + size <= HEADER_SIZE + CONTENT_SIZE {
+                (Place::Page { k: pages, at }, 1)
+            } else {
+                (Place::Split { k: pages, at }, 2)
+            };
+            if pages + needs > PAGES_AT_ONCE {
+                break;
             }
-            for i in 0..ids.len() {
-                if i + AHEAD < ids.len() {
-                    prefetch(vector_bytes(i + AHEAD));
+            for (k, b) in (pages..pages + needs).zip(block..) {
+                blocks[k] = b;
+            }
+            pages += needs;
+            places[taken] = place;
+            taken += 1;
+        }
+        let places = &places[..taken];
+        self.store.with_pages(&blocks[..pages], |pages| {
+            let mut joined = self.scratch.borrow_mut();
+            let fetch = |place: Place| match place {
+                Place::Page { k, at } => prefetch(&pages[k][at..at + size]),
+                Place::Split { k, at } => {
+                    prefetch(&pages[k][at..]);
+                    prefetch(&pages[k + 1][HEADER_SIZE..HEADER_SIZE + size]);
                 }
-                out.push(self.distance_on_bytes(query, vector_bytes(i)));
+                Place::Copy => {}
+            };
+            const AHEAD: usize = 2;
+            places.iter().take(AHEAD).for_each(|&p| fetch(p));
+            for (i, &place) in places.iter().enumerate() {
+                if let Some(&next) = places.get(i + AHEAD) {
+                    fetch(next);
+                }
+                let distance = match place {
+                    Place::Page { k, at } => {
+                        self.distance_on_bytes(query, &pages[k][at..at + size])
+                    }
+                    Place::Split { k, at } => {
+                        let head = &pages[k][at..HEADER_SIZE + CONTENT_SIZE];
+                        let tail = &pages[k + 1][HEADER_SIZE..HEADER_SIZE + size - head.len()];
+                        self.distance_on_bytes(query, join(&mut joined, head, tail))
+                    }
+                    Place::Copy => f32::NAN,
+                };
+                out.push(distance);
             }
         });
+        let first = out.len() - taken;
+        for (i, place) in places.iter().enumerate() {
+            if let Place::Copy = place {
+                out[first + i] = self.distance_on_copy(query, ids[i]);
+            }
+        }
+        taken
     }
+
+    /// The distance to node `id`'s vector, read into a buffer page by page.
+    fn distance_on_copy(&self, query: &[f32], id: u32) -> f32 {
+        let mut v = self.scratch.borrow_mut();
+        self.read_vector(id, &mut v);
+        self.meta.indexed_metric().distance(self.kernels, query, &v)
+    }
+}
+
+/// `head` then `tail` in `buffer`, as bytes that start 4-aligned.
+fn join<'a>(buffer: &'a mut Vec<f32>, head: &[u8], tail: &[u8]) -> &'a [u8] {
+    let len = head.len() + tail.len();
+    buffer.clear();
+    buffer.resize(len.div_ceil(4), 0.0);
+    // SAFETY: the floats' memory is `4 * buffer.len() >= len` initialised bytes, and any
+    // bytes written make valid floats.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr() as *mut u8, len) };
+    bytes[..head.len()].copy_from_slice(head);
+    bytes[head.len()..].copy_from_slice(tail);
+    bytes
 }
 
 impl<S: PageStore> PagedGraph<S> {
@@ -131,26 +206,23 @@ impl<S: PageStore> PagedGraph<S> {
 
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
-        if self.layout.vectors_per_page > 0 && !self.layout.element.is_variable() {
-            let mut out = Vec::with_capacity(1);
-            self.distances_on_pages(query, &[id], &mut out);
-            return out[0];
+        if self.layout.element.is_variable() {
+            return self.distance_on_copy(query, id);
         }
-        let mut v = self.scratch.borrow_mut();
-        self.read_vector(id, &mut v);
-        self.meta.indexed_metric().distance(self.kernels, query, &v)
+        let mut out = Vec::with_capacity(1);
+        self.distances_on_pages(query, &[id], &mut out);
+        out[0]
     }
 
     fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
-        let layout = &self.layout;
-        if layout.vectors_per_page == 0 || layout.element.is_variable() {
-            out.clear();
-            out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
+        out.clear();
+        if self.layout.element.is_variable() {
+            out.extend(ids.iter().map(|&id| self.distance_on_copy(query, id)));
             return;
         }
-        out.clear();
-        for chunk in ids.chunks(PAGES_AT_ONCE) {
-            self.distances_on_pages(query, chunk, out);
+        let mut done = 0;
+        while done < ids.len() {
+            done += self.distances_on_pages(query, &ids[done..], out);
         }
     }
 

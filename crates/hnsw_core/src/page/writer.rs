@@ -107,12 +107,8 @@ pub fn write_index(
                 set_page_used(&mut page, ids.len() as u16);
             }
             PageKind::Vectors if layout.element.is_variable() => {
-                let base = group * layout.group_nodes;
-                let first = base + (within - layout.node_pages) * layout.vectors_per_page;
-                let last = (first + layout.vectors_per_page)
-                    .min(base + layout.group_nodes)
-                    .min(n.max(first));
-                for id in first..last {
+                let ids = layout.vectors_on_page(group, within - layout.node_pages);
+                for id in ids.take_while(|&id| id < n) {
                     let (_, at) = layout.vector_location(id as u32);
                     put_u64(&mut page, at, positions[id]);
                 }
@@ -190,15 +186,10 @@ fn write_vectors(
     n: usize,
     page: &mut [u8],
 ) {
-    let base = group * layout.group_nodes;
-    let ids = if layout.vectors_per_page > 0 {
-        let first = base + index * layout.vectors_per_page;
-        first..(first + layout.vectors_per_page).min(base + layout.group_nodes)
-    } else {
-        let id = base + index / layout.pages_per_vector;
-        id..id + 1
-    };
-    for id in ids.take_while(|&id| id < n) {
+    for id in layout
+        .vectors_on_page(group, index)
+        .take_while(|&id| id < n)
+    {
         let vector = graph.vector(id as u32);
         for part in layout
             .vector_parts(id as u32)
