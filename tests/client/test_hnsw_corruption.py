@@ -118,7 +118,10 @@ def test_previous_format_reads_and_a_wrong_element_type_is_an_error():
                  for i in ("formats_v", "formats_h")]
 
     def edit(data):
-        # formats_v as format version 2 (no element type: its zero byte is float32's);
+        # formats_v as format version 2 (no element type: its zero byte is float32's;
+        # 4-d vectors of 16 bytes divide a page, so packed (version 5) and whole-vector
+        # (version 2 to 4) layouts place them alike: crates/hnsw_core/tests/format4.rs
+        # reads an index the format-4 build wrote);
         # formats_h's element type byte (+17) turned to float32.
         patch(data / files[0], 24 + 4, struct.pack("<I", 2))
         patch(data / files[1], 24 + 17, b"\x00")

@@ -39,7 +39,8 @@ const _: () = assert!(meta::META_SIZE <= CONTENT_SIZE);
 const _: () =
     assert!(layout::NODE_HEADER + 4 * crate::graph::MAX_LEVEL + 8 * MAX_M <= CONTENT_SIZE);
 const _: () = assert!(4 + 4 * MAX_M <= CONTENT_SIZE);
-// The largest vector spans a whole number of pages that a group can hold.
+// The largest vector fits in the pages a group holds (packed, it touches one more page
+// than it fills).
 const _: () = assert!((4 * crate::MAX_DIM).div_ceil(CONTENT_SIZE) <= 8);
 const _: () = assert!((crate::MAX_BITS / 8).div_ceil(CONTENT_SIZE) <= 8);
 

@@ -62,10 +62,16 @@ impl<S: PageStore> PagedGraph<S> {
             let pos = self.store.with_page(block, |p| records::position_at(p, at));
             return records::read(&self.store, &self.layout, pos, out);
         }
-        for part in self.layout.vector_parts(id) {
-            let end = part.offset + part.bytes.len();
-            self.store.with_page(part.block, |p| {
-                self.layout.element.decode(&p[part.offset..end], out)
+        // Up to PAGES_AT_ONCE pages are read under their locks together, so a vector that
+        // runs over a page boundary is read whole even while an insert rewrites its slot.
+        let parts: Vec<_> = self.layout.vector_parts(id).collect();
+        for run in parts.chunks(PAGES_AT_ONCE) {
+            let blocks: Vec<u32> = run.iter().map(|part| part.block).collect();
+            self.store.with_pages(&blocks, |pages| {
+                for (page, part) in pages.iter().zip(run) {
+                    let end = part.offset + part.bytes.len();
+                    self.layout.element.decode(&page[part.offset..end], out);
+                }
             });
         }
     }
