@@ -30,6 +30,9 @@ class Dataset:
     base: np.ndarray  # the table; row i has id i
     extra: np.ndarray  # inserted after the build; row j has id len(base) + j
     queries: np.ndarray
+    # Each row's and each query's class, where the set has them (Fashion-MNIST), else None.
+    base_labels: np.ndarray = None
+    query_labels: np.ndarray = None
 
     @property
     def dim(self):
@@ -91,6 +94,20 @@ def fashion():
     return pool, test[:HELD_OUT], "l2", f"Debian {FASHION_PACKAGE} (60k train + 10k test images)"
 
 
+def read_idx_labels(path):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=8).astype(np.int32)
+
+
+def fashion_labels():
+    """The class (0 to 9) of each row of fashion()'s pool and of each of its queries."""
+    fashion()  # installs the package if missing
+    train = read_idx_labels(FASHION_DIR / "train-labels-idx1-ubyte.gz")
+    test = read_idx_labels(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")
+    return np.concatenate([train, test[HELD_OUT:]]), test[:HELD_OUT]
+
+
+LABELS = {"fashion": fashion_labels}
 LOADERS = {"wordnet": wordnet, "wordnet-10k": wordnet_10k, "glove": glove, "fashion": fashion}
 DEFAULT_ROWS = {"wordnet": 100_000, "wordnet-10k": 9_000, "glove": 389_000, "fashion": 60_000}
 
@@ -103,4 +120,8 @@ def load(name, rows=None, queries=None, inserts=10_000):
     if rows > len(pool):
         raise SystemExit(f"{name} has {len(pool)} rows, {rows} asked for")
     qs = qs[:queries] if queries else qs
-    return Dataset(name, metric, source, pool[:rows], pool[rows:rows + inserts], qs)
+    ds = Dataset(name, metric, source, pool[:rows], pool[rows:rows + inserts], qs)
+    if name in LABELS:
+        pool_labels, query_labels = LABELS[name]()
+        ds.base_labels, ds.query_labels = pool_labels[:rows], query_labels[:len(qs)]
+    return ds

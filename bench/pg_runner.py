@@ -24,8 +24,29 @@ TABLE = "items"
 MIB = 2**20
 # Filtered queries: the rows whose category is below the bound (category = id % 1000).
 FILTERS = {"50%": 500, "10%": 100, "1%": 10, "0.1%": 1, "none": 0}
-# The plans of a filtered query: the planner's choice, and each one forced.
+# Label filters, where the set has classes (label = the row's class): each query's own
+# class, and another one (its class + 5, mod 10).
+LABEL_FILTERS = {"own class": 0, "other class": 5}
+# The plans of a filtered query: the planner's choice, and each one forced. Without a
+# btree on the filter column: the hnsw index (sequential scans off) or the exact plan (a
+# sequential scan and a sort; index scans off).
 PLAN_VARIANTS = {"chosen": {}, "index": {"enable_seqscan": "off"}, "exact": {"enable_indexscan": "off"}}
+# With a btree on it: the hnsw index (sorts off, so no plan that sorts can win), a bitmap
+# scan of the btree and a sort, or a sequential scan and a sort.
+BTREE_VARIANTS = {"chosen": {}, "index": {"enable_sort": "off"},
+                  "bitmap": {"enable_indexscan": "off", "enable_seqscan": "off"},
+                  "exact": {"enable_indexscan": "off", "enable_bitmapscan": "off"}}
+# A forced plan stops after this many seconds (and at least FORCED_MIN queries): exact
+# plans over 784-d rows take 150 ms a query.
+FORCED_BUDGET_S, FORCED_MIN = 4.0, 20
+BTREES = {"category": "items_category_btree", "label": "items_label_btree"}
+
+
+@dataclass(frozen=True)
+class Filter:
+    where: str  # the WHERE clause; a %s in it takes `args[i]` for query i
+    args: object  # one value per query, or None
+    truth: object  # exact filtered neighbours per query, or None when no row passes
 EXPLAINED = 100  # queries per ef whose server-side time EXPLAIN ANALYZE measures
 
 
@@ -71,14 +92,17 @@ def server_info(conn, engines_):
 
 def load(conn, ds):
     conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    labelled = ds.base_labels is not None
     conn.execute(f"CREATE TABLE {TABLE} (id int, embedding vector({ds.dim}),"
-                 f" category int GENERATED ALWAYS AS (id % 1000) STORED)")
+                 f" category int GENERATED ALWAYS AS (id % 1000) STORED"
+                 f"{', label int' if labelled else ''})")
     started = time.perf_counter()
+    columns = "id, embedding, label" if labelled else "id, embedding"
     with conn.cursor() as cur:
-        with cur.copy(f"COPY {TABLE} (id, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "vector"])
+        with cur.copy(f"COPY {TABLE} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "vector", "int4"] if labelled else ["int4", "vector"])
             for i in percent(range(len(ds.base)), "binary COPY", every=0.25):
-                copy.write_row((i, ds.base[i]))
+                copy.write_row((i, ds.base[i], int(ds.base_labels[i])) if labelled else (i, ds.base[i]))
     seconds = time.perf_counter() - started
     # Sets hint bits and the visibility map now, so the first build does not pay for them.
     conn.execute(f"VACUUM (ANALYZE) {TABLE}")
@@ -159,12 +183,18 @@ def drop(conn, index):
     conn.execute(f"DROP INDEX IF EXISTS {index}")
 
 
-def run_queries(conn, sql, queries):
+def run_queries(conn, sql, queries, args=None, budget_s=None, at_least=1):
+    """Runs `sql` for each query (`args[i]`, when given, goes first), stopping early once
+    `budget_s` seconds have passed and `at_least` queries have run."""
     found, latencies = [], []
-    for q in queries:
+    began = time.perf_counter()
+    for i, q in enumerate(queries):
         started = time.perf_counter()
-        found.append([r[0] for r in conn.execute(sql, (q,), prepare=True).fetchall()])
+        params = (q,) if args is None else (args[i], q)
+        found.append([r[0] for r in conn.execute(sql, params, prepare=True).fetchall()])
         latencies.append(time.perf_counter() - started)
+        if budget_s is not None and i + 1 >= at_least and started - began > budget_s:
+            break
     return found, np.array(latencies)
 
 
@@ -216,43 +246,63 @@ def sweep(conns, ds, queries, truth, efs, label, rounds=1):
     return points
 
 
-def plan_kind(c, sql, query):
-    """"index" when the query reads the hnsw index, "exact" otherwise (a scan and a sort)."""
-    plan = " ".join(r[0] for r in c.execute("EXPLAIN " + sql, (query,)).fetchall())
+def plan_kind(c, sql, params):
+    """"index" when the query reads the hnsw index, "bitmap" when it sorts what a bitmap
+    scan of a btree found, "btree" for a btree index scan and a sort, "exact" otherwise (a
+    sequential scan and a sort)."""
+    plan = " ".join(r[0] for r in c.execute("EXPLAIN " + sql, params).fetchall())
+    if "Bitmap Heap Scan" in plan:
+        return "bitmap"
+    if any(f"Index Scan using {b} " in plan for b in BTREES.values()):
+        return "btree"
     return "index" if "Index Scan using" in plan else "exact"
 
 
-def filter_plans(conns, ds, queries, truths, ef):
-    """Queries with a WHERE clause on another column (category below a bound, uncorrelated
-    with the vectors), each under the plan the planner chooses and under each plan forced
-    (the index with sequential scans off, the exact plan with index scans off), with
+def create_btrees(conn, columns):
+    """A btree on each of `columns` (category, and label where the table has it), analysed."""
+    for column in columns:
+        conn.execute(f"CREATE INDEX {BTREES[column]} ON {TABLE} ({column})")
+    conn.execute(f"ANALYZE {TABLE}")
+
+
+def drop_btrees(conn):
+    for name in BTREES.values():
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def filter_plans(conns, ds, queries, filters, ef, variants=PLAN_VARIANTS):
+    """Queries with a WHERE clause on another column (`filters`: label -> Filter), each
+    under the plan the planner chooses and under each plan `variants` forces, with
     iterative scans on in relaxed order (pgvector's recommended setting for filters,
-    hnsw_pg's default). `truths[label]` is None when no row passes. Returns
-    {filter: {engine: {variant: point}}}; a point has the plan, queries/s, recall@k (k
-    the rows that can pass, up to 10) and the mean rows returned."""
+    hnsw_pg's default). Returns {filter: {engine: {variant: point}}}; a point has the plan,
+    queries/s, recall@k (k the rows that can pass, up to 10) and the mean rows returned.
+    Forced plans run for FORCED_BUDGET_S at most."""
     set_all(conns, "hnsw.iterative_scan", "relaxed_order")
     set_all(conns, "hnsw.ef_search", ef)
     out = {}
-    for label, bound in FILTERS.items():
-        truth = truths[label]
+    for label, f in filters.items():
         out[label] = {name: {} for name in conns}
-        for variant, settings in PLAN_VARIANTS.items():
+        for variant, settings in variants.items():
             # A statement text of its own per variant: a prepared statement keeps the plan
             # it was prepared with, whatever enable_* says later.
-            sql = knn_sql(ds.metric, f"WHERE category < {bound}") + f" /* {variant} plan */"
+            sql = knn_sql(ds.metric, f.where) + f" /* {variant} plan */"
+            budget = None if variant == "chosen" else FORCED_BUDGET_S
             for key, value in settings.items():
                 set_all(conns, key, value)
             for name, c in conns.items():
-                run_queries(c, sql, queries[:5])
+                run_queries(c, sql, queries[:5], f.args)
                 started = time.perf_counter()
-                found, _ = run_queries(c, sql, queries)
-                point = {"plan": plan_kind(c, sql, queries[0]),
-                         "qps": len(queries) / (time.perf_counter() - started),
-                         "rows": float(np.mean([len(f) for f in found])),
-                         "recall": None if truth is None else recall(found, truth[:len(found)], k=truth.shape[1])}
+                found, _ = run_queries(c, sql, queries, f.args, budget, FORCED_MIN)
+                first = (queries[0],) if f.args is None else (f.args[0], queries[0])
+                point = {"plan": plan_kind(c, sql, first),
+                         "qps": len(found) / (time.perf_counter() - started),
+                         "queries": len(found),
+                         "rows": float(np.mean([len(x) for x in found])),
+                         "recall": None if f.truth is None
+                         else recall(found, f.truth[:len(found)], k=f.truth.shape[1])}
                 out[label][name][variant] = point
                 shown = "" if point["recall"] is None else f"recall {point['recall']:.3f}, "
-                say(f"      {name} filter {label:>4} {variant:>6} ({point['plan']}): {shown}"
+                say(f"      {name} filter {label:>11} {variant:>6} ({point['plan']}): {shown}"
                     f"{point['qps']:7.0f} queries/s, {point['rows']:.1f} rows")
             for key in settings:
                 set_all(conns, key, "DEFAULT")

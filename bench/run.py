@@ -71,9 +71,35 @@ def machine():
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem:.0f} GiB"
 
 
+def filter_sets(ds):
+    """The filtered queries: category below a bound (uncorrelated with the vectors), and
+    where the set has classes, each query's own class and another one. Each with its exact
+    neighbours among the rows that pass (cached)."""
+    ids = np.arange(len(ds.base))
+    queries = ds.queries[:FILTER_QUERIES]
+    filters = {}
+    for label, bound in pg_runner.FILTERS.items():
+        kept = ids[ids % 1000 < bound]
+        truth = None if not len(kept) else cached_knn(
+            f"{ds.name}-{len(ds.base)}-category-below-{bound}-of-1000", ds.base[kept], ds.queries,
+            ds.metric, k=min(10, len(kept)), ids=kept)[0]
+        name = "no row" if label == "none" else f"{label} of rows"
+        filters[name] = pg_runner.Filter(f"WHERE category < {bound}", None, truth)
+    if ds.base_labels is not None:
+        for label, shift in pg_runner.LABEL_FILTERS.items():
+            wanted = (ds.query_labels[:len(queries)] + shift) % 10
+            truth = np.zeros((len(queries), 10), dtype=np.int64)
+            for cls in np.unique(wanted):
+                kept, chosen = ids[ds.base_labels == cls], wanted == cls
+                truth[chosen] = cached_knn(f"{ds.name}-{len(ds.base)}-label-{cls}-{label.replace(' ', '-')}",
+                                           ds.base[kept], queries[chosen], ds.metric, ids=kept)[0]
+            filters[label] = pg_runner.Filter("WHERE label = %s", [int(x) for x in wanted], truth)
+    return filters
+
+
 def main():
     a = parse_args()
-    steps = Steps(13 if not a.no_hnswlib else 12)
+    steps = Steps(14 if not a.no_hnswlib else 13)
 
     steps.next(f"data: {a.dataset}, ground truth")
     ds = datasets.load(a.dataset, a.rows, a.queries, a.inserts)
@@ -151,21 +177,25 @@ def main():
     put("m16_2conn", {name: {"points": pts} for name, pts in m16_2conn.items()})
     ef40_recall(m16_2conn, "m16 two connections")
 
-    steps.next(f"filtered queries ({', '.join(pg_runner.FILTERS)} of rows), chosen and forced plans,"
-               f" ef_search {FILTER_EF}")
-    ids = np.arange(len(ds.base))
-    truths = {}
-    for label, bound in pg_runner.FILTERS.items():
-        kept = ids[ids % 1000 < bound]
-        truths[label] = None if not len(kept) else cached_knn(
-            f"{ds.name}-{len(ds.base)}-category-below-{bound}-of-1000", ds.base[kept], ds.queries,
-            ds.metric, k=min(10, len(kept)), ids=kept)[0]
-    by_filter = pg_runner.filter_plans(conns, ds, ds.queries[:FILTER_QUERIES], truths, FILTER_EF)
+    filters = filter_sets(ds)
+    steps.next(f"filtered queries ({', '.join(filters)}), chosen and forced plans, ef_search {FILTER_EF}")
+    queries = ds.queries[:FILTER_QUERIES]
+    by_filter = pg_runner.filter_plans(conns, ds, queries, filters, FILTER_EF)
+    steps.next("the same with a btree on the filter column")
+    columns = ["category"] + (["label"] if ds.base_labels is not None else [])
+    for c in conns.values():
+        pg_runner.create_btrees(c, columns)
+    by_filter_btree = pg_runner.filter_plans(conns, ds, queries, filters, FILTER_EF,
+                                             pg_runner.BTREE_VARIANTS)
+    for c in conns.values():
+        pg_runner.drop_btrees(c)
     for name in conns:
         pg[name]["filtered"] = {label: engines_[name] for label, engines_ in by_filter.items()}
-    for label, by_engine in by_filter.items():
+        pg[name]["filtered_btree"] = {label: engines_[name] for label, engines_ in by_filter_btree.items()}
+    for label, by_engine in (*by_filter.items(), *by_filter_btree.items()):
         chosen = by_engine["hnsw_pg"]["chosen"]
-        passing = 0 if truths[label] is None else truths[label].shape[1]
+        filtered_truth = filters[label].truth
+        passing = 0 if filtered_truth is None else filtered_truth.shape[1]
         if chosen["rows"] != passing:
             failures.append(f"filter {label}: hnsw_pg returned {chosen['rows']:.1f} rows a query, not {passing}")
         if a.quick and passing and chosen["recall"] < MIN_RECALL:
