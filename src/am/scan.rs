@@ -2,7 +2,11 @@
 //! runs a beam of `hnsw.ef_search` on layer 0, and returns its nodes nearest first; when
 //! the executor wants more (a larger LIMIT, or a WHERE clause rejecting rows), the same
 //! search continues from where it stopped (as `hnsw.iterative_scan` says), up to
-//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`. An
+//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`. A scan
+//! that takes `hnsw.max_scan_tuples` nodes from an index of at most 16 times as many
+//! (`finishes_exactly`) goes on with the nodes it has not returned, in exact order, so a
+//! filter that rejects every node near the query (another class than the query's) still
+//! gets its whole LIMIT; from a larger index it ends there, as pgvector's does. An
 //! ivfflat index's scan takes its beam and bounds from the `ivfflat.*` settings, or
 //! returns every row in exact order (`ivfflat.probes` >= `lists`).
 
@@ -15,11 +19,12 @@ use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
-use hnsw_core::index::{exact_order, rows_of};
+use hnsw_core::index::{exact_order, exact_rest, finishes_exactly, rows_of};
 use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
+use std::collections::HashSet;
 use std::collections::TryReserveError;
 
 /// What the scan ranks by.
@@ -44,6 +49,12 @@ struct ScanState {
     limit: usize,
     /// Nodes taken from the search so far (returned or skipped as deleted).
     taken: usize,
+    /// The ids of the nodes taken, while the scan may still finish in exact order when it
+    /// reaches `limit` (`finishes_exactly`); `None` otherwise.
+    taken_ids: Option<HashSet<u32>>,
+    /// The distance of the last node taken (a strict-order scan finishes past it).
+    last_distance: Option<f32>,
+    strict: bool,
 }
 
 /// Where the nodes come from: a graph search, or every node in exact order (an ivfflat
@@ -95,6 +106,9 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         search: None,
         limit: 0,
         taken: 0,
+        taken_ids: None,
+        last_distance: None,
+        strict: false,
     };
     // Dropped with the scan's memory context, so an ERROR mid-scan leaks nothing.
     let state = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
@@ -114,6 +128,8 @@ pub unsafe extern "C-unwind" fn amrescan(
     let state = state(scan);
     state.search = None;
     state.taken = 0;
+    state.taken_ids = None;
+    state.last_distance = None;
     state.query = Query::None;
     state.pending.clear();
     if norderbys < 1 || orderbys.is_null() {
@@ -207,11 +223,16 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     .with_resume(resume, scan_memory_limit()),
             )
         };
+        let can_finish = !plan.exact
+            && !ivfflat::is_ivfflat(index)
+            && resume != Resume::Off
+            && finishes_exactly(&graph, plan.limit);
+        state.taken_ids = can_finish.then(HashSet::new);
+        state.strict = resume == Resume::StrictOrder;
         state.limit = plan.limit;
         state.search = Some((graph, search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
-    let limit = state.limit;
     loop {
         if let Some(tid) = state.pending.pop_front() {
             // SAFETY: xs_heaptid is the scan's output slot for the heap tuple's address.
@@ -222,8 +243,21 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             return true;
         }
-        if state.taken >= limit {
-            return false;
+        if state.taken >= state.limit {
+            let Some(taken) = state.taken_ids.take() else {
+                return false;
+            };
+            // The graph gave what it may: the rest of the rows in exact order.
+            let after = state.last_distance.filter(|_| state.strict);
+            let query = search.query().to_vec();
+            let rest = exact_rest(graph, &query, &taken, after)
+                .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            *search = Search::Exact {
+                order: rest.into_iter(),
+                query,
+            };
+            state.limit = usize::MAX;
+            continue;
         }
         pg_sys::check_for_interrupts!();
         let found = match search.next(graph) {
@@ -232,6 +266,13 @@ pub unsafe extern "C-unwind" fn amgettuple(
             Err(e) => out_of_memory("its visited set", e),
         };
         state.taken += 1;
+        state.last_distance = Some(found.distance);
+        if let Some(taken) = state.taken_ids.as_mut() {
+            if let Err(e) = taken.try_reserve(1) {
+                out_of_memory("the ids of the nodes it took", e);
+            }
+            taken.insert(found.id);
+        }
         let query = search.query();
         let tids = rows_of(graph, query, found.id, found.distance)
             .unwrap_or_else(|e| out_of_memory("the rows of one duplicate chain", e));

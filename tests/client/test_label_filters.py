@@ -77,3 +77,39 @@ def test_filtered_answers_are_whole_and_near(table, name, forced):
             wanted += len(exact)
     if wanted:
         assert hits / wanted >= 0.95, f"{name}: recall@10 {hits / wanted:.3f}"
+
+
+@pytest.mark.parametrize("order", ["relaxed_order", "strict_order"])
+def test_a_scan_past_max_scan_tuples_finishes_in_exact_order(table, order):
+    """Another class than the query's is far from it: with `hnsw.max_scan_tuples` at 700
+    the graph walk finds few of its rows, and the scan (of an index of at most 16 times as
+    many nodes) finishes with the rest in exact order, so every query gets its 10 rows,
+    nearly the exact ten; in strict order they come in non-decreasing distance. With 100
+    (the index holds more than 16 times as many) the scan stops there, as pgvector's does."""
+    base, labels = table
+    queries = datasets.queries(NAME)[:QUERIES]
+    query_labels = datasets.labels(NAME, "query")[:QUERIES].astype(int)
+    ids = np.arange(len(base))
+    sql = ("SELECT id, embedding <-> %(q)s FROM labelled WHERE label = %(other)s "
+           "ORDER BY embedding <-> %(q)s LIMIT 10")
+    hits = short_when_capped = 0
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("SET enable_seqscan = off")
+        c.execute("SET enable_bitmapscan = off")
+        c.execute(f"SET hnsw.iterative_scan = {order}")
+        for q, own in zip(queries, query_labels):
+            params = {"q": q, "other": int((own + 5) % 10)}
+            c.execute("SET hnsw.max_scan_tuples = 700")
+            rows = c.execute(sql, params).fetchall()
+            passing = ids[labels == (own + 5) % 10]
+            exact = passing[np.argsort(((base[passing] - q) ** 2).sum(axis=1), kind="stable")][:10]
+            assert len(rows) == 10, f"{len(rows)} rows"
+            if order == "strict_order":
+                distances = [d for _, d in rows]
+                assert distances == sorted(distances), distances
+            hits += len({i for i, _ in rows} & set(exact.tolist()))
+            c.execute("SET hnsw.max_scan_tuples = 100")
+            short_when_capped += len(c.execute(sql, params).fetchall()) < 10
+    assert hits / (10 * len(queries)) >= 0.95, f"recall@10 {hits / (10 * len(queries)):.3f}"
+    assert short_when_capped > 0, "a walk of 100 nodes found 10 rows of another class for every query"

@@ -1,6 +1,7 @@
 //! The exact order: every node of the index by its distance to a query, for scans that
 //! ask for exact results instead of a graph search (an `ivfflat` index probing all its
-//! lists).
+//! lists), and for the rest of a scan that took `hnsw.max_scan_tuples` nodes from the
+//! graph and still has rows to find.
 
 use super::for_each_record;
 use crate::graph::{GraphRead, Neighbour};
@@ -43,5 +44,33 @@ pub fn exact_order<S: PageWrite>(
         );
     }
     order.sort_unstable();
+    Ok(order)
+}
+
+/// A scan that reaches `hnsw.max_scan_tuples` nodes finishes with the exact order when the
+/// index holds at most this many nodes per node it may take: past its first beam a scan
+/// spends about 5 µs a node (two expansions of 2m neighbours, and the row's heap fetch),
+/// and an exact pass about a distance a node read in page order, so the pass costs a few
+/// times the walk at most.
+pub const EXACT_FINISH_NODES_PER_TUPLE: usize = 16;
+
+/// Whether a scan of `graph` allowed `limit` nodes finishes with an exact pass when it
+/// reaches them (see `EXACT_FINISH_NODES_PER_TUPLE`).
+pub fn finishes_exactly<S: crate::page::PageStore>(graph: &PagedGraph<S>, limit: usize) -> bool {
+    let nodes = graph.meta.groups as usize * graph.layout.group_nodes;
+    nodes <= limit.saturating_mul(EXACT_FINISH_NODES_PER_TUPLE)
+}
+
+/// The nodes a scan that took `taken` has still to return, in the exact order: every node
+/// of `exact_order` not in `taken`, and with `after`, none nearer than it (a scan in
+/// strict order returns no row nearer than one it returned).
+pub fn exact_rest<S: PageWrite>(
+    graph: &PagedGraph<S>,
+    query: &[f32],
+    taken: &std::collections::HashSet<u32>,
+    after: Option<f32>,
+) -> Result<Vec<Neighbour>, TryReserveError> {
+    let mut order = exact_order(graph, query)?;
+    order.retain(|n| !taken.contains(&n.id) && after.is_none_or(|d| n.distance >= d));
     Ok(order)
 }
