@@ -85,8 +85,8 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"hnsw.max_scan_tuples",
-        c"Most nodes an hnsw index scan visits when it continues past its first beam.",
-        c"Bounds scans whose WHERE clause rejects many rows.",
+        c"Most nodes an hnsw index scan takes from its graph when it continues past its first beam.",
+        c"Bounds scans whose WHERE clause rejects many rows. A scan of an index of at most 16 times as many nodes then goes on with the rest in exact order.",
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,

@@ -2,11 +2,13 @@
 //! runs a beam of `hnsw.ef_search` on layer 0, and returns its nodes nearest first; when
 //! the executor wants more (a larger LIMIT, or a WHERE clause rejecting rows), the same
 //! search continues from where it stopped (as `hnsw.iterative_scan` says), up to
-//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`. A scan
-//! that takes `hnsw.max_scan_tuples` nodes from an index of at most 16 times as many
-//! (`finishes_exactly`) goes on with the nodes it has not returned, in exact order, so a
-//! filter that rejects every node near the query (another class than the query's) still
-//! gets its whole LIMIT; from a larger index it ends there, as pgvector's does. An
+//! `hnsw.max_scan_tuples` nodes and `hnsw.scan_mem_multiplier` times `work_mem`. When
+//! that bound (or `hnsw.ef_search`, if more) is below the index's node slots but at least
+//! a sixteenth of them, and an exact pass fits the memory limit, the scan goes on after
+//! it, or after an eighth of the slots if sooner (`exact_finish_after`), with the nodes it
+//! has not returned, in exact order, so a filter that rejects every node near the query
+//! (another class than the query's) still gets its whole LIMIT; from a larger index, or
+//! one stopped by the memory limit, it ends at the bound, as pgvector's does. An
 //! ivfflat index's scan takes its beam and bounds from the `ivfflat.*` settings, or
 //! returns every row in exact order (`ivfflat.probes` >= `lists`).
 
@@ -19,7 +21,7 @@ use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
-use hnsw_core::index::{exact_order, exact_rest, finishes_exactly, rows_of};
+use hnsw_core::index::{exact_finish_after, exact_order, exact_rest, rows_of};
 use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
@@ -44,13 +46,14 @@ struct ScanState {
     /// Heap tuples of the exact duplicates of the last node taken, still to return.
     pending: std::collections::VecDeque<HeapTid>,
     search: Option<(PagedGraph<BufferStore>, Search)>,
-    /// Most nodes to take (`hnsw.ef_search` or `hnsw.max_scan_tuples`, whichever is
-    /// larger), read with the other settings when the scan starts.
+    /// Most nodes to take from the graph (`hnsw.ef_search` or `hnsw.max_scan_tuples`,
+    /// whichever is larger, or fewer when the scan finishes in exact order), read with the
+    /// other settings when the scan starts.
     limit: usize,
     /// Nodes taken from the search so far (returned or skipped as deleted).
     taken: usize,
     /// The ids of the nodes taken, while the scan may still finish in exact order when it
-    /// reaches `limit` (`finishes_exactly`); `None` otherwise.
+    /// reaches `limit` (`exact_finish_after`); `None` otherwise.
     taken_ids: Option<HashSet<u32>>,
     /// The distance of the last node taken (a strict-order scan finishes past it).
     last_distance: Option<f32>,
@@ -223,13 +226,12 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     .with_resume(resume, scan_memory_limit()),
             )
         };
-        let can_finish = !plan.exact
-            && !ivfflat::is_ivfflat(index)
-            && resume != Resume::Off
-            && finishes_exactly(&graph, plan.limit);
-        state.taken_ids = can_finish.then(HashSet::new);
+        let finish_after = (!plan.exact && !ivfflat::is_ivfflat(index) && resume != Resume::Off)
+            .then(|| exact_finish_after(&graph, plan.limit, scan_memory_limit()))
+            .flatten();
+        state.taken_ids = finish_after.map(|_| HashSet::new());
         state.strict = resume == Resume::StrictOrder;
-        state.limit = plan.limit;
+        state.limit = finish_after.unwrap_or(plan.limit);
         state.search = Some((graph, search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
@@ -250,6 +252,11 @@ pub unsafe extern "C-unwind" fn amgettuple(
             // The graph gave what it may: the rest of the rows in exact order.
             let after = state.last_distance.filter(|_| state.strict);
             let query = search.query().to_vec();
+            // The graph search's memory goes before the exact pass takes its own.
+            *search = Search::Exact {
+                order: Vec::new().into_iter(),
+                query: Vec::new(),
+            };
             let rest = exact_rest(graph, &query, &taken, after)
                 .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
             *search = Search::Exact {

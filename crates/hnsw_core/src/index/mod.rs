@@ -14,7 +14,7 @@ mod rows;
 mod tree;
 
 pub use check::{graph_problems, read_records};
-pub use exact::{exact_order, exact_rest, finishes_exactly, EXACT_FINISH_NODES_PER_TUPLE};
+pub use exact::{exact_finish_after, exact_order, exact_rest};
 pub use free::{empty_upper_slots, free_deleted_slots};
 pub use insert::insert;
 pub use records::for_each_record;
