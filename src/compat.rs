@@ -8,9 +8,22 @@ use std::ffi::CStr;
 /// An integer reloption's entry in `build_reloptions`' table (18 added an optional "is
 /// set" flag, which these options do without).
 pub fn int_reloption(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
+    reloption(name, pg_sys::relopt_type::RELOPT_TYPE_INT, offset)
+}
+
+/// The same for an enum reloption (parsed into an int).
+pub fn enum_reloption(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
+    reloption(name, pg_sys::relopt_type::RELOPT_TYPE_ENUM, offset)
+}
+
+fn reloption(
+    name: &'static CStr,
+    opttype: pg_sys::relopt_type::Type,
+    offset: usize,
+) -> pg_sys::relopt_parse_elt {
     pg_sys::relopt_parse_elt {
         optname: name.as_ptr(),
-        opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
+        opttype,
         offset: offset as i32,
         #[cfg(feature = "pg18")]
         isset_offset: 0,

@@ -247,6 +247,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         } else {
             0
         },
+        quantization: opts.quantization,
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -328,13 +329,16 @@ fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let opts = options(index);
-    let meta = Meta::new(
-        dimensions(index) as u32,
-        opts.m as u16,
-        opts.ef_construction as u16,
-        metric(index),
-        element(index),
-    );
+    let meta = Meta {
+        quantization: opts.quantization,
+        ..Meta::new(
+            dimensions(index) as u32,
+            opts.m as u16,
+            opts.ef_construction as u16,
+            metric(index),
+            element(index),
+        )
+    };
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];
         hnsw_core::page::init_page(

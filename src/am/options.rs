@@ -1,7 +1,8 @@
-//! Reloptions `m` and `ef_construction`, and the GUCs `hnsw.ef_search`,
+//! Reloptions `m`, `ef_construction` and `quantization`, and the GUCs `hnsw.ef_search`,
 //! `hnsw.iterative_scan`, `hnsw.max_scan_tuples` and `hnsw.scan_mem_multiplier`
 //! (pgvector's names and values, so its users' settings carry over).
 
+use hnsw_core::codes::Quantization;
 use hnsw_core::graph::Resume;
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
@@ -40,13 +41,38 @@ struct RawOptions {
     vl_len: i32,
     m: i32,
     ef_construction: i32,
+    /// `Quantization::code` of the value.
+    quantization: i32,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
     pub m: usize,
     pub ef_construction: usize,
+    pub quantization: Quantization,
 }
+
+/// The values of `quantization`, as add_enum_reloption takes them (ending in a null name).
+#[repr(transparent)]
+struct EnumValues([pg_sys::relopt_enum_elt_def; 3]);
+// SAFETY: static C strings and integers, never written; Postgres only reads them.
+unsafe impl Sync for EnumValues {}
+
+static QUANTIZATION_VALUES: EnumValues = EnumValues([
+    pg_sys::relopt_enum_elt_def {
+        string_val: c"none".as_ptr(),
+        symbol_val: 0,
+    },
+    pg_sys::relopt_enum_elt_def {
+        string_val: c"sq8".as_ptr(),
+        symbol_val: 1,
+    },
+    pg_sys::relopt_enum_elt_def {
+        string_val: std::ptr::null(),
+        symbol_val: 0,
+    },
+]);
+const _: () = assert!(Quantization::ALL.len() == 2);
 
 /// Registers the reloptions and GUCs; called from _PG_init.
 pub fn register() {
@@ -70,6 +96,15 @@ pub fn register() {
             DEFAULT_EF_CONSTRUCTION,
             4,
             1000,
+            pg_sys::AccessExclusiveLock as i32,
+        );
+        pg_sys::add_enum_reloption(
+            kind,
+            c"quantization".as_ptr(),
+            c"Compact codes scans search on before re-ranking on the vectors: none or sq8".as_ptr(),
+            QUANTIZATION_VALUES.0.as_ptr() as *mut pg_sys::relopt_enum_elt_def,
+            Quantization::None.code() as i32,
+            c"Valid values are \"none\" and \"sq8\".".as_ptr(),
             pg_sys::AccessExclusiveLock as i32,
         );
     }
@@ -127,6 +162,10 @@ pub unsafe extern "C-unwind" fn amoptions(
             c"ef_construction",
             std::mem::offset_of!(RawOptions, ef_construction),
         ),
+        crate::compat::enum_reloption(
+            c"quantization",
+            std::mem::offset_of!(RawOptions, quantization),
+        ),
     ];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
     let raw = unsafe {
@@ -159,10 +198,25 @@ fn check(m: i32, ef_construction: i32) {
 }
 
 /// The index's options (defaults when none were given). `amoptions` checked them when
-/// they were set; the build checks again for indexes whose options predate that check.
+/// they were set; the build checks again for indexes whose options predate that check,
+/// and that the indexed type can take the quantization.
 pub fn options(index: pg_sys::Relation) -> Options {
     let o = stored_options(index);
     check(o.m as i32, o.ef_construction as i32);
+    let element = element(index);
+    let takes_codes =
+        !element.is_variable() && Quantization::applies_to(element.indexed_metric(metric(index)));
+    if o.quantization != Quantization::None && !takes_codes {
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "quantization = '{}' applies to vector and halfvec columns only, not {}",
+                o.quantization.name(),
+                element.type_name()
+            ),
+            "Leave out the quantization option for this index.",
+        );
+    }
     o
 }
 
@@ -176,12 +230,16 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
     } else {
         unsafe { ((*index).rd_options as *const RawOptions).as_ref() }
     };
-    let (m, ef) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION), |o| {
-        (o.m, o.ef_construction)
+    let (m, ef, quantization) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0), |o| {
+        (o.m, o.ef_construction, o.quantization)
     });
     Options {
         m: m as usize,
         ef_construction: ef as usize,
+        quantization: u8::try_from(quantization)
+            .ok()
+            .and_then(Quantization::from_code)
+            .unwrap_or(Quantization::None),
     }
 }
 

@@ -21,7 +21,8 @@ CLUSTER_PORT = 55441
 pytestmark = pytest.mark.usefixtures("restartable_cluster")
 
 
-def test_index_survives_an_immediate_shutdown():
+@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')"])
+def test_index_survives_an_immediate_shutdown(options):
     dim = 12
     rng = np.random.default_rng(5)
     with psycopg.connect(autocommit=True) as c:
@@ -32,7 +33,7 @@ def test_index_survives_an_immediate_shutdown():
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s)",
                             [(i, v) for i, v in enumerate(rng.standard_normal((1500, dim)).astype(np.float32))])
-        c.execute("CREATE INDEX crash_v ON crash USING hnsw (v)")
+        c.execute(f"CREATE INDEX crash_v ON crash USING hnsw (v) {options}")
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s)",
                             [(1500 + i, v) for i, v in enumerate(rng.standard_normal((1500, dim)).astype(np.float32))])
@@ -45,6 +46,7 @@ def test_index_survives_an_immediate_shutdown():
         expected = {row[0] for row in c.execute("SELECT id FROM crash").fetchall()}
         assert len(expected) == 2700 and 9999 not in expected
         assert reachable(c, "crash", dim) == expected
+        assert c.execute("SELECT * FROM hnsw_pg_check('crash_v')").fetchall() == []
         c.execute("INSERT INTO crash VALUES (10000, %s)", (np.full(dim, 0.5, np.float32),))
         nearest = c.execute("SELECT id FROM crash ORDER BY v <-> %s LIMIT 1",
                             (np.full(dim, 0.5, np.float32),)).fetchone()[0]

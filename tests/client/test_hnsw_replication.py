@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import psycopg
+import pytest
 from pgvector.psycopg import register_vector
 
 BIN = "/usr/lib/postgresql/15/bin"
@@ -80,7 +81,8 @@ def insert_rows(conn, table, first_id, rows):
         cur.executemany(f"INSERT INTO {table} VALUES (%s, %s)", [(first_id + i, v) for i, v in enumerate(rows)])
 
 
-def test_standby_replays_and_matches_the_primary():
+@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')"])
+def test_standby_replays_and_matches_the_primary(options):
     primary_port = int(os.environ["PGPORT"])
     rng = np.random.default_rng(11)
     queries = rng.standard_normal((20, DIM)).astype(np.float32)
@@ -95,7 +97,7 @@ def test_standby_replays_and_matches_the_primary():
                 insert_rows(primary, "rep", next_id, rows)
                 next_id += len(rows)
                 if round_ == 0:
-                    primary.execute("CREATE INDEX rep_v ON rep USING hnsw (v)")
+                    primary.execute(f"CREATE INDEX rep_v ON rep USING hnsw (v) {options}")
                 primary.execute("DELETE FROM rep WHERE id %% 7 = %s", (round_,))
                 primary.execute("VACUUM rep")
                 catch_up(primary, replica)

@@ -11,6 +11,7 @@
 
 pub mod binary;
 pub mod bits;
+pub mod codes;
 pub mod cost;
 pub mod distance;
 pub mod element;

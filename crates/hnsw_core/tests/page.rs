@@ -5,6 +5,7 @@ mod common;
 
 use common::random_vectors;
 
+use hnsw_core::codes::Quantization;
 use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
@@ -39,6 +40,7 @@ fn sample_meta() -> Meta {
         record_pages: 0,
         record_end: 0,
         packed_vectors: true,
+        quantization: Quantization::Sq8,
     }
 }
 
@@ -345,6 +347,7 @@ fn written_as(
             dim: dim as u32,
             metric,
             element,
+            quantization: Quantization::None,
             ..sample_meta()
         },
         |b, p| store.append(b, p),

@@ -318,3 +318,106 @@ pub unsafe fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
     }
     (ab, aa, bb)
 }
+
+// Kernels against 8-bit codes (`codes`): eight bytes widened to eight floats a load; code
+// k stands for `lo + step * k`.
+
+/// Loads eight codes from `p`, as floats.
+///
+/// # Safety
+/// `p` must be valid for reading eight bytes; AVX2 must be available.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn load_codes(p: *const u8) -> __m256 {
+    // SAFETY: the caller guarantees eight readable bytes; loadl needs no alignment.
+    let bytes = unsafe { _mm_loadl_epi64(p as *const __m128i) };
+    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes))
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn l2_squared_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+    let n = a.len().min(codes.len());
+    let (pa, pc) = (a.as_ptr(), codes.as_ptr());
+    let (vlo, vstep) = (_mm256_set1_ps(lo), _mm256_set1_ps(step));
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 (or i + 16) <= n, so every load stays inside both slices.
+    while i + 16 <= n {
+        let (c0, c1) = unsafe { (load_codes(pc.add(i)), load_codes(pc.add(i + 8))) };
+        let d0 = unsafe { _mm256_sub_ps(load(pa.add(i)), _mm256_fmadd_ps(vstep, c0, vlo)) };
+        let d1 = unsafe { _mm256_sub_ps(load(pa.add(i + 8)), _mm256_fmadd_ps(vstep, c1, vlo)) };
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        // SAFETY: i + 8 <= n, so both loads stay inside the slices.
+        let c = unsafe { load_codes(pc.add(i)) };
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), _mm256_fmadd_ps(vstep, c, vlo)) };
+        acc0 = _mm256_fmadd_ps(d, d, acc0);
+        i += 8;
+    }
+    let mut sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        let d = a[j] - step.mul_add(codes[j] as f32, lo);
+        sum += d * d;
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn l1_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+    let n = a.len().min(codes.len());
+    let (pa, pc) = (a.as_ptr(), codes.as_ptr());
+    let (vlo, vstep) = (_mm256_set1_ps(lo), _mm256_set1_ps(step));
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 <= n, so every load stays inside both slices.
+    while i + 8 <= n {
+        let c = unsafe { load_codes(pc.add(i)) };
+        let d = unsafe { _mm256_sub_ps(load(pa.add(i)), _mm256_fmadd_ps(vstep, c, vlo)) };
+        acc = _mm256_add_ps(acc, _mm256_and_ps(d, abs_mask));
+        i += 8;
+    }
+    let mut sum = horizontal_sum(acc);
+    for j in i..n {
+        sum += (a[j] - step.mul_add(codes[j] as f32, lo)).abs();
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_u8(a: &[f32], codes: &[u8]) -> (f32, f32, f32) {
+    let n = a.len().min(codes.len());
+    let (pa, pc) = (a.as_ptr(), codes.as_ptr());
+    let mut dot = _mm256_setzero_ps();
+    let mut sum = _mm256_setzero_ps();
+    let mut norm = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 8 <= n, so every load stays inside both slices.
+    while i + 8 <= n {
+        let (va, c) = unsafe { (load(pa.add(i)), load_codes(pc.add(i))) };
+        dot = _mm256_fmadd_ps(va, c, dot);
+        sum = _mm256_add_ps(va, sum);
+        norm = _mm256_fmadd_ps(va, va, norm);
+        i += 8;
+    }
+    let (mut d, mut s, mut q) = (
+        horizontal_sum(dot),
+        horizontal_sum(sum),
+        horizontal_sum(norm),
+    );
+    for j in i..n {
+        d += a[j] * codes[j] as f32;
+        s += a[j];
+        q += a[j] * a[j];
+    }
+    (d, s, q)
+}

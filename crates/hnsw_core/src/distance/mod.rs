@@ -22,6 +22,9 @@ type HalfPairFn = fn(&[f32], &[f16]) -> f32;
 type DotNormsFn = fn(&[f32], &[f32]) -> (f32, f32, f32);
 type HalfDotNormsFn = fn(&[f32], &[f16]) -> (f32, f32, f32);
 type BitCountsFn = fn(&[f32], &[f32]) -> (u32, u32, u32);
+/// A float32 query against 8-bit codes standing for `lo + step * code` (see `codes`).
+type CodePairFn = fn(&[f32], &[u8], f32, f32) -> f32;
+type CodeDotFn = fn(&[f32], &[u8]) -> (f32, f32, f32);
 
 /// One way of computing distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +96,12 @@ pub struct Kernels {
     pub hamming: PairFn,
     /// (|a ∧ b|, |a|, |b|) over slots of 32 bits.
     pub bit_counts: BitCountsFn,
+    /// Σ (a - (lo + step·k))² against 8-bit codes k.
+    pub l2_squared_u8: CodePairFn,
+    /// Σ |a - (lo + step·k)|.
+    pub l1_u8: CodePairFn,
+    /// (Σ a·k, Σ a, Σ a²).
+    pub dot_u8: CodeDotFn,
 }
 
 impl Kernels {
@@ -143,6 +152,9 @@ const SCALAR: Kernels = Kernels {
     dot_and_norms_f16: scalar::dot_and_norms_f16,
     hamming: scalar::hamming,
     bit_counts: scalar::bit_counts,
+    l2_squared_u8: scalar::l2_squared_u8,
+    l1_u8: scalar::l1_u8,
+    dot_u8: scalar::dot_u8,
 };
 
 // Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
@@ -192,6 +204,18 @@ mod avx2_entry {
         // SAFETY: only reachable via AVX2_FMA, handed out after POPCNT detection.
         unsafe { avx2::bit_counts(a, b) }
     }
+    pub fn l2_squared_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::l2_squared_u8(a, codes, lo, step) }
+    }
+    pub fn l1_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::l1_u8(a, codes, lo, step) }
+    }
+    pub fn dot_u8(a: &[f32], codes: &[u8]) -> (f32, f32, f32) {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
+        unsafe { avx2::dot_u8(a, codes) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -207,6 +231,9 @@ const AVX2_FMA: Kernels = Kernels {
     dot_and_norms_f16: avx2_entry::dot_and_norms_f16,
     hamming: avx2_entry::hamming,
     bit_counts: avx2_entry::bit_counts,
+    l2_squared_u8: avx2_entry::l2_squared_u8,
+    l1_u8: avx2_entry::l1_u8,
+    dot_u8: avx2_entry::dot_u8,
 };
 
 /// The fastest kernels this CPU supports, detected on first use and then fixed.

@@ -78,3 +78,34 @@ pub fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
     }
     (ab, aa, bb)
 }
+
+// Against 8-bit codes (`codes`): code k of a vector stands for `lo + step * k`.
+
+pub fn l2_squared_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+    a.iter()
+        .zip(codes)
+        .map(|(x, &k)| {
+            let d = x - step.mul_add(k as f32, lo);
+            d * d
+        })
+        .sum()
+}
+
+pub fn l1_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
+    a.iter()
+        .zip(codes)
+        .map(|(x, &k)| (x - step.mul_add(k as f32, lo)).abs())
+        .sum()
+}
+
+/// (Σ a·k, Σ a, Σ a²): with a vector's `lo` and `step`, the inner product is
+/// `lo * Σ a + step * Σ a·k`.
+pub fn dot_u8(a: &[f32], codes: &[u8]) -> (f32, f32, f32) {
+    let (mut dot, mut sum, mut norm) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, &k) in a.iter().zip(codes) {
+        dot += x * k as f32;
+        sum += x;
+        norm += x * x;
+    }
+    (dot, sum, norm)
+}

@@ -6,6 +6,9 @@
 //! dropped seed the next beam, and the visited set stays, so no node is returned twice.
 //! Each batch is nearest first, but a later batch may hold a node nearer than the last
 //! one returned: `Resume` says what the scan does then, and whether it resumes at all.
+//! Over a graph whose distances are estimates (an index's codes), the beams run on the
+//! estimates and each batch is re-ranked on the exact distances before it is returned,
+//! so the distances a scan returns are always exact.
 
 use super::search::{descend, GraphRead, Neighbour, Visited};
 use super::EntryPoint;
@@ -158,7 +161,18 @@ impl Scan {
                 }
             }
         }
-        self.batch = results.into_sorted_vec().into();
+        let mut batch = results.into_sorted_vec();
+        if g.estimates() {
+            // The beam ranked by estimates: return it in exact order.
+            links.clear();
+            links.extend(batch.iter().map(|n| n.id));
+            g.exact_distances_to(&self.query, &links, &mut distances);
+            for (n, &distance) in batch.iter_mut().zip(&distances) {
+                n.distance = distance;
+            }
+            batch.sort_unstable();
+        }
+        self.batch = batch.into();
         Ok(())
     }
 }

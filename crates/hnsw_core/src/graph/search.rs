@@ -18,6 +18,15 @@ pub trait GraphRead {
         out.clear();
         out.extend(ids.iter().map(|&id| self.distance_to(query, id)));
     }
+    /// Whether the distances above are estimates (an index's codes): a scan then
+    /// re-ranks what it returns with `exact_distances_to`.
+    fn estimates(&self) -> bool {
+        false
+    }
+    /// The exact distances from `query` to each of `ids`, replacing `out`'s contents.
+    fn exact_distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        self.distances_to(query, ids, out)
+    }
 }
 
 /// A node and its distance to the query; orders by distance, then id.

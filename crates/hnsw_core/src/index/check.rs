@@ -79,7 +79,8 @@ pub fn graph_problems<S: PageWrite>(
     let mut list = Vec::new();
     for (&id, r) in records.iter() {
         if r.is_occupied() {
-            if let Some(problem) = graph.record_problem(id) {
+            let problems = [graph.record_problem(id), graph.code_problem(id)];
+            for problem in problems.into_iter().flatten() {
                 found.push(format!("node {id}: {problem}"));
             }
         }

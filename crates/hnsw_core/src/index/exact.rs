@@ -35,7 +35,7 @@ pub fn exact_order<S: PageWrite>(
     let mut distances = Vec::new();
     for chunk in ids.chunks(256) {
         graph.store.pause(); // a cancel lands between chunks
-        graph.distances_to(query, chunk, &mut distances);
+        graph.exact_distances_to(query, chunk, &mut distances);
         order.extend(
             chunk
                 .iter()

@@ -21,7 +21,9 @@ pub fn rows_of<S: PageStore>(
     if !node.is_occupied() || node.flags & FLAG_ALIAS != 0 {
         return Ok(None); // freed, being reused, or an alias reached by a stale link
     }
-    let now = graph.distance_to(query, id);
+    let mut now = Vec::with_capacity(1);
+    graph.exact_distances_to(query, &[id], &mut now);
+    let now = now[0];
     let same = now.to_bits() == distance.to_bits() || (now.is_nan() && distance.is_nan());
     if !same || graph.node(id).generation != node.generation {
         return Ok(None);

@@ -3,6 +3,8 @@
 //! Block 0 is the meta page. The rest of the relation is a sequence of equal *groups* of
 //! pages; group g starts at block 1 + g * group_pages and holds, in order:
 //! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
+//! - code pages (an index with `quantization`, format 6): the same ids' codes (`codes`),
+//!   end to end in one byte stream as vectors are;
 //! - vector pages: the same ids' vectors, end to end in one byte stream over the group's
 //!   vector pages, so a vector may start on one page and end on the next (format 5; older
 //!   formats kept whole vectors on a page, or one vector over whole pages when it was
@@ -14,6 +16,7 @@
 //! So node id, vector and slot number each map to (block, offset) with no lookup.
 
 use super::{CONTENT_SIZE, HEADER_SIZE};
+use crate::codes::Quantization;
 use crate::element::Element;
 use crate::graph::MAX_LEVEL;
 
@@ -26,6 +29,7 @@ pub enum PageKind {
     Vectors = 0x5631,
     Upper = 0x5531,
     Records = 0x5231,
+    Codes = 0x4331,
 }
 
 impl PageKind {
@@ -36,6 +40,7 @@ impl PageKind {
             PageKind::Vectors,
             PageKind::Upper,
             PageKind::Records,
+            PageKind::Codes,
         ]
         .into_iter()
         .find(|k| *k as u16 == v)
@@ -62,12 +67,16 @@ pub struct Layout {
     pub packed: bool,
     pub vectors_per_page: usize,
     pub pages_per_vector: usize,
+    /// The codes scans search on, and the bytes of one (0 without codes).
+    pub quantization: Quantization,
+    pub code_size: usize,
     /// Bytes of one upper-layer slot.
     pub upper_size: usize,
     pub uppers_per_page: usize,
     /// Nodes per group (a multiple of nodes_per_page).
     pub group_nodes: usize,
     pub node_pages: usize,
+    pub code_pages: usize,
     pub vector_pages: usize,
     pub upper_pages: usize,
     /// Record pages per group (0 unless vectors vary in length).
@@ -101,6 +110,7 @@ impl Layout {
             meta.element,
             meta.record_pages as usize,
             meta.packed_vectors,
+            meta.quantization,
         )
     }
 
@@ -112,10 +122,27 @@ impl Layout {
     /// `record_pages` applies to variable-length vectors only (and is raised to the least
     /// that holds the largest record); fixed-width ones have none.
     pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
-        Layout::build(dim, m, element, record_pages, true)
+        Layout::build(dim, m, element, record_pages, true, Quantization::None)
     }
 
-    fn build(dim: usize, m: usize, element: Element, record_pages: usize, packed: bool) -> Layout {
+    /// A layout of fixed-width vectors with `quantization`'s codes.
+    pub fn with_codes(
+        dim: usize,
+        m: usize,
+        element: Element,
+        quantization: Quantization,
+    ) -> Layout {
+        Layout::build(dim, m, element, 0, true, quantization)
+    }
+
+    fn build(
+        dim: usize,
+        m: usize,
+        element: Element,
+        record_pages: usize,
+        packed: bool,
+        quantization: Quantization,
+    ) -> Layout {
         assert!(dim >= 1 && m >= 2);
         let record_pages = if element.is_variable() {
             record_pages.max(super::records::MIN_RECORD_PAGES)
@@ -132,6 +159,7 @@ impl Layout {
         } else {
             0
         };
+        let code_size = quantization.code_bytes(dim);
         let upper_size = 4 + 4 * m;
         let uppers_per_page = CONTENT_SIZE / upper_size;
         let with_nodes = |nodes: usize| {
@@ -143,22 +171,25 @@ impl Layout {
             } else {
                 nodes * pages_per_vector
             };
+            let code_pages = (nodes * code_size).div_ceil(CONTENT_SIZE);
             // About one node in m - 1 has upper layers (sum of m^-L); allow twice that.
             let upper_pages = (2 * nodes).div_ceil((m - 1) * uppers_per_page).max(1);
             (
                 node_pages,
+                code_pages,
                 vector_pages,
                 upper_pages,
-                node_pages + vector_pages + upper_pages + record_pages,
+                node_pages + code_pages + vector_pages + upper_pages + record_pages,
             )
         };
         let mut pages_of_nodes = MAX_GROUP_NODES.div_ceil(nodes_per_page);
-        while pages_of_nodes > 1 && with_nodes(pages_of_nodes * nodes_per_page).3 > MAX_GROUP_PAGES
+        while pages_of_nodes > 1 && with_nodes(pages_of_nodes * nodes_per_page).4 > MAX_GROUP_PAGES
         {
             pages_of_nodes -= 1;
         }
         let group_nodes = pages_of_nodes * nodes_per_page;
-        let (node_pages, vector_pages, upper_pages, group_pages) = with_nodes(group_nodes);
+        let (node_pages, code_pages, vector_pages, upper_pages, group_pages) =
+            with_nodes(group_nodes);
         Layout {
             dim,
             m,
@@ -169,10 +200,13 @@ impl Layout {
             packed,
             vectors_per_page,
             pages_per_vector,
+            quantization,
+            code_size,
             upper_size,
             uppers_per_page,
             group_nodes,
             node_pages,
+            code_pages,
             vector_pages,
             upper_pages,
             record_pages,
@@ -233,34 +267,55 @@ impl Layout {
             id as usize % self.group_nodes,
         );
         (
-            self.group_start(g) + self.node_pages as u32,
+            self.group_start(g) + self.first_vector_page() as u32,
             self.vector_position(r),
         )
     }
 
+    /// The block of the group's first code page, and node `id`'s code stream position.
+    fn code_start(&self, id: u32) -> (u32, usize) {
+        let (g, r) = (
+            id as usize / self.group_nodes,
+            id as usize % self.group_nodes,
+        );
+        (
+            self.group_start(g) + self.node_pages as u32,
+            r * self.code_size,
+        )
+    }
+
+    /// Within a group: the first vector page's number.
+    pub fn first_vector_page(&self) -> usize {
+        self.node_pages + self.code_pages
+    }
+
+    /// Within a group: the first upper page's number.
+    pub fn first_upper_page(&self) -> usize {
+        self.first_vector_page() + self.vector_pages
+    }
+
     /// Block and offset where node `id`'s vector starts.
     pub fn vector_location(&self, id: u32) -> (u32, usize) {
-        let (first, pos) = self.vector_start(id);
-        (
-            first + (pos / CONTENT_SIZE) as u32,
-            HEADER_SIZE + pos % CONTENT_SIZE,
-        )
+        location(self.vector_start(id))
+    }
+
+    /// Block and offset where node `id`'s code starts (an index with codes).
+    pub fn code_location(&self, id: u32) -> (u32, usize) {
+        debug_assert!(self.code_size > 0);
+        location(self.code_start(id))
     }
 
     /// The pieces node `id`'s vector is stored in, in order, one per page it touches: the
     /// first from its start, the others from offset HEADER_SIZE of the following pages.
     pub fn vector_parts(&self, id: u32) -> impl Iterator<Item = VectorPart> {
         let (first, start) = self.vector_start(id);
-        let end = start + self.vector_size;
-        let pages = start / CONTENT_SIZE..end.div_ceil(CONTENT_SIZE);
-        pages.map(move |k| {
-            let (from, to) = (start.max(k * CONTENT_SIZE), end.min((k + 1) * CONTENT_SIZE));
-            VectorPart {
-                block: first + k as u32,
-                offset: HEADER_SIZE + from - k * CONTENT_SIZE,
-                bytes: from - start..to - start,
-            }
-        })
+        parts(first, start, self.vector_size)
+    }
+
+    /// The same for node `id`'s code.
+    pub fn code_parts(&self, id: u32) -> impl Iterator<Item = VectorPart> {
+        let (first, start) = self.code_start(id);
+        parts(first, start, self.code_size)
     }
 
     /// The node ids (of group `group`) whose vectors touch the group's vector page
@@ -285,12 +340,23 @@ impl Layout {
         base + first.min(self.group_nodes)..base + last.min(self.group_nodes)
     }
 
+    /// The node ids (of group `group`) whose codes touch the group's code page `index`.
+    pub fn codes_on_page(&self, group: usize, index: usize) -> std::ops::Range<usize> {
+        let base = group * self.group_nodes;
+        let size = self.code_size;
+        let (first, last) = (
+            index * CONTENT_SIZE / size,
+            ((index + 1) * CONTENT_SIZE).div_ceil(size),
+        );
+        base + first.min(self.group_nodes)..base + last.min(self.group_nodes)
+    }
+
     /// Block and offset of upper-layer slot `slot`.
     pub fn upper_location(&self, slot: u32) -> (u32, usize) {
         let per_group = self.upper_pages * self.uppers_per_page;
         let (g, r) = (slot as usize / per_group, slot as usize % per_group);
-        let block = self.group_start(g)
-            + (self.node_pages + self.vector_pages + r / self.uppers_per_page) as u32;
+        let block =
+            self.group_start(g) + (self.first_upper_page() + r / self.uppers_per_page) as u32;
         (
             block,
             HEADER_SIZE + (r % self.uppers_per_page) * self.upper_size,
@@ -318,7 +384,7 @@ impl Layout {
 
     /// The first record page of group `group`.
     pub fn first_record_block(&self, group: usize) -> u32 {
-        self.group_start(group) + (self.node_pages + self.vector_pages + self.upper_pages) as u32
+        self.group_start(group) + (self.first_upper_page() + self.upper_pages) as u32
     }
 
     /// Content bytes a vector page uses.
@@ -338,12 +404,37 @@ impl Layout {
         let within = (block as usize - 1) % self.group_pages;
         if within < self.node_pages {
             (PageKind::Nodes, self.nodes_per_page * self.node_size)
-        } else if within < self.node_pages + self.vector_pages {
+        } else if within < self.first_vector_page() {
+            (PageKind::Codes, CONTENT_SIZE)
+        } else if within < self.first_upper_page() {
             (PageKind::Vectors, self.vector_page_used())
-        } else if within < self.node_pages + self.vector_pages + self.upper_pages {
+        } else if within < self.first_upper_page() + self.upper_pages {
             (PageKind::Upper, self.uppers_per_page * self.upper_size)
         } else {
             (PageKind::Records, CONTENT_SIZE)
         }
     }
+}
+
+/// Block and offset of stream position `pos` of the stream whose first page is `first`.
+fn location((first, pos): (u32, usize)) -> (u32, usize) {
+    (
+        first + (pos / CONTENT_SIZE) as u32,
+        HEADER_SIZE + pos % CONTENT_SIZE,
+    )
+}
+
+/// The pieces stream bytes `[start, start + size)` of the stream whose first page is
+/// `first` are stored in, one per page they touch.
+fn parts(first: u32, start: usize, size: usize) -> impl Iterator<Item = VectorPart> {
+    let end = start + size;
+    let pages = start / CONTENT_SIZE..end.div_ceil(CONTENT_SIZE);
+    pages.map(move |k| {
+        let (from, to) = (start.max(k * CONTENT_SIZE), end.min((k + 1) * CONTENT_SIZE));
+        VectorPart {
+            block: first + k as u32,
+            offset: HEADER_SIZE + from - k * CONTENT_SIZE,
+            bytes: from - start..to - start,
+        }
+    })
 }

@@ -3,18 +3,22 @@
 //! and time of the last one).
 
 use super::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64, HEADER_SIZE};
+use crate::codes::Quantization;
 use crate::distance::Metric;
 use crate::element::Element;
 use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
+/// Version 6 adds code pages (an index with `quantization`; without, a build writes 5).
 /// Version 5 packs vectors end to end over a group's vector pages (`Layout`); version 4
 /// added record pages (sparse vectors); version 3 records the element type; version 2
 /// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
 /// read with that layout and keep their version when written (2 and 3 become 4, which is
 /// what they are, without record pages).
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
+/// The version of a packed index without codes.
+pub const PACKED_VERSION: u32 = 5;
 /// The last version that does not pack vectors.
 pub const UNPACKED_VERSION: u32 = 4;
 /// The oldest format version this build reads.
@@ -53,6 +57,8 @@ pub struct Meta {
     pub record_end: u64,
     /// Vectors packed end to end (version 5 on; a build always packs).
     pub packed_vectors: bool,
+    /// The codes scans search on (version 6; `Quantization::None` before).
+    pub quantization: Quantization,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +133,9 @@ const O_FREE_HINT: usize = 68;
 /// Version 4 on; beyond a version-3 page's content, so read only from version 4.
 const O_RECORD_PAGES: usize = 72;
 const O_RECORD_END: usize = 80;
-const _: () = assert!(O_RECORD_END + 8 <= META_SIZE);
+/// Version 6 on (zero, no codes, in a version-5 page).
+const O_QUANTIZATION: usize = 88;
+const _: () = assert!(O_QUANTIZATION < META_SIZE);
 
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
@@ -155,13 +163,16 @@ impl Meta {
             },
             record_end: 0,
             packed_vectors: true,
+            quantization: Quantization::None,
         }
     }
 
     /// The format version this meta page is written as.
     pub fn version(&self) -> u32 {
-        if self.packed_vectors {
+        if self.quantization != Quantization::None {
             VERSION
+        } else if self.packed_vectors {
+            PACKED_VERSION
         } else {
             UNPACKED_VERSION
         }
@@ -197,6 +208,7 @@ impl Meta {
         put_u32(c, O_FREE_HINT, self.free_hint);
         put_u16(c, O_RECORD_PAGES, self.record_pages);
         put_u64(c, O_RECORD_END, self.record_end);
+        c[O_QUANTIZATION] = self.quantization.code();
         // A page written by an older version ends its content sooner: move pd_lower past
         // the fields above, or generic WAL would leave them out as part of the hole.
         let lower = (HEADER_SIZE + META_SIZE) as u16;
@@ -234,6 +246,19 @@ impl Meta {
         if element.is_variable() && !records.contains(&(record_pages as usize)) {
             return Err(FormatError::Corrupt("record pages out of range"));
         }
+        let quantization = if version >= 6 {
+            Quantization::from_code(c[O_QUANTIZATION])
+                .ok_or(FormatError::Corrupt("unknown quantization"))?
+        } else {
+            Quantization::None
+        };
+        if quantization != Quantization::None
+            && (element.is_variable() || !Quantization::applies_to(element.indexed_metric(metric)))
+        {
+            return Err(FormatError::Corrupt(
+                "codes in an index of bits or sparse vectors",
+            ));
+        }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
         if level > crate::graph::MAX_LEVEL {
@@ -257,6 +282,7 @@ impl Meta {
             record_pages,
             record_end,
             packed_vectors: version > UNPACKED_VERSION,
+            quantization,
         })
     }
 }

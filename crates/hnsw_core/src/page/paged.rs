@@ -1,10 +1,13 @@
 //! Searching an index through its pages: the same search code as the build graph, reading
 //! neighbour lists and vectors (float32 or float16) from a `PageStore`; a vector that
 //! runs over a page boundary (format 5 packs them end to end) is put together in a buffer.
+//! In an index with codes, a graph made `with_estimates` computes its distances on the
+//! codes instead (`codes`), and the exact ones only when asked (`exact_distances_to`).
 #![allow(unsafe_code)] // see the crate header
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
 use super::{records, Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
+use crate::codes::sq8_distance;
 use crate::distance::{kernels, Kernels};
 use crate::element::{f16, Element};
 use crate::graph::GraphRead;
@@ -16,6 +19,15 @@ pub struct PagedGraph<S> {
     pub layout: Layout,
     kernels: &'static Kernels,
     scratch: RefCell<Vec<f32>>,
+    /// Distances are computed on the codes (see `with_estimates`).
+    estimates: bool,
+}
+
+/// Which of a node's stored forms a distance reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Vectors,
+    Codes,
 }
 
 impl<S: PageStore> PagedGraph<S> {
@@ -27,7 +39,16 @@ impl<S: PageStore> PagedGraph<S> {
             layout,
             kernels: kernels(),
             scratch: RefCell::new(Vec::new()),
+            estimates: false,
         }
+    }
+
+    /// Makes `distance_to` and `distances_to` estimates computed on the nodes' codes,
+    /// when the index has codes and `on` is set (a scan's search, which re-ranks what it
+    /// returns on the exact vectors).
+    pub fn with_estimates(mut self, on: bool) -> Self {
+        self.estimates = on && self.layout.code_size > 0;
+        self
     }
 
     pub fn node(&self, id: u32) -> NodeRecord {
@@ -54,6 +75,20 @@ impl<S: PageStore> PagedGraph<S> {
         records::problem(&self.store, &self.layout, pos, self.meta.record_end)
     }
 
+    /// What is wrong with node `id`'s code, if anything: it must be the code of the vector
+    /// (`None` in an index without codes).
+    pub fn code_problem(&self, id: u32) -> Option<String> {
+        if self.layout.code_size == 0 {
+            return None;
+        }
+        let (mut vector, mut code) = (Vec::new(), Vec::new());
+        self.read_vector(id, &mut vector);
+        self.read_code(id, &mut code);
+        let mut expected = vec![0u8; self.layout.code_size];
+        super::writer::encode_code(&self.layout, &vector, &mut expected);
+        (code != expected).then(|| "its code is not the code of its vector".to_string())
+    }
+
     /// Copies node `id`'s vector into `out`, as float32 (a sparse vector's slot form).
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {
         out.clear();
@@ -62,15 +97,27 @@ impl<S: PageStore> PagedGraph<S> {
             let pos = self.store.with_page(block, |p| records::position_at(p, at));
             return records::read(&self.store, &self.layout, pos, out);
         }
-        // Up to PAGES_AT_ONCE pages are read under their locks together, so a vector that
-        // runs over a page boundary is read whole even while an insert rewrites its slot.
+        let element = self.layout.element;
         let parts: Vec<_> = self.layout.vector_parts(id).collect();
+        self.read_parts(&parts, |bytes| element.decode(bytes, out));
+    }
+
+    /// Node `id`'s code bytes (an index with codes), replacing `out`'s contents.
+    pub fn read_code(&self, id: u32, out: &mut Vec<u8>) {
+        out.clear();
+        let parts: Vec<_> = self.layout.code_parts(id).collect();
+        self.read_parts(&parts, |bytes| out.extend_from_slice(bytes));
+    }
+
+    /// Hands `take` the bytes of each of `parts` in order. Up to PAGES_AT_ONCE pages are
+    /// read under their locks together, so a vector or code that runs over a page boundary
+    /// is read whole even while an insert rewrites its slot.
+    fn read_parts(&self, parts: &[super::VectorPart], mut take: impl FnMut(&[u8])) {
         for run in parts.chunks(PAGES_AT_ONCE) {
             let blocks: Vec<u32> = run.iter().map(|part| part.block).collect();
             self.store.with_pages(&blocks, |pages| {
                 for (page, part) in pages.iter().zip(run) {
-                    let end = part.offset + part.bytes.len();
-                    self.layout.element.decode(&page[part.offset..end], out);
+                    take(&page[part.offset..part.offset + part.bytes.len()]);
                 }
             });
         }
@@ -88,18 +135,34 @@ enum Place {
 }
 
 impl<S: PageStore> PagedGraph<S> {
-    /// Appends the distances to the vectors of the first of `ids`, as many as have their
-    /// pages fit in PAGES_AT_ONCE, and returns how many it took. Their pages are all held at once
-    /// and each vector is prefetched a few ahead of the one computed; a vector that runs
-    /// over a page boundary is put together in a buffer first.
-    fn distances_on_pages(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) -> usize {
+    /// Appends the distances to the vectors (or codes) of the first of `ids`, as many as
+    /// have their pages fit in PAGES_AT_ONCE, and returns how many it took. Their pages are
+    /// all held at once and each vector is prefetched a few ahead of the one computed; a
+    /// vector that runs over a page boundary is put together in a buffer first.
+    fn distances_on_pages(
+        &self,
+        stream: Stream,
+        query: &[f32],
+        ids: &[u32],
+        out: &mut Vec<f32>,
+    ) -> usize {
         let layout = &self.layout;
-        let size = layout.vector_size;
+        let size = match stream {
+            Stream::Vectors => layout.vector_size,
+            Stream::Codes => layout.code_size,
+        };
+        let on_bytes = |bytes: &[u8]| match stream {
+            Stream::Vectors => self.distance_on_bytes(query, bytes),
+            Stream::Codes => sq8_distance(self.meta.indexed_metric(), self.kernels, query, bytes),
+        };
         let mut blocks = [0u32; PAGES_AT_ONCE];
         let mut places = [Place::Copy; PAGES_AT_ONCE];
         let (mut pages, mut taken) = (0, 0);
         for &id in ids.iter().take(PAGES_AT_ONCE) {
-            let (block, at) = layout.vector_location(id);
+            let (block, at) = match stream {
+                Stream::Vectors => layout.vector_location(id),
+                Stream::Codes => layout.code_location(id),
+            };
             let (place, needs) = if size > CONTENT_SIZE {
                 (Place::Copy, 0)
             } else if at + size <= HEADER_SIZE + CONTENT_SIZE {
@@ -135,13 +198,11 @@ impl<S: PageStore> PagedGraph<S> {
                     fetch(next);
                 }
                 let distance = match place {
-                    Place::Page { k, at } => {
-                        self.distance_on_bytes(query, &pages[k][at..at + size])
-                    }
+                    Place::Page { k, at } => on_bytes(&pages[k][at..at + size]),
                     Place::Split { k, at } => {
                         let head = &pages[k][at..HEADER_SIZE + CONTENT_SIZE];
                         let tail = &pages[k + 1][HEADER_SIZE..HEADER_SIZE + size - head.len()];
-                        self.distance_on_bytes(query, join(&mut joined, head, tail))
+                        on_bytes(join(&mut joined, head, tail))
                     }
                     Place::Copy => f32::NAN,
                 };
@@ -151,10 +212,42 @@ impl<S: PageStore> PagedGraph<S> {
         let first = out.len() - taken;
         for (i, place) in places.iter().enumerate() {
             if let Place::Copy = place {
-                out[first + i] = self.distance_on_copy(query, ids[i]);
+                out[first + i] = match stream {
+                    Stream::Vectors => self.distance_on_copy(query, ids[i]),
+                    Stream::Codes => self.distance_on_code_copy(query, ids[i]),
+                };
             }
         }
         taken
+    }
+
+    /// The estimate from node `id`'s code, read into a buffer page by page.
+    fn distance_on_code_copy(&self, query: &[f32], id: u32) -> f32 {
+        let mut code = Vec::new();
+        self.read_code(id, &mut code);
+        sq8_distance(self.meta.indexed_metric(), self.kernels, query, &code)
+    }
+
+    /// `distances_to` on the stored vectors, or on the codes.
+    fn distances_in(&self, stream: Stream, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        if self.layout.element.is_variable() {
+            out.extend(ids.iter().map(|&id| self.distance_on_copy(query, id)));
+            return;
+        }
+        let mut done = 0;
+        while done < ids.len() {
+            done += self.distances_on_pages(stream, query, &ids[done..], out);
+        }
+    }
+
+    /// The stream `distance_to` and `distances_to` read.
+    fn searched(&self) -> Stream {
+        if self.estimates {
+            Stream::Codes
+        } else {
+            Stream::Vectors
+        }
     }
 
     /// The distance to node `id`'s vector, read into a buffer page by page.
@@ -212,24 +305,21 @@ impl<S: PageStore> PagedGraph<S> {
 
 impl<S: PageStore> GraphRead for PagedGraph<S> {
     fn distance_to(&self, query: &[f32], id: u32) -> f32 {
-        if self.layout.element.is_variable() {
-            return self.distance_on_copy(query, id);
-        }
         let mut out = Vec::with_capacity(1);
-        self.distances_on_pages(query, &[id], &mut out);
+        self.distances_in(self.searched(), query, &[id], &mut out);
         out[0]
     }
 
     fn distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
-        out.clear();
-        if self.layout.element.is_variable() {
-            out.extend(ids.iter().map(|&id| self.distance_on_copy(query, id)));
-            return;
-        }
-        let mut done = 0;
-        while done < ids.len() {
-            done += self.distances_on_pages(query, &ids[done..], out);
-        }
+        self.distances_in(self.searched(), query, ids, out)
+    }
+
+    fn estimates(&self) -> bool {
+        self.estimates
+    }
+
+    fn exact_distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        self.distances_in(Stream::Vectors, query, ids, out)
     }
 
     fn neighbours_into(&self, id: u32, layer: usize, out: &mut Vec<u32>) {

@@ -107,26 +107,29 @@ pub fn write_index(
                 set_page_used(&mut page, ids.len() as u16);
             }
             PageKind::Vectors if layout.element.is_variable() => {
-                let ids = layout.vectors_on_page(group, within - layout.node_pages);
+                let ids = layout.vectors_on_page(group, within - layout.first_vector_page());
                 for id in ids.take_while(|&id| id < n) {
                     let (_, at) = layout.vector_location(id as u32);
                     put_u64(&mut page, at, positions[id]);
                 }
             }
             PageKind::Vectors => {
-                let first_vector = within - layout.node_pages;
+                let first_vector = within - layout.first_vector_page();
                 write_vectors(graph, &layout, block, group, first_vector, n, &mut page);
             }
+            PageKind::Codes => {
+                let index = within - layout.node_pages;
+                write_codes(graph, &layout, block, group, index, n, &mut page);
+            }
             PageKind::Records => {
-                let page_index =
-                    within - layout.node_pages - layout.vector_pages - layout.upper_pages;
+                let page_index = within - layout.first_upper_page() - layout.upper_pages;
                 let start = (group * layout.record_bytes() + page_index * CONTENT_SIZE) as u64;
                 write_records(graph, &layout, &positions, block, start, &mut page);
             }
             PageKind::Upper => {
                 let per_group = layout.upper_pages * layout.uppers_per_page;
                 let first = group * per_group
-                    + (within - layout.node_pages - layout.vector_pages) * layout.uppers_per_page;
+                    + (within - layout.first_upper_page()) * layout.uppers_per_page;
                 let slots = first..(first + layout.uppers_per_page).min(total_upper.max(first));
                 for (k, slot) in slots.clone().enumerate() {
                     // Which layer this disk slot belongs to, and its number there.
@@ -202,5 +205,35 @@ fn write_vectors(
                 .element
                 .encode(elements, &mut page[at..at + part.bytes.len()]);
         }
+    }
+}
+
+/// Fills code page number `index` (within the group's code pages), block `block`.
+fn write_codes(
+    graph: &Graph,
+    layout: &Layout,
+    block: u32,
+    group: usize,
+    index: usize,
+    n: usize,
+    page: &mut [u8],
+) {
+    let mut code = vec![0u8; layout.code_size];
+    for id in layout.codes_on_page(group, index).take_while(|&id| id < n) {
+        encode_code(layout, graph.vector(id as u32), &mut code);
+        for part in layout
+            .code_parts(id as u32)
+            .filter(|part| part.block == block)
+        {
+            page[part.offset..part.offset + part.bytes.len()].copy_from_slice(&code[part.bytes]);
+        }
+    }
+}
+
+/// Writes the code of (stored-form) vector `v` as `layout`'s quantization keeps it.
+pub fn encode_code(layout: &Layout, v: &[f32], out: &mut [u8]) {
+    match layout.quantization {
+        crate::codes::Quantization::Sq8 => crate::codes::encode_sq8(v, out),
+        crate::codes::Quantization::None => unreachable!("an index without codes"),
     }
 }

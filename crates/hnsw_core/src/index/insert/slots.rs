@@ -183,7 +183,8 @@ impl<S: PageWrite> Inserter<'_, S> {
         )
     }
 
-    /// Writes node `id`'s vector: one page, or several (four to a WAL record). A sparse
+    /// Writes node `id`'s vector (and its code, in an index with codes): one page, or
+    /// several (four to a WAL record). A sparse
     /// vector goes into a record first, then its slot names it: over the old record of a
     /// `reused` slot (one VACUUM freed) when it fits, else a new one.
     pub(super) fn write_vector(&self, id: u32, vector: &[f32], reused: bool) {
@@ -211,6 +212,16 @@ impl<S: PageWrite> Inserter<'_, S> {
         let mut bytes = vec![0u8; layout.vector_size];
         layout.element.encode(vector, &mut bytes);
         self.write_parts(&parts, &bytes, PageKind::Vectors, layout.vector_page_used());
+        if layout.code_size > 0 {
+            let parts: Vec<_> = layout.code_parts(id).collect();
+            // The code of the vector as stored (float16 elements are rounded), as a build
+            // and the checker encode it.
+            let mut stored = Vec::with_capacity(vector.len());
+            layout.element.decode(&bytes, &mut stored);
+            let mut code = vec![0u8; layout.code_size];
+            crate::page::writer::encode_code(&layout, &stored, &mut code);
+            self.write_parts(&parts, &code, PageKind::Codes, CONTENT_SIZE);
+        }
     }
 
     /// Writes `bytes` in its `parts`, four pages to a unit, initialising new pages as

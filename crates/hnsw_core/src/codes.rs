@@ -1,0 +1,133 @@
+//! Compact codes a scan searches on (the `quantization` reloption): each vector is also
+//! kept as 8-bit scalar codes over its own range (SQ8), a quarter of a float32 vector's
+//! bytes, so a search reads far less memory per distance; the scan then re-ranks what it
+//! returns on the exact vectors (`graph::Scan`), so rows still come in exact order.
+//!
+//! A code is `lo`, `step` and the decoded vector's squared norm (three little-endian
+//! float32), then one byte `k` per element, which stands for `lo + step * k`. Each vector
+//! has its own range, so nothing is trained: an index built on an empty table, or a row
+//! inserted later, encodes the same way as a build does.
+
+use crate::distance::{Kernels, Metric};
+
+/// How an index keeps the codes its scans search on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantization {
+    /// No codes: scans compute distances on the stored vectors.
+    None,
+    /// 8-bit scalar codes, one range per vector.
+    Sq8,
+}
+
+/// Bytes before a code's elements: lo, step, squared norm.
+pub const SQ8_HEADER: usize = 12;
+/// The most a code byte takes.
+const LEVELS: f32 = 255.0;
+
+impl Quantization {
+    /// The reloption's value names, in the order of their codes.
+    pub const ALL: [Quantization; 2] = [Quantization::None, Quantization::Sq8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::None => "none",
+            Quantization::Sq8 => "sq8",
+        }
+    }
+
+    /// Its code on the meta page.
+    pub fn code(self) -> u8 {
+        match self {
+            Quantization::None => 0,
+            Quantization::Sq8 => 1,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Quantization> {
+        Quantization::ALL.into_iter().find(|q| q.code() == code)
+    }
+
+    /// Bytes of one vector's code for `dim` elements (0 without codes).
+    pub fn code_bytes(self, dim: usize) -> usize {
+        match self {
+            Quantization::None => 0,
+            Quantization::Sq8 => SQ8_HEADER + dim,
+        }
+    }
+
+    /// Whether an index computing `metric` can keep codes (floats only: not bits or
+    /// sparse vectors).
+    pub fn applies_to(metric: Metric) -> bool {
+        matches!(
+            metric,
+            Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1
+        )
+    }
+}
+
+/// Writes the SQ8 code of `v` into `out` (`code_bytes(v.len())` bytes).
+pub fn encode_sq8(v: &[f32], out: &mut [u8]) {
+    assert_eq!(out.len(), SQ8_HEADER + v.len());
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    let (lo, step) = if v.is_empty() || !(hi - lo).is_finite() {
+        (0.0, 0.0)
+    } else {
+        (lo, (hi - lo) / LEVELS)
+    };
+    let mut norm = 0.0f64;
+    for (x, k) in v.iter().zip(&mut out[SQ8_HEADER..]) {
+        let level = if step > 0.0 {
+            ((x - lo) / step).round().clamp(0.0, LEVELS)
+        } else {
+            0.0
+        };
+        *k = level as u8;
+        let decoded = step.mul_add(level, lo) as f64;
+        norm += decoded * decoded;
+    }
+    out[0..4].copy_from_slice(&lo.to_le_bytes());
+    out[4..8].copy_from_slice(&step.to_le_bytes());
+    out[8..12].copy_from_slice(&(norm as f32).to_le_bytes());
+}
+
+/// The values an SQ8 code stands for, appended to `out`.
+pub fn decode_sq8(code: &[u8], out: &mut Vec<f32>) {
+    let (lo, step, _) = header(code);
+    out.extend(
+        code[SQ8_HEADER..]
+            .iter()
+            .map(|&k| step.mul_add(k as f32, lo)),
+    );
+}
+
+fn header(code: &[u8]) -> (f32, f32, f32) {
+    let float = |at: usize| f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+    (float(0), float(4), float(8))
+}
+
+/// The distance `metric` gives between `query` and the vector an SQ8 code stands for
+/// (an estimate of the distance to the vector itself), in the metric's order values.
+pub fn sq8_distance(metric: Metric, kernels: &Kernels, query: &[f32], code: &[u8]) -> f32 {
+    let (lo, step, norm) = header(code);
+    let elements = &code[SQ8_HEADER..];
+    match metric {
+        Metric::L2 => (kernels.l2_squared_u8)(query, elements, lo, step),
+        Metric::L1 => (kernels.l1_u8)(query, elements, lo, step),
+        Metric::InnerProduct => {
+            let (dot, sum, _) = (kernels.dot_u8)(query, elements);
+            -lo.mul_add(sum, step * dot)
+        }
+        Metric::Cosine => {
+            let (dot, sum, query_norm) = (kernels.dot_u8)(query, elements);
+            let product = lo.mul_add(sum, step * dot) as f64;
+            let similarity = product / (query_norm as f64 * norm as f64).sqrt();
+            (1.0 - similarity.clamp(-1.0, 1.0)) as f32
+        }
+        // `Quantization::applies_to` keeps codes out of indexes of other metrics.
+        other => unreachable!("no codes for {other:?}"),
+    }
+}

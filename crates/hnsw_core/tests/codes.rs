@@ -1,0 +1,350 @@
+//! SQ8 codes (the `quantization` reloption): the kernels against their scalar reference,
+//! encoding error, where a layout keeps codes, and an index with codes whose scans search
+//! on the codes yet return exact distances in exact order, through inserts, VACUUM and
+//! slot reuse.
+
+mod common;
+
+use common::random_vectors;
+use hnsw_core::codes::{decode_sq8, encode_sq8, sq8_distance, Quantization, SQ8_HEADER};
+use hnsw_core::distance::{kernels, Implementation, Metric};
+use hnsw_core::element::Element;
+use hnsw_core::graph::storage::Backing;
+use hnsw_core::graph::{build, BuildInput, Neighbour, Params, Scan, Visited};
+use hnsw_core::index::{free_deleted_slots, graph_problems, insert, read_records, repair};
+use hnsw_core::page::meta::VERSION;
+use hnsw_core::page::node::FLAG_DELETED;
+use hnsw_core::page::{
+    write_index, HeapTid, Layout, MemStore, Meta, PageKind, PageWrite, PagedGraph,
+};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+fn codes_of(v: &[f32]) -> Vec<u8> {
+    let mut out = vec![0u8; SQ8_HEADER + v.len()];
+    encode_sq8(v, &mut out);
+    out
+}
+
+#[test]
+fn code_kernels_match_the_scalar_reference() {
+    let scalar = Implementation::Scalar.kernels().unwrap();
+    for k in Implementation::ALL.iter().filter_map(|i| i.kernels()) {
+        for len in (0..70).chain([383, 384, 784, 16_000]) {
+            let q = random_vectors(1, len, len as u64 + 1);
+            let codes: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let (lo, step) = (-0.3, 0.0021);
+            let close = |a: f32, b: f32| {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{len}: {a} vs {b}")
+            };
+            close(
+                (scalar.l2_squared_u8)(&q, &codes, lo, step),
+                (k.l2_squared_u8)(&q, &codes, lo, step),
+            );
+            close(
+                (scalar.l1_u8)(&q, &codes, lo, step),
+                (k.l1_u8)(&q, &codes, lo, step),
+            );
+            let (a, b) = ((scalar.dot_u8)(&q, &codes), (k.dot_u8)(&q, &codes));
+            close(a.0, b.0);
+            close(a.1, b.1);
+            close(a.2, b.2);
+        }
+    }
+}
+
+#[test]
+fn codes_stay_within_half_a_step_and_estimate_the_distance() {
+    let k = kernels();
+    let v = random_vectors(1, 384, 3);
+    let code = codes_of(&v);
+    let mut back = Vec::new();
+    decode_sq8(&code, &mut back);
+    let (lo, hi) = (
+        v.iter().cloned().fold(f32::MAX, f32::min),
+        v.iter().cloned().fold(f32::MIN, f32::max),
+    );
+    let step = (hi - lo) / 255.0;
+    for (x, y) in v.iter().zip(&back) {
+        assert!((x - y).abs() <= step * 0.5001, "{x} decoded as {y}");
+    }
+    // Each metric's estimate is that metric's distance to the decoded vector.
+    let q = random_vectors(1, 384, 4);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1] {
+        let estimate = sq8_distance(metric, k, &q, &code);
+        let on_decoded = metric.distance(k, &q, &back);
+        let exact = metric.distance(k, &q, &v);
+        assert!(
+            (estimate - on_decoded).abs() <= 1e-3 * (1.0 + on_decoded.abs()),
+            "{metric:?}"
+        );
+        assert!(
+            (estimate - exact).abs() <= 0.02 * (1.0 + exact.abs()),
+            "{metric:?}: {estimate} vs {exact}"
+        );
+    }
+    // A constant vector (no range) decodes exactly; so does a one-element one.
+    for v in [vec![0.25f32; 10], vec![-3.0], vec![0.0; 5]] {
+        decode_sq8(&codes_of(&v), &mut back);
+        assert_eq!(back[back.len() - v.len()..], v[..]);
+    }
+}
+
+#[test]
+fn code_pages_hold_every_code_once_apart_from_everything_else() {
+    for dim in [1usize, 24, 384, 784, 3072, 8148, 8149, 16_000] {
+        for element in [Element::F32, Element::F16] {
+            let l = Layout::with_codes(dim, 16, element, Quantization::Sq8);
+            assert_eq!(l.code_size, SQ8_HEADER + dim);
+            assert_eq!(l.code_pages, (l.group_nodes * l.code_size).div_ceil(8160));
+            let mut on_page = vec![Vec::new(); l.code_pages];
+            let mut seen = HashSet::new();
+            for id in 0..(2 * l.group_nodes) as u32 {
+                let mut covered = 0;
+                for part in l.code_parts(id) {
+                    assert_eq!(
+                        l.block_kind(part.block).0,
+                        PageKind::Codes,
+                        "dim {dim} id {id}"
+                    );
+                    assert!(part.offset + part.bytes.len() <= 24 + 8160);
+                    for b in part.offset..part.offset + part.bytes.len() {
+                        assert!(
+                            seen.insert((part.block, b)),
+                            "dim {dim}: code {id} overlaps"
+                        );
+                    }
+                    covered += part.bytes.len();
+                    if (id as usize) < l.group_nodes {
+                        on_page[part.block as usize - 1 - l.node_pages].push(id as usize);
+                    }
+                }
+                assert_eq!(covered, l.code_size);
+                for part in l.vector_parts(id) {
+                    assert_eq!(l.block_kind(part.block).0, PageKind::Vectors);
+                }
+            }
+            for (index, ids) in on_page.iter().enumerate() {
+                let listed: Vec<usize> = l.codes_on_page(0, index).collect();
+                assert_eq!(&listed, ids, "dim {dim}, code page {index}");
+            }
+        }
+    }
+}
+
+const TID_BASE: u32 = 1;
+
+fn tid(i: u32) -> HeapTid {
+    HeapTid {
+        block: TID_BASE + i / 7,
+        offset: (i % 7 + 1) as u16,
+    }
+}
+
+/// An index with SQ8 codes of `vectors` (stored form), written to a MemStore.
+fn written(vectors: &[f32], dim: usize, metric: Metric, element: Element) -> MemStore {
+    let n = vectors.len() / dim;
+    let input = BuildInput {
+        offsets: None,
+        vectors: Backing::from_f32(vectors.to_vec()),
+        dim,
+        metric: element.indexed_metric(metric),
+        params: Params::default(),
+        threads: 2,
+        links_spill: None,
+    };
+    let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
+    let tids: Vec<HeapTid> = (0..n as u32).map(tid).collect();
+    let mut store = MemStore::new();
+    let meta = Meta {
+        quantization: Quantization::Sq8,
+        ..Meta::new(dim as u32, 16, 64, metric, element)
+    };
+    write_index(&graph, &tids, meta, |b, p| store.append(b, p));
+    store
+}
+
+/// The first `k` rows of a scan at beam `ef` (on the codes with `estimates`).
+fn scan(store: &MemStore, query: &[f32], ef: usize, k: usize, estimates: bool) -> Vec<Neighbour> {
+    let meta = store.meta();
+    let graph = PagedGraph::new(store, meta).with_estimates(estimates);
+    let mut scan = Scan::new(query.to_vec(), ef, meta.entry, Visited::sparse());
+    let mut out = Vec::new();
+    while out.len() < k {
+        match scan.next(&graph).unwrap() {
+            Some(n) => out.push(n),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Recall@10 of scans at ef 40 over `queries` (on the codes with `estimates`), checking
+/// each row's distance is exact and the first beam comes in exact order.
+fn recall(
+    store: &MemStore,
+    vectors: &[f32],
+    dim: usize,
+    queries: &[f32],
+    live: &dyn Fn(u32) -> bool,
+    estimates: bool,
+) -> f64 {
+    let meta = store.meta();
+    let metric = meta.indexed_metric();
+    let k = kernels();
+    let exact_graph = PagedGraph::new(store, meta);
+    let mut hits = 0;
+    let mut total = 0;
+    for q in queries.chunks(dim) {
+        let found = scan(store, q, 40, 10, estimates);
+        for pair in found.windows(2) {
+            assert!(
+                pair[0].distance <= pair[1].distance,
+                "first beam in exact order"
+            );
+        }
+        for n in &found {
+            let mut v = Vec::new();
+            exact_graph.read_vector(n.id, &mut v);
+            assert_eq!(n.distance, metric.distance(k, q, &v), "exact distance");
+        }
+        let mut truth: Vec<(f32, u32)> = vectors
+            .chunks(dim)
+            .enumerate()
+            .filter(|(i, _)| live(*i as u32))
+            .map(|(i, v)| (metric.distance(k, q, v), i as u32))
+            .collect();
+        truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Exact duplicates share a node: count distinct distances.
+        truth.dedup_by(|a, b| a.0 == b.0);
+        let bound = truth[9.min(truth.len() - 1)].0;
+        hits += found
+            .iter()
+            .filter(|n| live(n.id) && n.distance <= bound)
+            .count()
+            .min(10);
+        total += 10;
+    }
+    hits as f64 / total as f64
+}
+
+#[test]
+fn scans_over_codes_return_exact_distances_with_high_recall() {
+    let cases = [
+        (2000usize, 784usize, Metric::L2, Element::F32),
+        (2000, 77, Metric::Cosine, Element::F32),
+        (2000, 77, Metric::Cosine, Element::F16),
+        (2000, 24, Metric::L1, Element::F32),
+    ];
+    for (n, dim, metric, element) in cases {
+        let raw = random_vectors(n, dim, dim as u64);
+        let vectors: Vec<f32> = raw
+            .chunks(dim)
+            .flat_map(|v| element.stored_form(metric, v).unwrap().into_owned())
+            .collect();
+        let store = written(&vectors, dim, metric, element);
+        assert_eq!(store.meta().version(), VERSION);
+        let (meta, records) = read_records(&store);
+        assert_eq!(graph_problems(&store, meta, &records), Vec::<String>::new());
+        let queries: Vec<f32> = random_vectors(30, dim, 7)
+            .chunks(dim)
+            .flat_map(|v| element.stored_form(metric, v).unwrap().into_owned())
+            .collect();
+        // Uniform random 784-d vectors are hard for any graph: compare with the scan on
+        // the vectors themselves, and ask for 0.95 where that reaches it.
+        let on_codes = recall(&store, &vectors, dim, &queries, &|_| true, true);
+        let on_vectors = recall(&store, &vectors, dim, &queries, &|_| true, false);
+        let case = format!("{metric:?} {element:?} {dim}: {on_codes} against {on_vectors}");
+        assert!(on_codes >= on_vectors - 0.03, "{case}");
+        assert!(on_codes >= 0.95 || on_vectors < 0.97, "{case}");
+        assert!(on_vectors >= 0.7, "{case}");
+    }
+}
+
+#[test]
+fn inner_product_on_non_negative_data_and_duplicates() {
+    // Non-negative vectors under inner product (every estimate is negative and the
+    // longest vectors win), half of them exact duplicates of others.
+    let (n, dim) = (1500usize, 32usize);
+    let mut vectors: Vec<f32> = random_vectors(n, dim, 11).iter().map(|x| x + 0.5).collect();
+    for i in (0..n).step_by(2).skip(1) {
+        let (from, to) = (i - 1, i);
+        let copy = vectors[from * dim..(from + 1) * dim].to_vec();
+        vectors[to * dim..(to + 1) * dim].copy_from_slice(&copy);
+    }
+    let store = written(&vectors, dim, Metric::InnerProduct, Element::F32);
+    let queries: Vec<f32> = random_vectors(20, dim, 12)
+        .iter()
+        .map(|x| x + 0.5)
+        .collect();
+    let r = recall(&store, &vectors, dim, &queries, &|_| true, true);
+    assert!(r >= 0.9, "recall {r}");
+}
+
+#[test]
+fn inserts_vacuum_and_slot_reuse_keep_codes_current() {
+    let (n, dim) = (600usize, 48usize);
+    let vectors = random_vectors(n, dim, 21);
+    let store = written(&vectors, dim, Metric::L2, Element::F32);
+    // Delete every third row, VACUUM (freeing the slots), then insert 300 new rows,
+    // which take the freed slots first.
+    let layout = Layout::of(&store.meta());
+    let mut store = store;
+    let (_, records) = read_records(&store);
+    for (&id, r) in &records {
+        if id % 3 == 0 && r.is_occupied() {
+            let (block, at) = layout.node_location(id);
+            let mut gone = r.clone();
+            gone.flags |= FLAG_DELETED;
+            gone.write(store.page_mut(block), at, layout.m);
+        }
+    }
+    let mut freed = 0;
+    for _ in 0..3 {
+        let repaired = repair(&store).unwrap();
+        freed += free_deleted_slots(&store, store.meta(), &repaired.deleted).unwrap();
+    }
+    assert!(freed >= 150, "{freed} slots freed");
+    let fresh = random_vectors(300, dim, 22);
+    for (i, v) in fresh.chunks(dim).enumerate() {
+        insert(&store, v, tid(10_000 + i as u32), 5);
+    }
+    let (meta, records) = read_records(&store);
+    assert_eq!(graph_problems(&store, meta, &records), Vec::<String>::new());
+    // Every live row's code is its vector's; scans find the new rows as well as the old.
+    let graph = PagedGraph::new(&store, meta);
+    let mut all = Vec::new();
+    let mut live_ids = HashSet::new();
+    for (&id, r) in &records {
+        if r.is_occupied() && r.flags & FLAG_DELETED == 0 {
+            let (mut v, mut code) = (Vec::new(), Vec::new());
+            graph.read_vector(id, &mut v);
+            graph.read_code(id, &mut code);
+            assert_eq!(code, codes_of(&v), "node {id}");
+            live_ids.insert(id);
+        }
+    }
+    let reused = records
+        .iter()
+        .filter(|(&id, r)| (id as usize) < n && r.tid.block >= TID_BASE + 10_000 / 7)
+        .count();
+    assert!(reused > 100, "{reused} slots reused");
+    // Ground truth over the live rows, by id.
+    let max = records.keys().max().copied().unwrap() as usize + 1;
+    all.resize(max * dim, f32::MAX);
+    for &id in &live_ids {
+        let mut v = Vec::new();
+        graph.read_vector(id, &mut v);
+        all[id as usize * dim..(id as usize + 1) * dim].copy_from_slice(&v);
+    }
+    let queries = random_vectors(30, dim, 23);
+    let r = recall(
+        &store,
+        &all,
+        dim,
+        &queries,
+        &|id| live_ids.contains(&id),
+        true,
+    );
+    assert!(r >= 0.95, "recall {r}");
+}
