@@ -164,7 +164,8 @@ fn a_scan_returns_no_rows_for_a_slot_that_changed_hands() {
     let ranked = {
         let graph = PagedGraph::new(&store, store.meta());
         let d = graph.distance_to(&query, 7);
-        assert_eq!(rows_of(&graph, &query, 7, d).unwrap(), Some(vec![tid(7)]));
+        let row = graph.node(7).tid;
+        assert_eq!(rows_of(&graph, &query, 7, d).unwrap(), Some(vec![row]));
         d
     };
     // Row 7 is deleted, VACUUM frees its slot, an insert takes it for another row.

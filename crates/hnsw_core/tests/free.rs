@@ -5,7 +5,7 @@ mod common;
 #[path = "common/crash.rs"]
 mod crash;
 
-use crash::{built, layout, random, records, DIM};
+use crash::{built, layout, random, records, tid, DIM};
 use hnsw_core::index::{free_deleted_slots, read_meta};
 use hnsw_core::page::node::{
     read_upper, write_layer0, write_upper, NodeRecord, FLAG_CHILD, FLAG_DELETED, FLAG_FREE,
@@ -17,8 +17,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 const N: usize = 600;
 
-/// An index of N random vectors (ids 11..=14 exact copies of 10, so 10 heads a chain).
-fn index() -> (MemStore, Meta) {
+/// An index of N random vectors (rows 11..=14 exact copies of 10, so 10 heads a chain),
+/// and the chain's ids as written (its head, then the four aliases, in a row).
+fn index() -> (MemStore, Meta, std::ops::RangeInclusive<u32>) {
     let mut vectors = random(N, 61);
     for copy in 11..=14 {
         let first: Vec<f32> = vectors[10 * DIM..11 * DIM].to_vec();
@@ -26,7 +27,12 @@ fn index() -> (MemStore, Meta) {
     }
     let store = built(vectors);
     let meta = read_meta(&store).unwrap();
-    (store, meta)
+    let all = records(&store);
+    let head = *all.iter().find(|(_, r)| r.tid == tid(10)).unwrap().0;
+    for (k, alias) in (head + 1..=head + 4).enumerate() {
+        assert_eq!(all[&(alias - 1)].next_duplicate, alias, "alias {k} follows");
+    }
+    (store, meta, head..=head + 4)
 }
 
 /// Every list of a record: (layer, ids).
@@ -52,10 +58,13 @@ struct Vacuumed {
     deleted_nodes: HashSet<u32>,
     still_linked: u32,
     kept_too: u32,
+    /// The chain of row 10, as written.
+    chain: std::ops::RangeInclusive<u32>,
 }
 
 fn vacuumed() -> Vacuumed {
-    let (mut store, meta) = index();
+    let (mut store, meta, chain) = index();
+    let head = *chain.start();
     let layout = layout();
     let entry = meta.entry.expect("an entry point").node;
     // Out of the tree, as VACUUM's repair takes deleted nodes out of it (its own suite
@@ -69,14 +78,18 @@ fn vacuumed() -> Vacuumed {
         plain.write(store.page_mut(block), at, layout.m);
     }
     let before = records(&store);
-    let aliases: HashSet<u32> = (11..=14).collect();
+    let aliases: HashSet<u32> = (head + 1..=head + 4).collect();
     let deleted_rows: HashSet<u32> = before
         .keys()
         .copied()
-        .filter(|&id| (id % 5 == 0 || (10..=14).contains(&id)) && id != entry)
+        .filter(|&id| (id % 5 == 0 || chain.contains(&id)) && id != entry)
         .collect();
     let deleted_nodes: HashSet<u32> = deleted_rows.difference(&aliases).copied().collect();
-    let still_linked = *deleted_nodes.iter().filter(|&&id| id != 10).min().unwrap();
+    let still_linked = *deleted_nodes
+        .iter()
+        .filter(|&&id| id != head)
+        .min()
+        .unwrap();
     let kept_too = *deleted_nodes.iter().max().unwrap();
     for (&id, r) in &before {
         let (block, at) = layout.node_location(id);
@@ -128,6 +141,7 @@ fn vacuumed() -> Vacuumed {
         deleted_nodes,
         still_linked,
         kept_too,
+        chain,
     }
 }
 
@@ -226,7 +240,7 @@ fn the_free_pass_survives_a_crash_after_every_unit() {
     let expected = free_ids(&reference);
     assert_eq!(freed, expected.len());
     assert!(
-        expected.is_superset(&(10..=14).collect()),
+        expected.is_superset(&v.chain.clone().collect()),
         "the chain of 10 is freed with it"
     );
     assert_eq!(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::random_vectors;
+use common::{f16_to_f32, random_vectors, read_npy};
 
 use hnsw_core::distance::{kernels, Metric};
 use hnsw_core::graph::storage::{ArenaBuilder, Backing, PathSpillFile, SpillFile, SpillFiles};
@@ -167,52 +167,6 @@ fn every_metric_finds_the_query_itself() {
             let q = &vectors[id * dim..(id + 1) * dim];
             assert_eq!(g.search(q, 1, 40)[0].id, id as u32, "{metric:?}");
         }
-    }
-}
-
-/// Reads a little-endian .npy matrix of float32, int32 or uint8 as f32: (rows, cols, values).
-fn read_npy(path: &str) -> (usize, usize, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(&bytes[..6], b"\x93NUMPY");
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
-    let shape = &header[header.find("'shape': (").unwrap() + 10..];
-    let shape: Vec<usize> = shape[..shape.find(')').unwrap()]
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let data = &bytes[10 + header_len..];
-    let values: Vec<f32> = if header.contains("'<f4'") {
-        data.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    } else if header.contains("'<i4'") {
-        data.chunks_exact(4)
-            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
-            .collect()
-    } else if header.contains("'<f2'") {
-        data.chunks_exact(2)
-            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
-            .collect()
-    } else if header.contains("'|u1'") {
-        data.iter().map(|&b| b as f32).collect()
-    } else {
-        panic!("{path}: unsupported dtype in {header}")
-    };
-    assert_eq!(values.len(), shape[0] * shape[1]);
-    (shape[0], shape[1], values)
-}
-
-/// An IEEE half-precision value as f32 (exact: every f16 is an f32).
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exponent = ((h >> 10) & 0x1f) as i32;
-    let fraction = (h & 0x3ff) as f32;
-    match exponent {
-        0 => sign * fraction * 2f32.powi(-24),
-        31 if fraction == 0.0 => sign * f32::INFINITY,
-        31 => f32::NAN,
-        e => sign * (1.0 + fraction / 1024.0) * 2f32.powi(e - 15),
     }
 }
 

@@ -8,7 +8,7 @@ use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{
-    build, search, splitmix64, BuildInput, Graph, GraphRead, Params, Visited, NO_NODE,
+    build, search, splitmix64, BuildInput, Graph, GraphRead, Neighbour, Params, Visited, NO_NODE,
 };
 use hnsw_core::index::{
     for_each_record, free_deleted_slots, graph_problems, insert, read_meta, read_records, repair,
@@ -65,7 +65,12 @@ fn stored(metric: Metric, v: &Sparse) -> Option<Vec<f32>> {
 }
 
 /// Builds and writes an index of `vectors` (each already in stored form).
-fn built(vectors: &[Vec<f32>], metric: Metric, record_pages: usize) -> (Graph, MemStore, Meta) {
+/// Also returns the written id of each graph node (see `page::order`).
+fn built(
+    vectors: &[Vec<f32>],
+    metric: Metric,
+    record_pages: usize,
+) -> (Graph, MemStore, Meta, Vec<u32>) {
     let mut arena = ArenaBuilder::variable(1 << 30, Box::new(|| unreachable!("no spill")));
     for v in vectors {
         arena.push(v).unwrap();
@@ -91,8 +96,10 @@ fn built(vectors: &[Vec<f32>], metric: Metric, record_pages: usize) -> (Graph, M
         record_pages: record_pages as u16,
         ..Meta::new(DIM as u32, 12, 48, metric, Element::Sparse)
     };
-    let meta = write_index(&graph, &tids, base, |b, p| store.append(b, p));
-    (graph, store, meta)
+    let (meta, order) = write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    let written = order.written_ids();
+    drop(order);
+    (graph, store, meta, written)
 }
 
 /// The heap tids a scan reaches: layer 0 walked from the entry point, with the duplicate
@@ -189,7 +196,7 @@ fn sparse_indexes_store_search_and_take_inserts() {
         let rows: Vec<Sparse> = (0..1500).map(|i| sparse(1, i, 120)).collect();
         // Cosine does not index zero vectors (as the build skips them).
         let vectors: Vec<Vec<f32>> = rows.iter().filter_map(|v| stored(metric, v)).collect();
-        let (graph, store, meta) = built(&vectors, metric, MIN_RECORD_PAGES);
+        let (graph, store, meta, written) = built(&vectors, metric, MIN_RECORD_PAGES);
         let layout = Layout::of(&meta);
         assert_eq!(layout.record_pages, MIN_RECORD_PAGES);
         assert_eq!(store.len(), 1 + meta.groups as usize * layout.group_pages);
@@ -198,7 +205,7 @@ fn sparse_indexes_store_search_and_take_inserts() {
         let paged = PagedGraph::new(&store, meta);
         for id in 0..vectors.len() as u32 {
             let mut v = Vec::new();
-            paged.read_vector(id, &mut v);
+            paged.read_vector(written[id as usize], &mut v);
             assert_eq!(v, graph.vector(id), "{metric:?} node {id}");
         }
         let queries: Vec<Vec<f32>> = (0..30)
@@ -208,7 +215,11 @@ fn sparse_indexes_store_search_and_take_inserts() {
         for q in &queries {
             let entry = meta.entry.unwrap();
             let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
-            assert_eq!(from_pages, graph.search(q, 10, 40), "{metric:?}");
+            assert_eq!(
+                from_pages,
+                in_written_ids(graph.search(q, 10, 40), &written),
+                "{metric:?}"
+            );
         }
         drop(paged);
 
@@ -246,7 +257,7 @@ fn records_fill_groups_and_move_on_to_new_ones() {
     // records run over many groups, and inserts add groups of their own.
     let rows: Vec<Sparse> = (0..400).map(|i| sparse(4, i, 600)).collect();
     let vectors: Vec<Vec<f32>> = rows.iter().map(|v| v.to_slots()).collect();
-    let (_, store, meta) = built(&vectors, Metric::L2, MIN_RECORD_PAGES);
+    let (_, store, meta, _) = built(&vectors, Metric::L2, MIN_RECORD_PAGES);
     let layout = Layout::of(&meta);
     assert!(
         meta.record_end > 4 * layout.record_bytes() as u64,
@@ -299,7 +310,7 @@ fn record_pages_follow_the_mean_record() {
 #[test]
 fn a_crash_at_any_unit_of_a_sparse_insert_leaves_a_readable_index() {
     let rows: Vec<Vec<f32>> = (0..300).map(|i| sparse(6, i, 80).to_slots()).collect();
-    let (_, store, _) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
+    let (_, store, _, _) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
     // A record of 16,000 elements spans 16 pages: four units of record writes.
     let big = Sparse {
         dim: DIM,
@@ -341,7 +352,7 @@ fn a_crash_at_any_unit_of_a_sparse_insert_leaves_a_readable_index() {
 #[test]
 fn the_checker_reports_a_damaged_record_position() {
     let rows: Vec<Vec<f32>> = (0..100).map(|i| sparse(7, i, 40).to_slots()).collect();
-    let (_, mut store, meta) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
+    let (_, mut store, meta, _) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
     assert!(problems(&store).is_empty());
     let layout = Layout::of(&meta);
     let (block, at) = layout.vector_location(5);
@@ -372,12 +383,13 @@ fn the_checker_reports_a_damaged_record_position() {
 #[test]
 fn inserts_into_freed_slots_reuse_their_records() {
     let rows: Vec<Vec<f32>> = (0..600).map(|i| sparse(8, i, 60).to_slots()).collect();
-    let (_, mut store, meta) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
+    let (_, mut store, meta, _) = built(&rows, Metric::L2, MIN_RECORD_PAGES);
     let layout = Layout::of(&meta);
     // Delete every other row, as ambulkdelete marks them, then VACUUM's passes.
     let mut deleted = Vec::new();
+    let even: HashSet<HeapTid> = (0..rows.len() as u32).step_by(2).map(tid).collect();
     for_each_record(&store, &layout, |id, r| {
-        if r.is_occupied() && id % 2 == 0 {
+        if r.is_occupied() && even.contains(&r.tid) {
             deleted.push((id, r.clone()));
         }
     });
@@ -392,10 +404,15 @@ fn inserts_into_freed_slots_reuse_their_records() {
     assert!(free_deleted_slots(&store, meta, &repaired.deleted).unwrap() > 200);
     let end = read_meta(&store).unwrap().record_end;
     // New rows no longer than the ones deleted take their slots and records: the record
-    // stream does not grow, and every row reads back.
-    let fresh: Vec<Vec<f32>> = (0..200)
-        .map(|i| {
-            let mut v = rows[2 * i].clone();
+    // stream does not grow, and every row reads back. (Inserts take freed slots in id
+    // order: the k-th new row is a shortened copy of the row the k-th freed slot held.)
+    deleted.sort_by_key(|(id, _)| *id);
+    let row_of: HashMap<HeapTid, usize> = (0..rows.len()).map(|i| (tid(i as u32), i)).collect();
+    let fresh: Vec<Vec<f32>> = deleted
+        .iter()
+        .take(200)
+        .map(|(_, r)| {
+            let mut v = rows[row_of[&r.tid]].clone();
             let nnz = v.len() / 2;
             // Shorter by one non-zero, when it has one.
             if nnz > 0 {
@@ -421,4 +438,17 @@ fn inserts_into_freed_slots_reuse_their_records() {
     // A longer vector gets a new record.
     insert(&store, &sparse(9, 0, 3000).to_slots(), tid(80_000), 4);
     assert!(read_meta(&store).unwrap().record_end > end);
+}
+
+/// A graph search's answer with the ids its nodes were written as (in the search's order).
+fn in_written_ids(found: Vec<Neighbour>, written: &[u32]) -> Vec<Neighbour> {
+    let mut found: Vec<Neighbour> = found
+        .into_iter()
+        .map(|n| Neighbour {
+            id: written[n.id as usize],
+            ..n
+        })
+        .collect();
+    found.sort();
+    found
 }

@@ -6,6 +6,7 @@
 pub mod layout;
 pub mod meta;
 pub mod node;
+pub mod order;
 pub mod paged;
 pub mod records;
 pub mod store;

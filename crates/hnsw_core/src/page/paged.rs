@@ -124,6 +124,9 @@ impl<S: PageStore> PagedGraph<S> {
     }
 }
 
+/// The most vectors one `distances_on_pages` call computes (on at most PAGES_AT_ONCE pages).
+const IDS_AT_ONCE: usize = 32;
+
 /// How `distances_on_pages` reaches one vector: on one of the pages it holds, at an
 /// offset; over two of them (`pages[k]` from the offset to its end, then `pages[k + 1]`);
 /// or, larger than a page, on a copy read page by page.
@@ -156,27 +159,36 @@ impl<S: PageStore> PagedGraph<S> {
             Stream::Codes => sq8_distance(self.meta.indexed_metric(), self.kernels, query, bytes),
         };
         let mut blocks = [0u32; PAGES_AT_ONCE];
-        let mut places = [Place::Copy; PAGES_AT_ONCE];
-        let (mut pages, mut taken) = (0, 0);
-        for &id in ids.iter().take(PAGES_AT_ONCE) {
+        let mut places = [Place::Copy; IDS_AT_ONCE];
+        let (mut pages, mut taken) = (0usize, 0);
+        for &id in ids.iter().take(IDS_AT_ONCE) {
             let (block, at) = match stream {
                 Stream::Vectors => layout.vector_location(id),
                 Stream::Codes => layout.code_location(id),
             };
-            let (place, needs) = if size > CONTENT_SIZE {
-                (Place::Copy, 0)
-            } else if at + size <= HEADER_SIZE + CONTENT_SIZE {
-                (Place::Page { k: pages, at }, 1)
-            } else {
-                (Place::Split { k: pages, at }, 2)
+            // Vectors on a page already held share it.
+            let held = |run: &[u32]| {
+                (0..pages).find(|&k| k + run.len() <= pages && blocks[k..k + run.len()] == *run)
             };
-            if pages + needs > PAGES_AT_ONCE {
+            let (place, run) = if size > CONTENT_SIZE {
+                (Place::Copy, &[][..])
+            } else if at + size <= HEADER_SIZE + CONTENT_SIZE {
+                let run = [block];
+                match held(&run) {
+                    Some(k) => (Place::Page { k, at }, &[][..]),
+                    None => (Place::Page { k: pages, at }, &[block][..]),
+                }
+            } else {
+                match held(&[block, block + 1]) {
+                    Some(k) => (Place::Split { k, at }, &[][..]),
+                    None => (Place::Split { k: pages, at }, &[block, block + 1][..]),
+                }
+            };
+            if pages + run.len() > PAGES_AT_ONCE {
                 break;
             }
-            for (k, b) in (pages..pages + needs).zip(block..) {
-                blocks[k] = b;
-            }
-            pages += needs;
+            blocks[pages..pages + run.len()].copy_from_slice(run);
+            pages += run.len();
             places[taken] = place;
             taken += 1;
         }

@@ -1,25 +1,29 @@
-//! Writing a built graph as index pages, in block order, one page at a time.
+//! Writing a built graph as index pages, in block order, one page at a time, its nodes
+//! in the order `order` gives.
 
 use super::node::{
     write_upper, HeapTid, NodeRecord, FLAG_ALIAS, FLAG_CHILD, FLAG_OCCUPIED, FLAG_TREE,
 };
+use super::order::Ordered;
 use super::{
     init_page, put_u64, records, set_page_used, Layout, Meta, PageKind, CONTENT_SIZE, HEADER_SIZE,
     PAGE_SIZE,
 };
 use crate::graph::Graph;
 
-/// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. Node `i`
-/// points at heap tuple `tids[i]`. `meta` supplies the fields a graph does not know
+/// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. The
+/// graph's node `i` points at heap tuple `tids[i]`; it is written as node
+/// `Ordered::written_id(i)` of the returned order (breadth first, see `order`). `meta` supplies the fields a graph does not know
 /// (dimensions, element type, the operator class's metric, ef_construction, checkpoint
 /// metadata); the rest are filled in. The graph must have been built with `meta.indexed_metric()`.
-pub fn write_index(
-    graph: &Graph,
-    tids: &[HeapTid],
+pub fn write_index<'a>(
+    graph: &'a Graph,
+    tids: &'a [HeapTid],
     mut meta: Meta,
     mut sink: impl FnMut(u32, &[u8]),
-) -> Meta {
+) -> (Meta, Ordered<'a>) {
     assert_eq!(tids.len(), graph.len());
+    let nodes = Ordered::new(graph, tids);
     let m = graph.params().m;
     if !meta.element.is_variable() {
         assert_eq!(
@@ -45,7 +49,7 @@ pub fn write_index(
     let mut positions = Vec::new();
     if layout.element.is_variable() {
         for id in 0..n as u32 {
-            let size = records::record_size(crate::sparse::slots::nnz(graph.vector(id)));
+            let size = records::record_size(crate::sparse::slots::nnz(nodes.vector(id)));
             positions.push(records::place(&layout, meta.record_end, size));
             meta.record_end = positions[id as usize] + size as u64;
         }
@@ -57,7 +61,7 @@ pub fn write_index(
         meta.indexed_metric(),
         "graph built with the index's metric"
     );
-    meta.entry = graph.entry_point();
+    meta.entry = nodes.entry_point();
     meta.groups = groups as u32;
     // Inserts continue on the page holding the next free id (and slot).
     meta.insert_page_first_node = (n - n % layout.nodes_per_page) as u32;
@@ -81,25 +85,25 @@ pub fn write_index(
                 let ids = first..(first + layout.nodes_per_page).min(n.max(first));
                 for (k, id) in ids.clone().enumerate() {
                     let id = id as u32;
-                    let level = graph.level(id);
+                    let level = nodes.level(id);
                     // Every graph node is in the tree, aliases are not.
-                    let tree = graph.tree_links(id);
-                    let kind = match (graph.is_alias(id), tree.has_parent) {
+                    let tree = nodes.tree_links(id);
+                    let kind = match (nodes.is_alias(id), tree.has_parent) {
                         (true, _) => FLAG_ALIAS,
                         (false, true) => FLAG_TREE | FLAG_CHILD,
                         (false, false) => FLAG_TREE,
                     };
                     let record = NodeRecord {
-                        tid: tids[id as usize],
+                        tid: nodes.tid(id),
                         level: level as u8,
                         flags: FLAG_OCCUPIED | kind,
                         generation: 1,
-                        next_duplicate: graph.next_duplicate(id).unwrap_or(crate::graph::NO_NODE),
+                        next_duplicate: nodes.next_duplicate(id).unwrap_or(crate::graph::NO_NODE),
                         upper_slots: (1..=level)
-                            .map(|l| layer_base[l - 1] + graph.upper_slot(id, l))
+                            .map(|l| layer_base[l - 1] + nodes.upper_slot(id, l))
                             .collect(),
                         spare_slots: Vec::new(),
-                        layer0: graph.neighbours(id, 0),
+                        layer0: nodes.neighbours(id, 0),
                         pinned: tree.pinned as u16,
                     };
                     record.write(&mut page, HEADER_SIZE + k * layout.node_size, m);
@@ -115,16 +119,16 @@ pub fn write_index(
             }
             PageKind::Vectors => {
                 let first_vector = within - layout.first_vector_page();
-                write_vectors(graph, &layout, block, group, first_vector, n, &mut page);
+                write_vectors(&nodes, &layout, block, group, first_vector, n, &mut page);
             }
             PageKind::Codes => {
                 let index = within - layout.node_pages;
-                write_codes(graph, &layout, block, group, index, n, &mut page);
+                write_codes(&nodes, &layout, block, group, index, n, &mut page);
             }
             PageKind::Records => {
                 let page_index = within - layout.first_upper_page() - layout.upper_pages;
                 let start = (group * layout.record_bytes() + page_index * CONTENT_SIZE) as u64;
-                write_records(graph, &layout, &positions, block, start, &mut page);
+                write_records(&nodes, &layout, &positions, block, start, &mut page);
             }
             PageKind::Upper => {
                 let per_group = layout.upper_pages * layout.uppers_per_page;
@@ -135,7 +139,7 @@ pub fn write_index(
                     // Which layer this disk slot belongs to, and its number there.
                     let layer = layer_base.partition_point(|&base| base as usize <= slot);
                     let local = slot as u32 - layer_base[layer - 1];
-                    graph.read_upper_slot(layer, local, &mut links);
+                    nodes.read_upper_slot(layer, local, &mut links);
                     write_upper(&mut page, HEADER_SIZE + k * layout.upper_size, m, &links);
                 }
                 set_page_used(&mut page, slots.len() as u16);
@@ -144,13 +148,13 @@ pub fn write_index(
         }
         sink(block, &page);
     }
-    meta
+    (meta, nodes)
 }
 
 /// Fills the record page `block`, which holds record stream positions from `start`, with
 /// the parts of the records (at `positions`) that fall on it.
 fn write_records(
-    graph: &Graph,
+    nodes: &Ordered,
     layout: &Layout,
     positions: &[u64],
     block: u32,
@@ -158,7 +162,7 @@ fn write_records(
     page: &mut [u8],
 ) {
     let size_of =
-        |id: usize| records::record_size(crate::sparse::slots::nnz(graph.vector(id as u32)));
+        |id: usize| records::record_size(crate::sparse::slots::nnz(nodes.vector(id as u32)));
     // The first record ending past this page's start, then every one starting on it.
     let first = positions.partition_point(|&p| p < start);
     let first = if first > 0 && positions[first - 1] + size_of(first - 1) as u64 > start {
@@ -168,7 +172,7 @@ fn write_records(
     };
     let end = start + CONTENT_SIZE as u64;
     for id in (first..positions.len()).take_while(|&id| positions[id] < end) {
-        let vector = graph.vector(id as u32);
+        let vector = nodes.vector(id as u32);
         let bytes = records::encode(vector, crate::sparse::slots::nnz(vector));
         for part in records::parts(layout, positions[id], bytes.len()) {
             if part.block == block {
@@ -181,7 +185,7 @@ fn write_records(
 
 /// Fills vector page number `index` (within the group's vector pages), block `block`.
 fn write_vectors(
-    graph: &Graph,
+    nodes: &Ordered,
     layout: &Layout,
     block: u32,
     group: usize,
@@ -193,7 +197,7 @@ fn write_vectors(
         .vectors_on_page(group, index)
         .take_while(|&id| id < n)
     {
-        let vector = graph.vector(id as u32);
+        let vector = nodes.vector(id as u32);
         for part in layout
             .vector_parts(id as u32)
             .filter(|part| part.block == block)
@@ -210,7 +214,7 @@ fn write_vectors(
 
 /// Fills code page number `index` (within the group's code pages), block `block`.
 fn write_codes(
-    graph: &Graph,
+    nodes: &Ordered,
     layout: &Layout,
     block: u32,
     group: usize,
@@ -220,7 +224,7 @@ fn write_codes(
 ) {
     let mut code = vec![0u8; layout.code_size];
     for id in layout.codes_on_page(group, index).take_while(|&id| id < n) {
-        encode_code(layout, graph.vector(id as u32), &mut code);
+        encode_code(layout, nodes.vector(id as u32), &mut code);
         for part in layout
             .code_parts(id as u32)
             .filter(|part| part.block == block)
