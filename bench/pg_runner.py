@@ -154,8 +154,9 @@ class BuildWatch(threading.Thread):
                             f" ({row[1]:,}/{row[2]:,} tuples), RSS {status[0].get('VmRSS', 0):.0f} MiB")
 
 
-def build(engine, ds, index, m, ef_construction, threads):
-    """CREATE INDEX on a fresh connection, so the backend's VmHWM is the build's peak."""
+def build(engine, ds, index, m, ef_construction, threads, options=""):
+    """CREATE INDEX on a fresh connection, so the backend's VmHWM is the build's peak;
+    `options` adds reloptions (", quantization = 'sq8'")."""
     opclass = OPS[ds.metric][0]
     with engine.connect() as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -168,13 +169,14 @@ def build(engine, ds, index, m, ef_construction, threads):
         watch.start()
         started = time.perf_counter()
         conn.execute(f"CREATE INDEX {index} ON {TABLE} USING hnsw (embedding {opclass})"
-                     f" WITH (m = {m}, ef_construction = {ef_construction})")
+                     f" WITH (m = {m}, ef_construction = {ef_construction}{options})")
         seconds = time.perf_counter() - started
         watch.stop.set()
         watch.join()
         hwm = proc_status(pid).get("VmHWM", 0)
         size = conn.execute("SELECT pg_relation_size(%s)", (index,)).fetchone()[0] / MIB
-    return {"m": m, "ef_construction": ef_construction, "threads": min(threads, os.cpu_count()),
+    return {"m": m, "ef_construction": ef_construction, "options": options.lstrip(", "),
+            "threads": min(threads, os.cpu_count()),
             "seconds": seconds, "size_mib": size, "peak_rss_mib": max(watch.peak_rss, hwm),
             "peak_anon_mib": watch.peak_anon, "vm_hwm_mib": hwm, "worker_processes": len(watch.workers)}
 

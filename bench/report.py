@@ -63,7 +63,8 @@ def markdown(r, png):
             "|---|---:|---:|---:|---:|---:|"]
     for name in names:
         for b in pg[name]["builds"].values():
-            out.append(f"| {name} m={b['m']} ef_construction={b['ef_construction']} | {b['threads']} | "
+            options = f", {b['options']}" if b.get("options") else ""
+            out.append(f"| {name} m={b['m']} ef_construction={b['ef_construction']}{options} | {b['threads']} | "
                        f"{b['seconds']:.1f} s | {b['size_mib']:.0f} MiB | {b['peak_rss_mib']:.0f} MiB | "
                        f"{b['peak_anon_mib']:.0f} MiB |")
     if lib:
@@ -82,6 +83,8 @@ def markdown(r, png):
     curves = [(f"{n} m16", pg[n]["m16"]["points"]) for n in names]
     curves += [(f"{n} m16, 2 connections", pg[n]["m16_2conn"]["points"]) for n in names]
     curves += [(f"{n} m32", pg[n]["m32"]["points"]) for n in names]
+    if "m16_sq8" in ours:
+        curves.append(("hnsw_pg m16 SQ8", ours["m16_sq8"]["points"]))
     if lib:
         curves.append(("hnswlib 1 thread", lib["points"]))
     out += ["## Queries: recall@10 / queries per second", "",
@@ -89,12 +92,15 @@ def markdown(r, png):
             "|---:|" + "---:|" * len(curves)]
     for p in ours["m16"]["points"]:
         out.append(f"| {p['ef']} | " + " | ".join(fmt_point(at_ef(pts, p["ef"])) for _, pts in curves) + " |")
-    out += ["", "| ef_search | " + " | ".join(f"{n} m16 p50 / p99 / server ms" for n in names) + " |",
-            "|---:|" + "---:|" * len(names)]
+    timed = [(f"{n} m16", pg[n]["m16"]["points"]) for n in names]
+    if "m16_sq8" in ours:
+        timed.append(("hnsw_pg m16 SQ8", ours["m16_sq8"]["points"]))
+    out += ["", "| ef_search | " + " | ".join(f"{n} p50 / p99 / server ms" for n, _ in timed) + " |",
+            "|---:|" + "---:|" * len(timed)]
     for p in ours["m16"]["points"]:
         cells = []
-        for n in names:
-            q = at_ef(pg[n]["m16"]["points"], p["ef"])
+        for _, pts in timed:
+            q = at_ef(pts, p["ef"])
             cells.append(f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f} / {q['server_ms']:.2f}")
         out.append(f"| {p['ef']} | " + " | ".join(cells) + " |")
     e = ours["exact"]
@@ -169,6 +175,8 @@ def plot(r, path):
         curves += [(f"{name} m16/efc64", pg[name]["m16"]["points"], "o" + style),
                    (f"{name} m32/efc128", pg[name]["m32"]["points"], "s" + style),
                    (f"{name} m16, 2 connections", pg[name]["m16_2conn"]["points"], "^" + style)]
+    if "m16_sq8" in pg["hnsw_pg"]:
+        curves.append(("hnsw_pg m16/efc64, SQ8 codes", pg["hnsw_pg"]["m16_sq8"]["points"], "v-"))
     if lib:
         curves.append(("hnswlib M16/efc64, 1 thread", lib["points"], "D--"))
     for label, pts, style in curves:

@@ -99,7 +99,7 @@ def filter_sets(ds):
 
 def main():
     a = parse_args()
-    steps = Steps(14 if not a.no_hnswlib else 13)
+    steps = Steps(16 if not a.no_hnswlib else 15)
 
     steps.next(f"data: {a.dataset}, ground truth")
     ds = datasets.load(a.dataset, a.rows, a.queries, a.inserts)
@@ -136,10 +136,10 @@ def main():
     pg["hnsw_pg"]["exact"] = pg_runner.exact(ours, ds, ds.queries[:a.exact_queries], truth[:a.exact_queries])
     say(f"      recall@10 {pg['hnsw_pg']['exact']['recall']:.3f}, {pg['hnsw_pg']['exact']['qps']:.1f} queries/s")
 
-    def build(key, index, m, efc, threads):
-        steps.next(f"build m={m} ef_construction={efc}, {threads} thread(s)")
-        for e in engines:
-            b = pg_runner.build(e, ds, index, m, efc, threads)
+    def build(key, index, m, efc, threads, options="", only=None):
+        steps.next(f"build m={m} ef_construction={efc}{options}, {threads} thread(s)")
+        for e in engines if only is None else [e for e in engines if e.name == only]:
+            b = pg_runner.build(e, ds, index, m, efc, threads, options)
             pg[e.name]["builds"][key] = b
             say(f"      {e.name}: {b['seconds']:.1f} s with {b['threads']} thread(s), {b['size_mib']:.0f} MiB,"
                 f" peak RSS {b['peak_rss_mib']:.0f} MiB (private {b['peak_anon_mib']:.0f} MiB)")
@@ -171,6 +171,19 @@ def main():
     m16 = pg_runner.sweep(conns, ds, ds.queries, truth, a.efs, "m16", a.rounds)
     put("m16", {name: {"points": pts} for name, pts in m16.items()})
     ef40_recall(m16, "m16")
+
+    # SQ8 codes (hnsw_pg only): the same build with codes, the same sweep, then the plain
+    # index back for the steps below.
+    pg_runner.drop(ours, INDEX)
+    build("m16_2t_sq8", INDEX, 16, 64, 2, ", quantization = 'sq8'", only="hnsw_pg")
+    steps.next(f"queries, m16 with SQ8 codes, one connection (hnsw_pg)")
+    pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
+    sq8 = pg_runner.sweep({"hnsw_pg": ours}, ds, ds.queries, truth, a.efs, "m16 sq8", a.rounds)
+    pg["hnsw_pg"]["m16_sq8"] = {"points": sq8["hnsw_pg"]}
+    ef40_recall(sq8, "m16 sq8")
+    pg_runner.drop(ours, INDEX)
+    pg_runner.build(engines[0], ds, INDEX, 16, 64, 2)
+    pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
 
     steps.next("queries, m16, two connections at once")
     m16_2conn = pg_runner.sweep_parallel(engines, ds, ds.queries, truth, a.efs, 2, a.rounds)

@@ -59,6 +59,13 @@ def gaps(r):
         their_qps = qps_at_recall(theirs["m16"]["points"])
         add("QPS at recall 0.95 (interpolated) >= 2.5x pgvector's", qps_at_recall(m16),
             their_qps and 2.5 * their_qps, True, lambda v: f"{v:,.0f}")
+        if "m16_sq8" in ours:
+            add("SQ8 codes: QPS at recall 0.95 (interpolated) >= 2.5x pgvector's",
+                qps_at_recall(ours["m16_sq8"]["points"]), their_qps and 2.5 * their_qps, True,
+                lambda v: f"{v:,.0f}")
+            mine, other = at_ef(ours["m16_sq8"]["points"], 40), at_ef(theirs["m16"]["points"], 40)
+            add("SQ8 codes: server time per query at ef_search 40 <= 1/3 of pgvector's",
+                mine and mine["server_ms"], other and other["server_ms"] / 3, False, lambda v: f"{v:.2f} ms")
         add("index at most 0.9x pgvector's", ours["builds"]["m16_2t"]["size_mib"],
             0.9 * theirs["builds"]["m16_2t"]["size_mib"], False, lambda v: f"{v:.0f} MiB")
     for key, which in (("filtered", "no btree"), ("filtered_btree", "a btree on the filter column")):
@@ -109,10 +116,14 @@ def ratios(r):
     for key, label in (("m16", "m16"), ("m32", "m32"), ("m16_2conn", "m16, 2 connections")):
         add(f"queries/s at recall 0.95, {label}", qps_at_recall(ours[key]["points"]),
             qps_at_recall(theirs[key]["points"]), True, "q/s")
-    p_ours, p_theirs = at_ef(ours["m16"]["points"], 40), at_ef(theirs["m16"]["points"], 40)
-    if p_ours and p_theirs:
-        add("server-side time per query, m16 ef_search 40", p_ours["server_ms"], p_theirs["server_ms"],
-            False, "ms")
+    if "m16_sq8" in ours:
+        add("queries/s at recall 0.95, m16 with SQ8 codes (pgvector: m16)",
+            qps_at_recall(ours["m16_sq8"]["points"]), qps_at_recall(theirs["m16"]["points"]), True, "q/s")
+    for key, label in (("m16", "m16"), ("m16_sq8", "m16 with SQ8 codes (pgvector: m16)")):
+        p_ours, p_theirs = at_ef(ours.get(key, {}).get("points", []), 40), at_ef(theirs["m16"]["points"], 40)
+        if p_ours and p_theirs:
+            add(f"server-side time per query, {label}, ef_search 40", p_ours["server_ms"],
+                p_theirs["server_ms"], False, "ms")
     for key, which in (("filtered", ""), ("filtered_btree", ", with a btree")):
         for label in ours[key]:
             mine, other = ours[key][label]["chosen"], theirs[key][label]["chosen"]
