@@ -142,6 +142,18 @@ def test_bad_values_and_types_without_codes(conn):
         conn.execute(f"CREATE INDEX ON sq8_bad USING hnsw (b bit_hamming_ops) {SQ8}")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="vector and halfvec columns only"):
         conn.execute(f"CREATE INDEX ON sq8_bad USING hnsw (s sparsevec_l2_ops) {SQ8}")
+    conn.execute("INSERT INTO sq8_bad (v) SELECT ARRAY[i, i % 7, i % 13]::vector FROM generate_series(1, 3000) i")
     conn.execute("CREATE INDEX sq8_bad_v ON sq8_bad USING hnsw (v vector_l2_ops) WITH (quantization = 'none')")
     assert conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'sq8_bad_v'").fetchone()[0] == \
         ["quantization=none"]
+    # Changing the option changes nothing until REINDEX, which writes the codes.
+    size = "SELECT pg_relation_size('sq8_bad_v')"
+    plain = conn.execute(size).fetchone()[0]
+    conn.execute("ALTER INDEX sq8_bad_v SET (quantization = 'sq8')")
+    conn.execute("INSERT INTO sq8_bad (v) VALUES ('[1,2,3]')")
+    assert conn.execute(size).fetchone()[0] == plain
+    conn.execute("REINDEX INDEX sq8_bad_v")
+    assert conn.execute(size).fetchone()[0] > plain
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('sq8_bad_v')").fetchone()[0] == 0
+    conn.execute("SET enable_seqscan = off")
+    assert conn.execute("SELECT v::text FROM sq8_bad ORDER BY v <-> '[1,2,3]' LIMIT 1").fetchone()[0] == "[1,2,3]"

@@ -348,3 +348,20 @@ fn inserts_vacuum_and_slot_reuse_keep_codes_current() {
     );
     assert!(r >= 0.95, "recall {r}");
 }
+
+#[test]
+fn the_checker_reports_a_code_that_is_not_its_vectors() {
+    let (n, dim) = (200usize, 16usize);
+    let vectors = random_vectors(n, dim, 41);
+    let mut store = written(&vectors, dim, Metric::L2, Element::F32);
+    let (meta, records) = read_records(&store);
+    assert_eq!(graph_problems(&store, meta, &records), Vec::<String>::new());
+    let layout = Layout::of(&meta);
+    let (block, at) = layout.code_location(17);
+    let byte = &mut store.page_mut(block)[at + SQ8_HEADER + 3];
+    *byte = byte.wrapping_add(1);
+    assert_eq!(
+        graph_problems(&store, meta, &records),
+        vec!["node 17: its code is not the code of its vector".to_string()]
+    );
+}
