@@ -342,6 +342,20 @@ fn stored(element: Element, vector: &[f32]) -> Vec<f32> {
         .into_owned()
 }
 
+/// The graph of `vectors` (`dim` slots each), built with two threads.
+fn graph_of(vectors: Vec<f32>, dim: usize, metric: Metric) -> hnsw_core::graph::Graph {
+    let input = BuildInput {
+        offsets: None,
+        vectors: Backing::from_f32(vectors),
+        dim,
+        metric,
+        params: Params::default(),
+        threads: 2,
+        links_spill: None,
+    };
+    build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap()
+}
+
 /// An index of `n` random vectors of `dim` elements (rounded to `element`; random bit
 /// patterns for bits), written to a MemStore, and the written id of each graph node.
 fn written_as(
@@ -358,16 +372,7 @@ fn written_as(
 ) {
     let slots = element.slots(dim);
     let vectors = stored(element, &random_vectors(n, slots, dim as u64));
-    let input = BuildInput {
-        offsets: None,
-        vectors: Backing::from_f32(vectors),
-        dim: slots,
-        metric,
-        params: Params::default(),
-        threads: 2,
-        links_spill: None,
-    };
-    let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
+    let graph = graph_of(vectors, slots, metric);
     let tids: Vec<HeapTid> = (0..n as u32)
         .map(|i| HeapTid {
             block: i / 7,
@@ -593,16 +598,7 @@ fn a_build_writes_its_nodes_breadth_first_from_the_entry_point() {
         let first = vectors[(copy - 1) * dim..copy * dim].to_vec();
         vectors[copy * dim..(copy + 1) * dim].copy_from_slice(&first);
     }
-    let input = BuildInput {
-        offsets: None,
-        vectors: Backing::from_f32(vectors),
-        dim,
-        metric: Metric::L2,
-        params: Params::default(),
-        threads: 2,
-        links_spill: None,
-    };
-    let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
+    let graph = graph_of(vectors, dim, Metric::L2);
     let tids: Vec<HeapTid> = (0..n as u32)
         .map(|i| HeapTid {
             block: i / 7 + 1,
