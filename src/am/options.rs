@@ -198,24 +198,31 @@ fn check(m: i32, ef_construction: i32) {
 }
 
 /// The index's options (defaults when none were given). `amoptions` checked them when
-/// they were set; the build checks again for indexes whose options predate that check,
-/// and that the indexed type can take the quantization.
+/// they were set; the build checks again for indexes whose options predate that check.
+/// A quantization the indexed type cannot take (bits, sparse vectors) is left out with a
+/// NOTICE, not an ERROR: `amoptions` cannot see the column, so `ALTER INDEX ... SET` may
+/// store it, and a stored option must never make REINDEX, TRUNCATE or a dump's restore
+/// fail.
 pub fn options(index: pg_sys::Relation) -> Options {
-    let o = stored_options(index);
+    let mut o = stored_options(index);
     check(o.m as i32, o.ef_construction as i32);
     let element = element(index);
-    let takes_codes =
-        !element.is_variable() && Quantization::applies_to(element.indexed_metric(metric(index)));
+    let floats = matches!(
+        element,
+        hnsw_core::element::Element::F32 | hnsw_core::element::Element::F16
+    );
+    let takes_codes = floats && Quantization::applies_to(element.indexed_metric(metric(index)));
     if o.quantization != Quantization::None && !takes_codes {
-        crate::error::raise_with_hint(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        pgrx::ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
             format!(
-                "quantization = '{}' applies to vector and halfvec columns only, not {}",
+                "quantization = '{}' is ignored: it applies to vector and halfvec columns only, not {}",
                 o.quantization.name(),
                 element.type_name()
-            ),
-            "Leave out the quantization option for this index.",
+            )
         );
+        o.quantization = Quantization::None;
     }
     o
 }

@@ -73,10 +73,12 @@ pub fn encode_sq8(v: &[f32], out: &mut [u8]) {
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
             (lo.min(x), hi.max(x))
         });
-    let (lo, step) = if v.is_empty() || !(hi - lo).is_finite() {
+    // The range in f64: the ends of a finite vector may be more than f32::MAX apart.
+    let step = ((hi as f64 - lo as f64) / LEVELS as f64) as f32;
+    let (lo, step) = if v.is_empty() || !step.is_finite() {
         (0.0, 0.0)
     } else {
-        (lo, (hi - lo) / LEVELS)
+        (lo, step)
     };
     let mut norm = 0.0f64;
     for (x, k) in v.iter().zip(&mut out[SQ8_HEADER..]) {

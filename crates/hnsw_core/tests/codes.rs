@@ -83,6 +83,15 @@ fn codes_stay_within_half_a_step_and_estimate_the_distance() {
             "{metric:?}: {estimate} vs {exact}"
         );
     }
+    // Ends further apart than f32::MAX still make a range (computed in f64).
+    let wide = [-3.0e38f32, 0.0, 3.0e38];
+    decode_sq8(&codes_of(&wide), &mut back);
+    let decoded = &back[back.len() - 3..];
+    assert!(decoded.iter().all(|x| x.is_finite()), "{decoded:?}");
+    assert!(
+        decoded[0] < -2.9e38 && decoded[2] > 2.9e38 && decoded[1].abs() < 2e36,
+        "{decoded:?}"
+    );
     // A constant vector (no range) decodes exactly; so does a one-element one.
     for v in [vec![0.25f32; 10], vec![-3.0], vec![0.0; 5]] {
         decode_sq8(&codes_of(&v), &mut back);
@@ -364,4 +373,61 @@ fn the_checker_reports_a_code_that_is_not_its_vectors() {
         graph_problems(&store, meta, &records),
         vec!["node 17: its code is not the code of its vector".to_string()]
     );
+}
+
+#[test]
+fn an_insert_crashed_after_any_unit_leaves_codes_the_checker_accepts() {
+    // The code is written after the vector, in a unit of its own, before the node joins
+    // the tree: a crash in between leaves an unreachable node the checker skips, and the
+    // VACUUM that finds its row dead cleans it up.
+    let (n, dim) = (300usize, 2100usize); // vector and code each over a page boundary
+    let vectors = random_vectors(n, dim, 51);
+    let store = written(&vectors, dim, Metric::L2, Element::F32);
+    let fresh = random_vectors(1, dim, 52);
+    let row = tid(90_000);
+    let units = {
+        let copy = store.snapshot();
+        let before = copy.units();
+        insert(&copy, &fresh, row, 3);
+        copy.units() - before
+    };
+    assert!(units >= 4, "{units} units");
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for k in 0..units {
+        let copy = store.snapshot();
+        copy.crash_after(k);
+        let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            insert(&copy, &fresh, row, 3)
+        }));
+        assert!(crashed.is_err(), "crash after {k} units");
+        let mut after = copy.snapshot();
+        let (meta, records) = read_records(&after);
+        let problems = graph_problems(&after, meta, &records);
+        assert!(
+            problems.iter().all(|p| !p.contains("code")),
+            "crash after {k}: {problems:?}"
+        );
+        // Recovery: the row's transaction aborted; VACUUM finds its entry dead.
+        let layout = Layout::of(&meta);
+        for (&id, r) in &records {
+            if r.is_occupied() && r.tid == row {
+                let (block, at) = layout.node_location(id);
+                let mut gone = r.clone();
+                gone.flags |= FLAG_DELETED;
+                gone.write(after.page_mut(block), at, layout.m);
+            }
+        }
+        for _ in 0..2 {
+            let repaired = repair(&after).unwrap();
+            free_deleted_slots(&after, after.meta(), &repaired.deleted).unwrap();
+        }
+        let (meta, records) = read_records(&after);
+        assert_eq!(
+            graph_problems(&after, meta, &records),
+            Vec::<String>::new(),
+            "crash after {k}"
+        );
+    }
+    std::panic::set_hook(quiet);
 }

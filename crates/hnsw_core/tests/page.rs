@@ -167,6 +167,25 @@ fn meta_round_trips_and_rejects_foreign_pages() {
     plain.write(&mut page);
     assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), 5);
     assert_eq!(Meta::read(&page), Ok(plain));
+    let mut six_without_codes = page.clone();
+    six_without_codes[HEADER_SIZE + 4] = 6;
+    assert_eq!(
+        Meta::read(&six_without_codes),
+        Err(FormatError::Corrupt("a version-6 index without codes"))
+    );
+    // Bit slots are no floats to quantize, whatever distance a damaged page names.
+    let bits_l2 = Meta {
+        element: Element::Bit,
+        metric: Metric::L2,
+        ..meta
+    };
+    bits_l2.write(&mut page);
+    assert_eq!(
+        Meta::read(&page),
+        Err(FormatError::Corrupt(
+            "codes in an index of bits or sparse vectors"
+        ))
+    );
     meta.write(&mut page);
     assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), 6);
     let mut unknown_codes = page.clone();

@@ -79,7 +79,10 @@ pub fn graph_problems<S: PageWrite>(
     let mut list = Vec::new();
     for (&id, r) in records.iter() {
         if r.is_occupied() {
-            let problems = [graph.record_problem(id), graph.code_problem(id)];
+            // A node joins the tree only after its code is written; a crash before that
+            // may leave an occupied node, unreachable, with its vector and not its code.
+            let code = r.in_tree().then(|| graph.code_problem(id)).flatten();
+            let problems = [graph.record_problem(id), code];
             for problem in problems.into_iter().flatten() {
                 found.push(format!("node {id}: {problem}"));
             }

@@ -252,12 +252,16 @@ impl Meta {
         } else {
             Quantization::None
         };
+        let floats = matches!(element, Element::F32 | Element::F16);
         if quantization != Quantization::None
-            && (element.is_variable() || !Quantization::applies_to(element.indexed_metric(metric)))
+            && !(floats && Quantization::applies_to(element.indexed_metric(metric)))
         {
             return Err(FormatError::Corrupt(
                 "codes in an index of bits or sparse vectors",
             ));
+        }
+        if version == VERSION && quantization == Quantization::None {
+            return Err(FormatError::Corrupt("a version-6 index without codes"));
         }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
