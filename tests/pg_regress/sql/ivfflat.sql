@@ -50,7 +50,8 @@ SELECT count(*) FROM (SELECT id FROM iv WHERE id % 100 = 0 ORDER BY v <-> '[1,2,
 -- fewer probes: a graph search; off stops after the first beam (40 a probe)
 SET ivfflat.probes = 1;
 SET ivfflat.iterative_scan = off;
-SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+SELECT count(DISTINCT v) AS nodes, count(*) > count(DISTINCT v) AS with_copies
+FROM (SELECT id, v FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
 SET ivfflat.iterative_scan = relaxed_order;
 SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
 SELECT count(*) FROM (SELECT id FROM iv WHERE id % 100 = 0 ORDER BY v <-> '[1,2,3]' LIMIT 50) s;
@@ -63,7 +64,8 @@ SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
 SET ivfflat.iterative_scan = off;
 SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
 SET ivfflat.probes = 1;
-SELECT count(*) FROM (SELECT id FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
+SELECT count(DISTINCT v) AS nodes, count(*) > count(DISTINCT v) AS with_copies
+FROM (SELECT id, v FROM iv ORDER BY v <-> '[1,2,3]' LIMIT 5000) s;
 SET ivfflat.iterative_scan = relaxed_order;
 RESET ivfflat.max_probes;
 -- DML, VACUUM and the checker work as on hnsw
