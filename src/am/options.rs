@@ -207,12 +207,7 @@ pub fn options(index: pg_sys::Relation) -> Options {
     let mut o = stored_options(index);
     check(o.m as i32, o.ef_construction as i32);
     let element = element(index);
-    let floats = matches!(
-        element,
-        hnsw_core::element::Element::F32 | hnsw_core::element::Element::F16
-    );
-    let takes_codes = floats && Quantization::applies_to(element.indexed_metric(metric(index)));
-    if o.quantization != Quantization::None && !takes_codes {
+    if o.quantization != Quantization::None && !Quantization::applies_to(element, metric(index)) {
         pgrx::ereport!(
             NOTICE,
             PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,

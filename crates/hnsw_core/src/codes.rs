@@ -9,6 +9,7 @@
 //! inserted later, encodes the same way as a build does.
 
 use crate::distance::{Kernels, Metric};
+use crate::element::Element;
 
 /// How an index keeps the codes its scans search on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,13 +56,14 @@ impl Quantization {
         }
     }
 
-    /// Whether an index computing `metric` can keep codes (floats only: not bits or
-    /// sparse vectors).
-    pub fn applies_to(metric: Metric) -> bool {
-        matches!(
-            metric,
-            Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1
-        )
+    /// Whether an index of `element` ordered by `metric` (its operator class's) can keep
+    /// codes: floats only, not bits or sparse vectors.
+    pub fn applies_to(element: Element, metric: Metric) -> bool {
+        matches!(element, Element::F32 | Element::F16)
+            && matches!(
+                element.indexed_metric(metric),
+                Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1
+            )
     }
 }
 

@@ -465,15 +465,7 @@ fn search_over_pages_equals_search_over_the_graph() {
         let (mut near_pages, mut near_graph) = (0.0, 0.0);
         for q in random_vectors(20, slots, 99).chunks(slots) {
             let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
-            let mut from_graph: Vec<Neighbour> = graph
-                .search(q, 10, 40)
-                .into_iter()
-                .map(|n| Neighbour {
-                    id: written[n.id as usize],
-                    ..n
-                })
-                .collect();
-            from_graph.sort();
+            let from_graph = common::in_written_ids(graph.search(q, 10, 40), &written);
             if element == Element::Bit {
                 // Hamming and Jaccard distances tie often, and ties break by id, so in
                 // the written order the walk may take other (equally near) turns: the

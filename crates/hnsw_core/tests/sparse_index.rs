@@ -8,7 +8,7 @@ use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{
-    build, search, splitmix64, BuildInput, Graph, GraphRead, Neighbour, Params, Visited, NO_NODE,
+    build, search, splitmix64, BuildInput, Graph, GraphRead, Params, Visited, NO_NODE,
 };
 use hnsw_core::index::{
     for_each_record, free_deleted_slots, graph_problems, insert, read_meta, read_records, repair,
@@ -217,7 +217,7 @@ fn sparse_indexes_store_search_and_take_inserts() {
             let from_pages = search(&paged, q, entry, 10, 40, &mut Visited::sparse());
             assert_eq!(
                 from_pages,
-                in_written_ids(graph.search(q, 10, 40), &written),
+                common::in_written_ids(graph.search(q, 10, 40), &written),
                 "{metric:?}"
             );
         }
@@ -438,17 +438,4 @@ fn inserts_into_freed_slots_reuse_their_records() {
     // A longer vector gets a new record.
     insert(&store, &sparse(9, 0, 3000).to_slots(), tid(80_000), 4);
     assert!(read_meta(&store).unwrap().record_end > end);
-}
-
-/// A graph search's answer with the ids its nodes were written as (in the search's order).
-fn in_written_ids(found: Vec<Neighbour>, written: &[u32]) -> Vec<Neighbour> {
-    let mut found: Vec<Neighbour> = found
-        .into_iter()
-        .map(|n| Neighbour {
-            id: written[n.id as usize],
-            ..n
-        })
-        .collect();
-    found.sort();
-    found
 }

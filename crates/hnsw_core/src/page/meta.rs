@@ -252,10 +252,7 @@ impl Meta {
         } else {
             Quantization::None
         };
-        let floats = matches!(element, Element::F32 | Element::F16);
-        if quantization != Quantization::None
-            && !(floats && Quantization::applies_to(element.indexed_metric(metric)))
-        {
+        if quantization != Quantization::None && !Quantization::applies_to(element, metric) {
             return Err(FormatError::Corrupt(
                 "codes in an index of bits or sparse vectors",
             ));

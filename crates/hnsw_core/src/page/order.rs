@@ -90,11 +90,6 @@ impl<'a> Ordered<'a> {
         })
     }
 
-    /// The written id of the graph's node `old`.
-    pub fn written_id(&self, old: u32) -> u32 {
-        self.new_id(old)
-    }
-
     /// The written id of every node of the graph, by its graph id.
     pub fn written_ids(&self) -> Vec<u32> {
         (0..self.graph.len() as u32)

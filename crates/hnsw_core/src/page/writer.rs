@@ -13,7 +13,7 @@ use crate::graph::Graph;
 
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. The
 /// graph's node `i` points at heap tuple `tids[i]`; it is written as node
-/// `Ordered::written_id(i)` of the returned order (breadth first, see `order`). `meta` supplies the fields a graph does not know
+/// `written_ids()[i]` of the returned order (breadth first, see `order`). `meta` supplies the fields a graph does not know
 /// (dimensions, element type, the operator class's metric, ef_construction, checkpoint
 /// metadata); the rest are filled in. The graph must have been built with `meta.indexed_metric()`.
 pub fn write_index<'a>(
@@ -193,23 +193,16 @@ fn write_vectors(
     n: usize,
     page: &mut [u8],
 ) {
-    for id in layout
-        .vectors_on_page(group, index)
-        .take_while(|&id| id < n)
-    {
-        let vector = nodes.vector(id as u32);
-        for part in layout
-            .vector_parts(id as u32)
-            .filter(|part| part.block == block)
-        {
-            let size = layout.element.bytes();
-            let elements = &vector[part.bytes.start / size..part.bytes.end / size];
-            let at = part.offset;
-            layout
-                .element
-                .encode(elements, &mut page[at..at + part.bytes.len()]);
-        }
-    }
+    let ids = layout.vectors_on_page(group, index);
+    write_pieces(
+        ids,
+        n,
+        block,
+        page,
+        layout.vector_size,
+        |id| layout.vector_parts(id),
+        |id, out| layout.element.encode(nodes.vector(id), out),
+    );
 }
 
 /// Fills code page number `index` (within the group's code pages), block `block`.
@@ -222,14 +215,34 @@ fn write_codes(
     n: usize,
     page: &mut [u8],
 ) {
-    let mut code = vec![0u8; layout.code_size];
-    for id in layout.codes_on_page(group, index).take_while(|&id| id < n) {
-        encode_code(layout, nodes.vector(id as u32), &mut code);
-        for part in layout
-            .code_parts(id as u32)
-            .filter(|part| part.block == block)
-        {
-            page[part.offset..part.offset + part.bytes.len()].copy_from_slice(&code[part.bytes]);
+    let ids = layout.codes_on_page(group, index);
+    write_pieces(
+        ids,
+        n,
+        block,
+        page,
+        layout.code_size,
+        |id| layout.code_parts(id),
+        |id, out| encode_code(layout, nodes.vector(id), out),
+    );
+}
+
+/// Copies onto `page` (block `block`) the pieces that fall on it of the `size`-byte form
+/// `encode` writes for each of `ids` below `n`, at the places `parts` names.
+fn write_pieces<P: Iterator<Item = super::VectorPart>>(
+    ids: std::ops::Range<usize>,
+    n: usize,
+    block: u32,
+    page: &mut [u8],
+    size: usize,
+    parts: impl Fn(u32) -> P,
+    encode: impl Fn(u32, &mut [u8]),
+) {
+    let mut bytes = vec![0u8; size];
+    for id in ids.take_while(|&id| id < n).map(|id| id as u32) {
+        encode(id, &mut bytes);
+        for part in parts(id).filter(|part| part.block == block) {
+            page[part.offset..part.offset + part.bytes.len()].copy_from_slice(&bytes[part.bytes]);
         }
     }
 }

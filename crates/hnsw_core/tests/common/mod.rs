@@ -56,3 +56,20 @@ pub fn f16_to_f32(h: u16) -> f32 {
         e => sign * (1.0 + fraction / 1024.0) * 2f32.powi(e - 15),
     }
 }
+
+/// A graph search's answer with the ids its nodes were written as (in the search's order).
+#[allow(dead_code)] // not every suite writes indexes
+pub fn in_written_ids(
+    found: Vec<hnsw_core::graph::Neighbour>,
+    written: &[u32],
+) -> Vec<hnsw_core::graph::Neighbour> {
+    let mut found: Vec<hnsw_core::graph::Neighbour> = found
+        .into_iter()
+        .map(|n| hnsw_core::graph::Neighbour {
+            id: written[n.id as usize],
+            ..n
+        })
+        .collect();
+    found.sort();
+    found
+}
