@@ -4,6 +4,7 @@
 use super::options::{dimensions, element, metric, options};
 use crate::storage::TempFile;
 use crate::types::Values;
+use hnsw_core::codes::{default_subvectors, Codebook, Quantization, MIN_TRAINING_VECTORS};
 use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
@@ -237,6 +238,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         .unwrap_or_else(|e| io_error("could not build the hnsw graph", e));
     SPILLED_BUILDS.fetch_add(graph.is_mapped() as usize, Ordering::Relaxed);
 
+    let codebook = trained_codebook(&graph, &opts);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     let meta = Meta {
         // SAFETY: plain reads of the WAL position and the clock.
@@ -247,7 +249,11 @@ pub unsafe extern "C-unwind" fn ambuild(
         } else {
             0
         },
-        quantization: opts.quantization,
+        quantization: match (opts.quantization, &codebook) {
+            (Quantization::Pq, None) => Quantization::None,
+            (quantization, _) => quantization,
+        },
+        pq_subvectors: codebook.as_ref().map_or(0, |c| c.subvectors() as u16),
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -257,7 +263,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         )
     };
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
-        write_index(&graph, &tids, meta, sink);
+        write_index(&graph, &tids, meta, codebook.as_ref(), sink);
     });
     log_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, nblocks, false);
 
@@ -268,6 +274,45 @@ pub unsafe extern "C-unwind" fn ambuild(
         result.index_tuples = n as f64;
         result.into_pg()
     }
+}
+
+/// Product quantization's codebook (`quantization = 'pq'`), trained on the built graph's
+/// vectors with the build's threads. `None` for other indexes, and, with a NOTICE, when
+/// the table has too few rows to train on: the index is then written without codes, and a
+/// REINDEX once the table has rows trains it. `pq_subvectors` above the dimensions is
+/// lowered to them with a NOTICE (a stored option never makes a rebuild fail).
+fn trained_codebook(
+    graph: &hnsw_core::graph::Graph,
+    opts: &super::options::Options,
+) -> Option<Codebook> {
+    if opts.quantization != Quantization::Pq {
+        return None;
+    }
+    let notice = |message: String| {
+        pgrx::ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            message
+        )
+    };
+    if graph.len() < MIN_TRAINING_VECTORS {
+        notice(format!(
+            "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes until a REINDEX finds that many"
+        ));
+        return None;
+    }
+    let dim = graph.dim();
+    let subvectors = match opts.pq_subvectors {
+        0 => default_subvectors(dim),
+        n if n > dim => {
+            notice(format!(
+                "pq_subvectors = {n} is lowered to the {dim} dimensions"
+            ));
+            dim
+        }
+        n => n,
+    };
+    Some(Codebook::train_on(graph, subvectors, build_threads()))
 }
 
 /// Builds that used the memory-mapped spill path, for tests (`hnsw_pg_spilled_builds()`).
@@ -330,7 +375,11 @@ fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let opts = options(index);
     let meta = Meta {
-        quantization: opts.quantization,
+        // Product quantization trains on rows: an empty index has none (`trained_codebook`).
+        quantization: match opts.quantization {
+            Quantization::Pq => Quantization::None,
+            other => other,
+        },
         ..Meta::new(
             dimensions(index) as u32,
             opts.m as u16,

@@ -1,4 +1,4 @@
-//! Reloptions `m`, `ef_construction` and `quantization`, and the GUCs `hnsw.ef_search`,
+//! Reloptions `m`, `ef_construction`, `quantization` and `pq_subvectors`, and the GUCs `hnsw.ef_search`,
 //! `hnsw.iterative_scan`, `hnsw.max_scan_tuples` and `hnsw.scan_mem_multiplier`
 //! (pgvector's names and values, so its users' settings carry over).
 
@@ -43,6 +43,8 @@ struct RawOptions {
     ef_construction: i32,
     /// `Quantization::code` of the value.
     quantization: i32,
+    /// 0: the default for the index's dimensions.
+    pq_subvectors: i32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -50,11 +52,16 @@ pub struct Options {
     pub m: usize,
     pub ef_construction: usize,
     pub quantization: Quantization,
+    /// Product quantization's subvectors as set (0: `default_subvectors`).
+    pub pq_subvectors: usize,
 }
+
+/// The most subvectors `pq_subvectors` takes: one per element of the widest vector.
+const MAX_PQ_SUBVECTORS: i32 = 16_000;
 
 /// The values of `quantization`, as add_enum_reloption takes them (ending in a null name).
 #[repr(transparent)]
-struct EnumValues([pg_sys::relopt_enum_elt_def; 3]);
+struct EnumValues([pg_sys::relopt_enum_elt_def; 4]);
 // SAFETY: static C strings and integers, never written; Postgres only reads them.
 unsafe impl Sync for EnumValues {}
 
@@ -68,11 +75,15 @@ static QUANTIZATION_VALUES: EnumValues = EnumValues([
         symbol_val: 1,
     },
     pg_sys::relopt_enum_elt_def {
+        string_val: c"pq".as_ptr(),
+        symbol_val: 2,
+    },
+    pg_sys::relopt_enum_elt_def {
         string_val: std::ptr::null(),
         symbol_val: 0,
     },
 ]);
-const _: () = assert!(Quantization::ALL.len() == 2);
+const _: () = assert!(Quantization::ALL.len() == 3);
 
 /// Registers the reloptions and GUCs; called from _PG_init.
 pub fn register() {
@@ -101,10 +112,20 @@ pub fn register() {
         pg_sys::add_enum_reloption(
             kind,
             c"quantization".as_ptr(),
-            c"Compact codes scans search on before re-ranking on the vectors: none or sq8".as_ptr(),
+            c"Compact codes scans search on before re-ranking on the vectors: none, sq8 or pq"
+                .as_ptr(),
             QUANTIZATION_VALUES.0.as_ptr() as *mut pg_sys::relopt_enum_elt_def,
             Quantization::None.code() as i32,
-            c"Valid values are \"none\" and \"sq8\".".as_ptr(),
+            c"Valid values are \"none\", \"sq8\" and \"pq\".".as_ptr(),
+            pg_sys::AccessExclusiveLock as i32,
+        );
+        pg_sys::add_int_reloption(
+            kind,
+            c"pq_subvectors".as_ptr(),
+            c"Subvectors of product quantization (quantization = pq); 0 for about four elements each".as_ptr(),
+            0,
+            0,
+            MAX_PQ_SUBVECTORS,
             pg_sys::AccessExclusiveLock as i32,
         );
     }
@@ -165,6 +186,10 @@ pub unsafe extern "C-unwind" fn amoptions(
         crate::compat::enum_reloption(
             c"quantization",
             std::mem::offset_of!(RawOptions, quantization),
+        ),
+        crate::compat::int_reloption(
+            c"pq_subvectors",
+            std::mem::offset_of!(RawOptions, pq_subvectors),
         ),
     ];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
@@ -232,9 +257,10 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
     } else {
         unsafe { ((*index).rd_options as *const RawOptions).as_ref() }
     };
-    let (m, ef, quantization) = raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0), |o| {
-        (o.m, o.ef_construction, o.quantization)
-    });
+    let (m, ef, quantization, subvectors) = raw
+        .map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0, 0), |o| {
+            (o.m, o.ef_construction, o.quantization, o.pq_subvectors)
+        });
     Options {
         m: m as usize,
         ef_construction: ef as usize,
@@ -242,6 +268,7 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
             .ok()
             .and_then(Quantization::from_code)
             .unwrap_or(Quantization::None),
+        pq_subvectors: subvectors.max(0) as usize,
     }
 }
 

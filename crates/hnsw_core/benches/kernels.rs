@@ -33,6 +33,13 @@ fn bench_kernels(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("l1", imp.name()), |bench| {
                 bench.iter(|| (k.l1)(black_box(&a), black_box(&b)))
             });
+            // A product-quantization code of four elements a subvector, and its table.
+            let subvectors = dim / 4;
+            let table: Vec<f32> = (0..128 * subvectors).map(|i| (i % 29) as f32).collect();
+            let code: Vec<u8> = (0..subvectors / 2).map(|i| (i * 37 % 256) as u8).collect();
+            group.bench_function(BenchmarkId::new("pq_table_sum", imp.name()), |bench| {
+                bench.iter(|| (k.pq_table_sum)(black_box(&table), black_box(&code)))
+            });
         }
         group.finish();
     }

@@ -12,7 +12,7 @@ use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{
     build, search, BuildInput, EntryPoint, Neighbour, Params, Visited, NO_NODE,
 };
-use hnsw_core::page::meta::{OLDEST_VERSION, VERSION};
+use hnsw_core::page::meta::{OLDEST_VERSION, SQ8_VERSION, VERSION};
 use hnsw_core::page::node::{
     free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
@@ -43,6 +43,7 @@ fn sample_meta() -> Meta {
         record_end: 0,
         packed_vectors: true,
         quantization: Quantization::Sq8,
+        pq_subvectors: 0,
     }
 }
 
@@ -125,7 +126,10 @@ fn meta_round_trips_and_rejects_foreign_pages() {
     // as version 4, when written; a build's meta page is version 5, packed.
     assert!(!read.packed_vectors);
     assert_eq!(hnsw_core::page::get_u32(&v3, HEADER_SIZE + 4), 4);
-    assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), VERSION);
+    assert_eq!(
+        hnsw_core::page::get_u32(&page, HEADER_SIZE + 4),
+        SQ8_VERSION
+    );
     assert!(Meta::read(&page).unwrap().packed_vectors);
     // A sparsevec index's record pages are within their range.
     for (pages, ok) in [
@@ -147,7 +151,8 @@ fn meta_round_trips_and_rejects_foreign_pages() {
             Err(e) => assert!(!ok && e == FormatError::Corrupt("record pages out of range")),
         }
     }
-    // Codes belong to indexes of floats; an index with codes is version 6, one without 5.
+    // Codes belong to indexes of floats; an index with SQ8 codes is version 6, one with
+    // product quantization 7, one without codes 5.
     let bits = Meta {
         element: Element::Bit,
         metric: Metric::Hamming,
@@ -169,10 +174,35 @@ fn meta_round_trips_and_rejects_foreign_pages() {
     assert_eq!(Meta::read(&page), Ok(plain));
     let mut six_without_codes = page.clone();
     six_without_codes[HEADER_SIZE + 4] = 6;
-    assert_eq!(
-        Meta::read(&six_without_codes),
-        Err(FormatError::Corrupt("a version-6 index without codes"))
-    );
+    let another_kind = Err(FormatError::Corrupt(
+        "codes of another kind than the format version's",
+    ));
+    assert_eq!(Meta::read(&six_without_codes), another_kind);
+    let pq = Meta {
+        quantization: Quantization::Pq,
+        pq_subvectors: 96,
+        ..meta
+    };
+    pq.write(&mut page);
+    assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), VERSION);
+    assert_eq!(Meta::read(&page), Ok(pq));
+    let mut seven_with_sq8 = page.clone();
+    seven_with_sq8[HEADER_SIZE + 88] = Quantization::Sq8.code();
+    assert_eq!(Meta::read(&seven_with_sq8), another_kind);
+    for subvectors in [0u16, 385] {
+        Meta {
+            pq_subvectors: subvectors,
+            ..pq
+        }
+        .write(&mut page);
+        assert_eq!(
+            Meta::read(&page),
+            Err(FormatError::Corrupt(
+                "product quantization subvectors out of range"
+            )),
+            "{subvectors}"
+        );
+    }
     // Bit slots are no floats to quantize, whatever distance a damaged page names.
     let bits_l2 = Meta {
         element: Element::Bit,
@@ -410,6 +440,7 @@ fn written_as(
             quantization: Quantization::None,
             ..sample_meta()
         },
+        None,
         |b, p| store.append(b, p),
     );
     let written = order.written_ids();
@@ -618,7 +649,7 @@ fn a_build_writes_its_nodes_breadth_first_from_the_entry_point() {
         .collect();
     let mut store = MemStore::new();
     let base = Meta::new(dim as u32, 16, 64, Metric::L2, Element::F32);
-    let (meta, order) = write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    let (meta, order) = write_index(&graph, &tids, base, None, |b, p| store.append(b, p));
     let written = order.written_ids();
     drop(order);
     assert_eq!(written.iter().collect::<HashSet<_>>().len(), n);

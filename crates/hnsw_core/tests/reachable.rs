@@ -129,7 +129,7 @@ fn built(vectors: &[Vec<f32>], metric: Metric, m: usize) -> MemStore {
     let tids: Vec<HeapTid> = (0..vectors.len()).map(tid).collect();
     let mut store = MemStore::new();
     let base = Meta::new(DIM as u32, m as u16, 12, metric, Element::F32);
-    write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    write_index(&graph, &tids, base, None, |b, p| store.append(b, p));
     store
 }
 

@@ -96,7 +96,7 @@ fn built(
         record_pages: record_pages as u16,
         ..Meta::new(DIM as u32, 12, 48, metric, Element::Sparse)
     };
-    let (meta, order) = write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    let (meta, order) = write_index(&graph, &tids, base, None, |b, p| store.append(b, p));
     let written = order.written_ids();
     drop(order);
     (graph, store, meta, written)

@@ -421,3 +421,27 @@ pub unsafe fn dot_u8(a: &[f32], codes: &[u8]) -> (f32, f32, f32) {
     }
     (d, s, q)
 }
+
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pq_table_sum(table: &[f32], code: &[u8]) -> f32 {
+    let n = code.len().min(table.len() / 256);
+    let rows = _mm256_setr_epi32(0, 256, 512, 768, 1024, 1280, 1536, 1792);
+    let mut acc = _mm256_setzero_ps();
+    let mut b = 0;
+    while b + 8 <= n {
+        // SAFETY: b + 8 <= code.len(), so the eight bytes from b are inside `code`.
+        let bytes = unsafe { _mm_loadl_epi64(code.as_ptr().add(b) as *const __m128i) };
+        let index = _mm256_add_epi32(_mm256_cvtepu8_epi32(bytes), rows);
+        // SAFETY: each index is below 8 * 256 from row 256 b, and 256 (b + 8) <= table.len().
+        let values = unsafe { _mm256_i32gather_ps::<4>(table.as_ptr().add(256 * b), index) };
+        acc = _mm256_add_ps(acc, values);
+        b += 8;
+    }
+    let mut sum = horizontal_sum(acc);
+    for (k, &byte) in code.iter().enumerate().take(n).skip(b) {
+        sum += table[256 * k + byte as usize];
+    }
+    sum
+}

@@ -25,6 +25,8 @@ type BitCountsFn = fn(&[f32], &[f32]) -> (u32, u32, u32);
 /// A float32 query against 8-bit codes standing for `lo + step * code` (see `codes`).
 type CodePairFn = fn(&[f32], &[u8], f32, f32) -> f32;
 type CodeDotFn = fn(&[f32], &[u8]) -> (f32, f32, f32);
+/// A table of 256 values per code byte against a code (see `codes::pq`).
+type TableSumFn = fn(&[f32], &[u8]) -> f32;
 
 /// One way of computing distances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +104,8 @@ pub struct Kernels {
     pub l1_u8: CodePairFn,
     /// (Σ a·k, Σ a, Σ a²).
     pub dot_u8: CodeDotFn,
+    /// Σ_b table[256 b + code[b]] over a product-quantization code's bytes.
+    pub pq_table_sum: TableSumFn,
 }
 
 impl Kernels {
@@ -155,6 +159,7 @@ const SCALAR: Kernels = Kernels {
     l2_squared_u8: scalar::l2_squared_u8,
     l1_u8: scalar::l1_u8,
     dot_u8: scalar::dot_u8,
+    pq_table_sum: scalar::pq_table_sum,
 };
 
 // Safe entry points to the AVX2 kernels. They are reachable only through AVX2_FMA, which
@@ -216,6 +221,10 @@ mod avx2_entry {
         // SAFETY: only reachable via AVX2_FMA, handed out after AVX2+FMA detection.
         unsafe { avx2::dot_u8(a, codes) }
     }
+    pub fn pq_table_sum(table: &[f32], code: &[u8]) -> f32 {
+        // SAFETY: only reachable via AVX2_FMA, handed out after AVX2 detection.
+        unsafe { avx2::pq_table_sum(table, code) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -234,6 +243,7 @@ const AVX2_FMA: Kernels = Kernels {
     l2_squared_u8: avx2_entry::l2_squared_u8,
     l1_u8: avx2_entry::l1_u8,
     dot_u8: avx2_entry::dot_u8,
+    pq_table_sum: avx2_entry::pq_table_sum,
 };
 
 /// The fastest kernels this CPU supports, detected on first use and then fixed.

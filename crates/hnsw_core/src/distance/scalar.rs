@@ -109,3 +109,14 @@ pub fn dot_u8(a: &[f32], codes: &[u8]) -> (f32, f32, f32) {
     }
     (dot, sum, norm)
 }
+
+/// Σ_b table[256 b + code[b]] over the code's bytes: product quantization's lookup, with
+/// one row of 256 sums per code byte (two subvectors, see `codes::pq`).
+pub fn pq_table_sum(table: &[f32], code: &[u8]) -> f32 {
+    let n = code.len().min(table.len() / 256);
+    let mut sum = 0.0f32;
+    for (b, &byte) in code[..n].iter().enumerate() {
+        sum += table[256 * b + byte as usize];
+    }
+    sum
+}

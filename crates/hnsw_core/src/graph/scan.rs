@@ -163,7 +163,16 @@ impl Scan {
         }
         let mut batch = results.into_sorted_vec();
         if g.estimates() {
-            // The beam ranked by estimates: return it in exact order.
+            // The beam ranked by estimates, and the nearest nodes it evaluated and dropped
+            // that the codes ask for: return them in exact order (the dropped ones are
+            // queued to be expanded by a later batch, as they would have been).
+            for _ in 0..g.reranked_beyond_beam(self.ef) {
+                let Some(Reverse(n)) = self.discarded.pop() else {
+                    break;
+                };
+                batch.push(n);
+                self.candidates.push(Reverse(n));
+            }
             links.clear();
             links.extend(batch.iter().map(|n| n.id));
             g.exact_distances_to(&self.query, &links, &mut distances);

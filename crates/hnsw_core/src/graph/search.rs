@@ -23,6 +23,11 @@ pub trait GraphRead {
     fn estimates(&self) -> bool {
         false
     }
+    /// How many of the nearest nodes a beam of `ef` evaluated but dropped a scan re-ranks
+    /// and returns with the beam (coarse estimates miss more of the nearest).
+    fn reranked_beyond_beam(&self, _ef: usize) -> usize {
+        0
+    }
     /// The exact distances from `query` to each of `ids`, replacing `out`'s contents.
     fn exact_distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {
         self.distances_to(query, ids, out)

@@ -1,7 +1,9 @@
 //! Where every node, vector and upper-layer slot lives, by arithmetic.
 //!
-//! Block 0 is the meta page. The rest of the relation is a sequence of equal *groups* of
-//! pages; group g starts at block 1 + g * group_pages and holds, in order:
+//! Block 0 is the meta page. An index with product quantization (format 7) keeps its
+//! codebook on the `codebook_pages` pages after it, as one byte stream (`Codebook::to_bytes`).
+//! The rest of the relation is a sequence of equal *groups* of pages; group g starts at
+//! block 1 + codebook_pages + g * group_pages and holds, in order:
 //! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
 //! - code pages (an index with `quantization`, format 6): the same ids' codes (`codes`),
 //!   end to end in one byte stream as vectors are;
@@ -16,7 +18,7 @@
 //! So node id, vector and slot number each map to (block, offset) with no lookup.
 
 use super::{CONTENT_SIZE, HEADER_SIZE};
-use crate::codes::Quantization;
+use crate::codes::{Codebook, Quantization};
 use crate::element::Element;
 use crate::graph::MAX_LEVEL;
 
@@ -30,6 +32,7 @@ pub enum PageKind {
     Upper = 0x5531,
     Records = 0x5231,
     Codes = 0x4331,
+    Codebook = 0x4231,
 }
 
 impl PageKind {
@@ -41,6 +44,7 @@ impl PageKind {
             PageKind::Upper,
             PageKind::Records,
             PageKind::Codes,
+            PageKind::Codebook,
         ]
         .into_iter()
         .find(|k| *k as u16 == v)
@@ -70,6 +74,10 @@ pub struct Layout {
     /// The codes scans search on, and the bytes of one (0 without codes).
     pub quantization: Quantization,
     pub code_size: usize,
+    /// Product quantization's subvectors, and the pages after the meta page its codebook
+    /// takes (0 and 0 for other indexes).
+    pub subvectors: usize,
+    pub codebook_pages: usize,
     /// Bytes of one upper-layer slot.
     pub upper_size: usize,
     pub uppers_per_page: usize,
@@ -111,6 +119,7 @@ impl Layout {
             meta.record_pages as usize,
             meta.packed_vectors,
             meta.quantization,
+            meta.pq_subvectors as usize,
         )
     }
 
@@ -122,17 +131,19 @@ impl Layout {
     /// `record_pages` applies to variable-length vectors only (and is raised to the least
     /// that holds the largest record); fixed-width ones have none.
     pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
-        Layout::build(dim, m, element, record_pages, true, Quantization::None)
+        Layout::build(dim, m, element, record_pages, true, Quantization::None, 0)
     }
 
-    /// A layout of fixed-width vectors with `quantization`'s codes.
+    /// A layout of fixed-width vectors with `quantization`'s codes (`subvectors` applies to
+    /// product quantization only).
     pub fn with_codes(
         dim: usize,
         m: usize,
         element: Element,
         quantization: Quantization,
+        subvectors: usize,
     ) -> Layout {
-        Layout::build(dim, m, element, 0, true, quantization)
+        Layout::build(dim, m, element, 0, true, quantization, subvectors)
     }
 
     fn build(
@@ -142,6 +153,7 @@ impl Layout {
         record_pages: usize,
         packed: bool,
         quantization: Quantization,
+        subvectors: usize,
     ) -> Layout {
         assert!(dim >= 1 && m >= 2);
         let record_pages = if element.is_variable() {
@@ -159,7 +171,14 @@ impl Layout {
         } else {
             0
         };
-        let code_size = quantization.code_bytes(dim);
+        let code_size = quantization.code_bytes(dim, subvectors);
+        let (subvectors, codebook_pages) = match quantization {
+            Quantization::Pq => (
+                subvectors,
+                crate::codes::Codebook::stored_bytes(dim).div_ceil(CONTENT_SIZE),
+            ),
+            _ => (0, 0),
+        };
         let upper_size = 4 + 4 * m;
         let uppers_per_page = CONTENT_SIZE / upper_size;
         let with_nodes = |nodes: usize| {
@@ -202,6 +221,8 @@ impl Layout {
             pages_per_vector,
             quantization,
             code_size,
+            subvectors,
+            codebook_pages,
             upper_size,
             uppers_per_page,
             group_nodes,
@@ -214,8 +235,30 @@ impl Layout {
         }
     }
 
+    /// The first block of the groups (after the meta page and any codebook pages).
+    pub fn first_group_block(&self) -> u32 {
+        (1 + self.codebook_pages) as u32
+    }
+
     fn group_start(&self, group: usize) -> u32 {
-        (1 + group * self.group_pages) as u32
+        self.first_group_block() + (group * self.group_pages) as u32
+    }
+
+    /// The group block `block` (past the meta and codebook pages) is in, and its page
+    /// number within the group.
+    pub fn group_of(&self, block: u32) -> (usize, usize) {
+        let from = (block - self.first_group_block()) as usize;
+        (from / self.group_pages, from % self.group_pages)
+    }
+
+    /// The blocks the codebook is stored on, and the bytes each holds (product
+    /// quantization; none otherwise).
+    pub fn codebook_parts(&self) -> impl Iterator<Item = VectorPart> {
+        parts(
+            1,
+            0,
+            Codebook::stored_bytes(self.dim) * (self.codebook_pages > 0) as usize,
+        )
     }
 
     /// Block and byte offset (within the page) of node `id`'s record.
@@ -238,10 +281,7 @@ impl Layout {
 
     /// The first node id recorded on node page `block`.
     pub fn first_node_on(&self, block: u32) -> u32 {
-        let (g, within) = (
-            (block as usize - 1) / self.group_pages,
-            (block as usize - 1) % self.group_pages,
-        );
+        let (g, within) = self.group_of(block);
         debug_assert!(within < self.node_pages);
         (g * self.group_nodes + within * self.nodes_per_page) as u32
     }
@@ -401,7 +441,17 @@ impl Layout {
         if block == 0 {
             return (PageKind::Meta, super::meta::META_SIZE);
         }
-        let within = (block as usize - 1) % self.group_pages;
+        if block < self.first_group_block() {
+            let last = block == self.first_group_block() - 1;
+            let bytes = Codebook::stored_bytes(self.dim);
+            let used = if last {
+                bytes - (self.codebook_pages - 1) * CONTENT_SIZE
+            } else {
+                CONTENT_SIZE
+            };
+            return (PageKind::Codebook, used);
+        }
+        let within = self.group_of(block).1;
         if within < self.node_pages {
             (PageKind::Nodes, self.nodes_per_page * self.node_size)
         } else if within < self.first_vector_page() {

@@ -10,13 +10,17 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-/// Version 6 adds code pages (an index with `quantization`; without, a build writes 5).
+/// Version 7 adds product quantization: codebook pages after the meta page, and the
+/// subvectors on the meta page. Version 6 adds code pages (SQ8 codes; an index without
+/// codes is written as 5).
 /// Version 5 packs vectors end to end over a group's vector pages (`Layout`); version 4
 /// added record pages (sparse vectors); version 3 records the element type; version 2
 /// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
 /// read with that layout and keep their version when written (2 and 3 become 4, which is
 /// what they are, without record pages).
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
+/// The version of an index with SQ8 codes.
+pub const SQ8_VERSION: u32 = 6;
 /// The version of a packed index without codes.
 pub const PACKED_VERSION: u32 = 5;
 /// The last version that does not pack vectors.
@@ -59,6 +63,8 @@ pub struct Meta {
     pub packed_vectors: bool,
     /// The codes scans search on (version 6; `Quantization::None` before).
     pub quantization: Quantization,
+    /// Product quantization's subvectors (version 7; 0 in other indexes).
+    pub pq_subvectors: u16,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,7 +141,9 @@ const O_RECORD_PAGES: usize = 72;
 const O_RECORD_END: usize = 80;
 /// Version 6 on (zero, no codes, in a version-5 page).
 const O_QUANTIZATION: usize = 88;
-const _: () = assert!(O_QUANTIZATION < META_SIZE);
+/// Version 7 on.
+const O_PQ_SUBVECTORS: usize = 90;
+const _: () = assert!(O_PQ_SUBVECTORS + 2 <= META_SIZE);
 
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
@@ -164,13 +172,16 @@ impl Meta {
             record_end: 0,
             packed_vectors: true,
             quantization: Quantization::None,
+            pq_subvectors: 0,
         }
     }
 
     /// The format version this meta page is written as.
     pub fn version(&self) -> u32 {
-        if self.quantization != Quantization::None {
+        if self.quantization == Quantization::Pq {
             VERSION
+        } else if self.quantization == Quantization::Sq8 {
+            SQ8_VERSION
         } else if self.packed_vectors {
             PACKED_VERSION
         } else {
@@ -209,6 +220,7 @@ impl Meta {
         put_u16(c, O_RECORD_PAGES, self.record_pages);
         put_u64(c, O_RECORD_END, self.record_end);
         c[O_QUANTIZATION] = self.quantization.code();
+        put_u16(c, O_PQ_SUBVECTORS, self.pq_subvectors);
         // A page written by an older version ends its content sooner: move pd_lower past
         // the fields above, or generic WAL would leave them out as part of the hole.
         let lower = (HEADER_SIZE + META_SIZE) as u16;
@@ -257,8 +269,25 @@ impl Meta {
                 "codes in an index of bits or sparse vectors",
             ));
         }
-        if version == VERSION && quantization == Quantization::None {
-            return Err(FormatError::Corrupt("a version-6 index without codes"));
+        let expected = match version {
+            SQ8_VERSION => Quantization::Sq8,
+            VERSION => Quantization::Pq,
+            _ => Quantization::None,
+        };
+        if quantization != expected {
+            return Err(FormatError::Corrupt(
+                "codes of another kind than the format version's",
+            ));
+        }
+        let pq_subvectors = if version >= VERSION {
+            get_u16(c, O_PQ_SUBVECTORS)
+        } else {
+            0
+        };
+        if quantization == Quantization::Pq && !(1..=dim).contains(&(pq_subvectors as u32)) {
+            return Err(FormatError::Corrupt(
+                "product quantization subvectors out of range",
+            ));
         }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
@@ -284,6 +313,7 @@ impl Meta {
             record_end,
             packed_vectors: version > UNPACKED_VERSION,
             quantization,
+            pq_subvectors,
         })
     }
 }

@@ -7,11 +7,11 @@
 
 use super::node::{read_layer0, read_upper, record_flags, record_level, upper_slot_of, NodeRecord};
 use super::{records, Layout, Meta, PageStore, CONTENT_SIZE, HEADER_SIZE, PAGES_AT_ONCE};
-use crate::codes::sq8_distance;
+use crate::codes::{sq8_distance, Codebook, Quantization, QueryTable};
 use crate::distance::{kernels, Kernels};
 use crate::element::{f16, Element};
 use crate::graph::GraphRead;
-use std::cell::RefCell;
+use std::cell::{OnceCell, Ref, RefCell};
 
 pub struct PagedGraph<S> {
     pub store: S,
@@ -21,6 +21,10 @@ pub struct PagedGraph<S> {
     scratch: RefCell<Vec<f32>>,
     /// Distances are computed on the codes (see `with_estimates`).
     estimates: bool,
+    /// Product quantization's codebook, read from its pages on first use.
+    codebook: OnceCell<Codebook>,
+    /// The last query's lookup table (`Codebook::table`): (query, table).
+    table: RefCell<(Vec<f32>, QueryTable)>,
 }
 
 /// Which of a node's stored forms a distance reads.
@@ -40,6 +44,50 @@ impl<S: PageStore> PagedGraph<S> {
             kernels: kernels(),
             scratch: RefCell::new(Vec::new()),
             estimates: false,
+            codebook: OnceCell::new(),
+            table: RefCell::new((Vec::new(), QueryTable::default())),
+        }
+    }
+
+    /// The index's product-quantization codebook (`None` in other indexes).
+    pub fn codebook(&self) -> Option<&Codebook> {
+        if self.layout.quantization != Quantization::Pq {
+            return None;
+        }
+        Some(self.codebook.get_or_init(|| {
+            let parts: Vec<_> = self.layout.codebook_parts().collect();
+            let mut bytes = Vec::with_capacity(Codebook::stored_bytes(self.layout.dim));
+            self.read_parts(&parts, |b| bytes.extend_from_slice(b));
+            Codebook::from_bytes(self.layout.dim, self.layout.subvectors, &bytes)
+                .expect("the layout's codebook pages hold a codebook of its size")
+        }))
+    }
+
+    /// `query`'s lookup table under the index's codebook, computed once per query.
+    fn table_for(&self, codebook: &Codebook, query: &[f32]) -> Ref<'_, QueryTable> {
+        let same = |cached: &[f32]| {
+            cached.len() == query.len()
+                && cached
+                    .iter()
+                    .zip(query)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+        };
+        if !same(&self.table.borrow().0) {
+            let mut cached = self.table.borrow_mut();
+            let (q, table) = &mut *cached;
+            codebook.table(self.meta.indexed_metric(), query, table);
+            q.clear();
+            q.extend_from_slice(query);
+        }
+        Ref::map(self.table.borrow(), |(_, table)| table)
+    }
+
+    /// The estimate for `code` of the query `query` (SQ8, or product quantization with
+    /// `table` the query's lookup table).
+    fn estimate(&self, query: &[f32], table: Option<&QueryTable>, code: &[u8]) -> f32 {
+        match (self.codebook.get(), table) {
+            (Some(codebook), Some(table)) => codebook.estimate(self.kernels, table, code),
+            _ => sq8_distance(self.meta.indexed_metric(), self.kernels, query, code),
         }
     }
 
@@ -85,7 +133,7 @@ impl<S: PageStore> PagedGraph<S> {
         self.read_vector(id, &mut vector);
         self.read_code(id, &mut code);
         let mut expected = vec![0u8; self.layout.code_size];
-        super::writer::encode_code(&self.layout, &vector, &mut expected);
+        super::writer::encode_code(&self.layout, self.codebook(), &vector, &mut expected);
         (code != expected).then(|| "its code is not the code of its vector".to_string())
     }
 
@@ -154,9 +202,14 @@ impl<S: PageStore> PagedGraph<S> {
             Stream::Vectors => layout.vector_size,
             Stream::Codes => layout.code_size,
         };
+        let table = match (stream, self.codebook()) {
+            (Stream::Codes, Some(codebook)) => Some(self.table_for(codebook, query)),
+            _ => None,
+        };
+        let table = table.as_deref();
         let on_bytes = |bytes: &[u8]| match stream {
             Stream::Vectors => self.distance_on_bytes(query, bytes),
-            Stream::Codes => sq8_distance(self.meta.indexed_metric(), self.kernels, query, bytes),
+            Stream::Codes => self.estimate(query, table, bytes),
         };
         let mut blocks = [0u32; PAGES_AT_ONCE];
         let mut places = [Place::Copy; IDS_AT_ONCE];
@@ -237,7 +290,10 @@ impl<S: PageStore> PagedGraph<S> {
     fn distance_on_code_copy(&self, query: &[f32], id: u32) -> f32 {
         let mut code = Vec::new();
         self.read_code(id, &mut code);
-        sq8_distance(self.meta.indexed_metric(), self.kernels, query, &code)
+        let table = self
+            .codebook()
+            .map(|codebook| self.table_for(codebook, query));
+        self.estimate(query, table.as_deref(), &code)
     }
 
     /// `distances_to` on the stored vectors, or on the codes.
@@ -328,6 +384,15 @@ impl<S: PageStore> GraphRead for PagedGraph<S> {
 
     fn estimates(&self) -> bool {
         self.estimates
+    }
+
+    /// Product quantization's 4-bit codes: as many again as the beam (on Fashion-MNIST
+    /// 60k this raised recall at ef_search 20 from 0.894 to 0.952 for 7% more time).
+    fn reranked_beyond_beam(&self, ef: usize) -> usize {
+        match (self.estimates, self.layout.quantization) {
+            (true, Quantization::Pq) => ef,
+            _ => 0,
+        }
     }
 
     fn exact_distances_to(&self, query: &[f32], ids: &[u32], out: &mut Vec<f32>) {

@@ -9,6 +9,7 @@ use super::{
     init_page, put_u64, records, set_page_used, Layout, Meta, PageKind, CONTENT_SIZE, HEADER_SIZE,
     PAGE_SIZE,
 };
+use crate::codes::{Codebook, Quantization};
 use crate::graph::Graph;
 
 /// Calls `sink(block, page)` for every block of the index of `graph`, 0 first. The
@@ -16,12 +17,19 @@ use crate::graph::Graph;
 /// `written_ids()[i]` of the returned order (breadth first, see `order`). `meta` supplies the fields a graph does not know
 /// (dimensions, element type, the operator class's metric, ef_construction, checkpoint
 /// metadata); the rest are filled in. The graph must have been built with `meta.indexed_metric()`.
+/// An index with product quantization takes its trained `codebook` (`Codebook::train_on`).
 pub fn write_index<'a>(
     graph: &'a Graph,
     tids: &'a [HeapTid],
     mut meta: Meta,
+    codebook: Option<&Codebook>,
     mut sink: impl FnMut(u32, &[u8]),
 ) -> (Meta, Ordered<'a>) {
+    assert_eq!(
+        codebook.map(Codebook::subvectors),
+        (meta.quantization == Quantization::Pq).then_some(meta.pq_subvectors as usize),
+        "a codebook exactly when the index has product quantization, of its subvectors"
+    );
     assert_eq!(tids.len(), graph.len());
     let nodes = Ordered::new(graph, tids);
     let m = graph.params().m;
@@ -73,12 +81,21 @@ pub fn write_index<'a>(
     meta.write(&mut page);
     sink(0, &page);
 
+    let stored_codebook = codebook.map(Codebook::to_bytes).unwrap_or_default();
+    for part in layout.codebook_parts() {
+        let (kind, content) = layout.block_kind(part.block);
+        init_page(&mut page, kind, content);
+        page[part.offset..part.offset + part.bytes.len()]
+            .copy_from_slice(&stored_codebook[part.bytes]);
+        sink(part.block, &page);
+    }
+
     let mut links = Vec::new();
-    for block in 1..=(groups * layout.group_pages) as u32 {
+    let first = layout.first_group_block();
+    for block in first..first + (groups * layout.group_pages) as u32 {
         let (kind, content) = layout.block_kind(block);
         init_page(&mut page, kind, content);
-        let group = (block as usize - 1) / layout.group_pages;
-        let within = (block as usize - 1) % layout.group_pages;
+        let (group, within) = layout.group_of(block);
         match kind {
             PageKind::Nodes => {
                 let first = group * layout.group_nodes + within * layout.nodes_per_page;
@@ -123,7 +140,7 @@ pub fn write_index<'a>(
             }
             PageKind::Codes => {
                 let index = within - layout.node_pages;
-                write_codes(&nodes, &layout, block, group, index, n, &mut page);
+                write_codes(&nodes, &layout, codebook, block, group, index, n, &mut page);
             }
             PageKind::Records => {
                 let page_index = within - layout.first_upper_page() - layout.upper_pages;
@@ -144,7 +161,7 @@ pub fn write_index<'a>(
                 }
                 set_page_used(&mut page, slots.len() as u16);
             }
-            PageKind::Meta => unreachable!("only block 0 is the meta page"),
+            PageKind::Meta | PageKind::Codebook => unreachable!("only blocks before the groups"),
         }
         sink(block, &page);
     }
@@ -206,9 +223,11 @@ fn write_vectors(
 }
 
 /// Fills code page number `index` (within the group's code pages), block `block`.
+#[allow(clippy::too_many_arguments)]
 fn write_codes(
     nodes: &Ordered,
     layout: &Layout,
+    codebook: Option<&Codebook>,
     block: u32,
     group: usize,
     index: usize,
@@ -223,7 +242,7 @@ fn write_codes(
         page,
         layout.code_size,
         |id| layout.code_parts(id),
-        |id, out| encode_code(layout, nodes.vector(id), out),
+        |id, out| encode_code(layout, codebook, nodes.vector(id), out),
     );
 }
 
@@ -247,10 +266,14 @@ fn write_pieces<P: Iterator<Item = super::VectorPart>>(
     }
 }
 
-/// Writes the code of (stored-form) vector `v` as `layout`'s quantization keeps it.
-pub fn encode_code(layout: &Layout, v: &[f32], out: &mut [u8]) {
+/// Writes the code of (stored-form) vector `v` as `layout`'s quantization keeps it (with
+/// the index's `codebook` under product quantization).
+pub fn encode_code(layout: &Layout, codebook: Option<&Codebook>, v: &[f32], out: &mut [u8]) {
     match layout.quantization {
-        crate::codes::Quantization::Sq8 => crate::codes::encode_sq8(v, out),
-        crate::codes::Quantization::None => unreachable!("an index without codes"),
+        Quantization::Sq8 => crate::codes::encode_sq8(v, out),
+        Quantization::Pq => codebook
+            .expect("a codebook under product quantization")
+            .encode(v, out),
+        Quantization::None => unreachable!("an index without codes"),
     }
 }

@@ -50,7 +50,7 @@ pub fn built(vectors: Vec<f32>) -> MemStore {
     let tids: Vec<HeapTid> = (0..n as u32).map(tid).collect();
     let mut store = MemStore::new();
     let base = Meta::new(DIM as u32, M as u16, 32, Metric::L2, Element::F32);
-    write_index(&graph, &tids, base, |b, p| store.append(b, p));
+    write_index(&graph, &tids, base, None, |b, p| store.append(b, p));
     store
 }
 

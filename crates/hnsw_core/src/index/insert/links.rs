@@ -60,13 +60,16 @@ impl<S: PageWrite> Inserter<'_, S> {
             return;
         };
         let (m, max) = (self.layout.m, self.layout.max_degree(layer));
-        // Load the vectors the re-selection needs before taking the page lock.
+        // Load the vectors a re-selection needs before taking the page lock; a list with
+        // room for the link needs none.
         let mut current = Vec::new();
         self.store
             .with_page(block, |p| read_list(p, at, m, layer, &mut current));
-        for &n in current.iter().chain([&other, &id]) {
-            if n != NO_NODE {
-                self.vector(n);
+        if current.len() >= max && !current.contains(&id) {
+            for &n in current.iter().chain([&other, &id]) {
+                if n != NO_NODE {
+                    self.vector(n);
+                }
             }
         }
         let (vectors, graph, metric) = (&mut self.vectors, &self.graph, self.metric);
@@ -80,6 +83,10 @@ impl<S: PageWrite> Inserter<'_, S> {
                 return None;
             }
             links.push(id);
+            if links.len() <= max {
+                write_list(pages[0], at, m, layer, &links);
+                return Some(());
+            }
             for &n in &links {
                 // The list may have changed since we looked: fetch any new vectors.
                 vectors.entry(n).or_insert_with(|| {

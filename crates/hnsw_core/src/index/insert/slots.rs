@@ -109,9 +109,10 @@ impl<S: PageWrite> Inserter<'_, S> {
 
     /// Makes sure the group holding `block` exists.
     pub(super) fn ensure_group(&self, block: u32) {
-        let group = (block as usize - 1) / self.layout.group_pages;
+        let group = self.layout.group_of(block).0;
+        let first = self.layout.first_group_block();
         self.store
-            .ensure_blocks((1 + (group + 1) * self.layout.group_pages) as u32);
+            .ensure_blocks(first + ((group + 1) * self.layout.group_pages) as u32);
     }
 
     /// Takes the next free item on the current insert page of a kind (nodes or upper
@@ -219,7 +220,8 @@ impl<S: PageWrite> Inserter<'_, S> {
             let mut stored = Vec::with_capacity(vector.len());
             layout.element.decode(&bytes, &mut stored);
             let mut code = vec![0u8; layout.code_size];
-            crate::page::writer::encode_code(&layout, &stored, &mut code);
+            let codebook = self.graph.codebook();
+            crate::page::writer::encode_code(&layout, codebook, &stored, &mut code);
             self.write_parts(&parts, &code, PageKind::Codes, CONTENT_SIZE);
         }
     }

@@ -1,71 +1,15 @@
-//! Compact codes a scan searches on (the `quantization` reloption): each vector is also
-//! kept as 8-bit scalar codes over its own range (SQ8), a quarter of a float32 vector's
-//! bytes, so a search reads far less memory per distance; the scan then re-ranks what it
-//! returns on the exact vectors (`graph::Scan`), so rows still come in exact order.
-//!
-//! A code is `lo`, `step` and the decoded vector's squared norm (three little-endian
-//! float32), then one byte `k` per element, which stands for `lo + step * k`. Each vector
-//! has its own range, so nothing is trained: an index built on an empty table, or a row
-//! inserted later, encodes the same way as a build does.
+//! 8-bit scalar codes (`quantization = 'sq8'`): a code is `lo`, `step` and the decoded
+//! vector's squared norm (three little-endian float32), then one byte `k` per element,
+//! which stands for `lo + step * k`. Each vector has its own range, so nothing is
+//! trained: an index built on an empty table, or a row inserted later, encodes the same
+//! way as a build does.
 
 use crate::distance::{Kernels, Metric};
-use crate::element::Element;
-
-/// How an index keeps the codes its scans search on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quantization {
-    /// No codes: scans compute distances on the stored vectors.
-    None,
-    /// 8-bit scalar codes, one range per vector.
-    Sq8,
-}
 
 /// Bytes before a code's elements: lo, step, squared norm.
 pub const SQ8_HEADER: usize = 12;
 /// The most a code byte takes.
 const LEVELS: f32 = 255.0;
-
-impl Quantization {
-    /// The reloption's value names, in the order of their codes.
-    pub const ALL: [Quantization; 2] = [Quantization::None, Quantization::Sq8];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::None => "none",
-            Quantization::Sq8 => "sq8",
-        }
-    }
-
-    /// Its code on the meta page.
-    pub fn code(self) -> u8 {
-        match self {
-            Quantization::None => 0,
-            Quantization::Sq8 => 1,
-        }
-    }
-
-    pub fn from_code(code: u8) -> Option<Quantization> {
-        Quantization::ALL.into_iter().find(|q| q.code() == code)
-    }
-
-    /// Bytes of one vector's code for `dim` elements (0 without codes).
-    pub fn code_bytes(self, dim: usize) -> usize {
-        match self {
-            Quantization::None => 0,
-            Quantization::Sq8 => SQ8_HEADER + dim,
-        }
-    }
-
-    /// Whether an index of `element` ordered by `metric` (its operator class's) can keep
-    /// codes: floats only, not bits or sparse vectors.
-    pub fn applies_to(element: Element, metric: Metric) -> bool {
-        matches!(element, Element::F32 | Element::F16)
-            && matches!(
-                element.indexed_metric(metric),
-                Metric::L2 | Metric::InnerProduct | Metric::Cosine | Metric::L1
-            )
-    }
-}
 
 /// Writes the SQ8 code of `v` into `out` (`code_bytes(v.len())` bytes).
 pub fn encode_sq8(v: &[f32], out: &mut [u8]) {

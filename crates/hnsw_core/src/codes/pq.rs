@@ -1,0 +1,326 @@
+//! Product quantization (`quantization = 'pq'`): a vector's elements are cut into
+//! `subvectors` consecutive runs of nearly equal length, and each run is kept as the
+//! number (4 bits, two to a byte, the low nibble first) of the nearest of CENTROIDS
+//! centroids trained for that run. A code starts with two little-endian float32: the
+//! distance from the vector to the one its code stands for (its residual), and the
+//! vector's own length; then the numbers. A 784-d float32 vector in 196 subvectors takes
+//! 8 + 98 bytes, a 30th of its own.
+//!
+//! A build trains the codebook by k-means on a sample of its vectors (each subvector on its
+//! own, on the build's threads; the sample and the starting centroids are drawn from a
+//! seed, so a build is reproducible), and stores it in the index's pages; inserts encode
+//! with it. A scan computes, once per query, each subvector's distance to each of its
+//! centroids, summed for every value of a code byte (`table`); a node's estimate is then
+//! one table lookup per code byte (`Kernels::pq_table_sum`).
+
+use crate::distance::{Kernels, Metric};
+use crate::graph::splitmix64;
+use std::ops::Range;
+
+/// Centroids per subvector: a code number fits half a byte.
+pub const CENTROIDS: usize = 16;
+/// Lloyd iterations of a subvector's training (fewer if no assignment changes).
+const ITERATIONS: usize = 12;
+/// The fewest vectors a build trains on (a table with fewer gets no codes).
+pub const MIN_TRAINING_VECTORS: usize = 16 * CENTROIDS;
+/// The most vectors a build trains on.
+pub const SAMPLE: usize = 8192;
+/// Seeds a build's training.
+const TRAINING_SEED: u64 = 0x7071_5eed;
+
+/// Bytes before a code's numbers: the residual's length and the vector's.
+pub const PQ_HEADER: usize = 8;
+
+/// Bytes of a code of `subvectors` subvectors.
+pub fn code_bytes(subvectors: usize) -> usize {
+    PQ_HEADER + subvectors.div_ceil(2)
+}
+
+/// A query's lookup table (`Codebook::table`).
+#[derive(Clone, Debug, Default)]
+pub struct QueryTable {
+    /// For each code byte, 256 sums (see `table`).
+    sums: Vec<f32>,
+    /// Under cosine (of vectors not scaled to unit length), the query's length.
+    cosine_query_norm: Option<f32>,
+}
+
+/// The floats of a code's header: (residual length, vector length).
+pub fn header(code: &[u8]) -> (f32, f32) {
+    let float = |at: usize| f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+    (float(0), float(4))
+}
+
+/// Subvectors an index of `dim` dimensions gets when the build does not say: about four
+/// elements each, but at least 32 (one element each below 32 dimensions), since a
+/// code of fewer numbers tells too few vectors apart.
+pub fn default_subvectors(dim: usize) -> usize {
+    dim.div_ceil(4).max(dim.min(32))
+}
+
+/// The trained centroids of every subvector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Codebook {
+    dim: usize,
+    subvectors: usize,
+    /// For each subvector j (elements `range(j)`), its CENTROIDS centroids one after
+    /// another, from position CENTROIDS * range(j).start: CENTROIDS * dim floats in all.
+    centroids: Vec<f32>,
+}
+
+impl Codebook {
+    /// Bytes of the stored form of a codebook of `dim` dimensions (`to_bytes`).
+    pub fn stored_bytes(dim: usize) -> usize {
+        4 * CENTROIDS * dim
+    }
+
+    pub fn subvectors(&self) -> usize {
+        self.subvectors
+    }
+
+    /// The elements subvector `j` covers.
+    fn range(&self, j: usize) -> Range<usize> {
+        subvector_range(self.dim, self.subvectors, j)
+    }
+
+    /// Subvector `j`'s centroid `c`.
+    fn centroid(&self, j: usize, c: usize) -> &[f32] {
+        let r = self.range(j);
+        let at = CENTROIDS * r.start + c * r.len();
+        &self.centroids[at..at + r.len()]
+    }
+
+    /// Trains a codebook on `sample` (vectors of `dim` elements) with `threads` threads;
+    /// the result depends on `seed` and the sample alone. `subvectors` must be 1 to `dim`.
+    pub fn train(
+        dim: usize,
+        subvectors: usize,
+        sample: &[&[f32]],
+        seed: u64,
+        threads: usize,
+    ) -> Codebook {
+        assert!((1..=dim).contains(&subvectors), "1 to dim subvectors");
+        assert!(sample.iter().all(|v| v.len() == dim));
+        let threads = threads.clamp(1, subvectors);
+        let trained: Vec<Vec<(usize, Vec<f32>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        (t..subvectors)
+                            .step_by(threads)
+                            .map(|j| {
+                                let r = subvector_range(dim, subvectors, j);
+                                (j, train_subvector(sample, r, seed ^ splitmix64(j as u64)))
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a training thread panicked"))
+                .collect()
+        });
+        let mut centroids = vec![0.0f32; CENTROIDS * dim];
+        for (j, values) in trained.into_iter().flatten() {
+            let start = CENTROIDS * subvector_range(dim, subvectors, j).start;
+            centroids[start..start + values.len()].copy_from_slice(&values);
+        }
+        Codebook {
+            dim,
+            subvectors,
+            centroids,
+        }
+    }
+
+    /// Trains a codebook on up to SAMPLE of `graph`'s vectors, spread evenly over its ids
+    /// (see `train`); the seed is fixed, so the same graph trains the same codebook.
+    pub fn train_on(graph: &crate::graph::Graph, subvectors: usize, threads: usize) -> Codebook {
+        let n = graph.len();
+        let take = n.min(SAMPLE);
+        let sample: Vec<&[f32]> = (0..take)
+            .map(|i| graph.vector((i * n / take) as u32))
+            .collect();
+        Codebook::train(graph.dim(), subvectors, &sample, TRAINING_SEED, threads)
+    }
+
+    /// Writes the code of `v` into `out` (`code_bytes(subvectors)` bytes).
+    pub fn encode(&self, v: &[f32], out: &mut [u8]) {
+        assert_eq!(v.len(), self.dim);
+        assert_eq!(out.len(), code_bytes(self.subvectors));
+        out.fill(0);
+        let (mut residual, mut norm) = (0.0f64, 0.0f64);
+        let numbers = &mut out[PQ_HEADER..];
+        for j in 0..self.subvectors {
+            let r = self.range(j);
+            let all = &self.centroids[CENTROIDS * r.start..CENTROIDS * r.end];
+            let c = nearest(all, &v[r.clone()]);
+            numbers[j / 2] |= (c as u8) << (4 * (j & 1));
+            for (&x, &y) in v[r].iter().zip(self.centroid(j, c)) {
+                residual += (x as f64 - y as f64).powi(2);
+                norm += (x as f64).powi(2);
+            }
+        }
+        out[0..4].copy_from_slice(&(residual.sqrt() as f32).to_le_bytes());
+        out[4..8].copy_from_slice(&(norm.sqrt() as f32).to_le_bytes());
+    }
+
+    /// The vector a code stands for, appended to `out`.
+    pub fn decode(&self, code: &[u8], out: &mut Vec<f32>) {
+        let numbers = &code[PQ_HEADER..];
+        for j in 0..self.subvectors {
+            let c = (numbers[j / 2] >> (4 * (j & 1))) & 15;
+            out.extend_from_slice(self.centroid(j, c as usize));
+        }
+    }
+
+    /// The lookup table of `query` under `metric` (the index's own), for `estimate`: for
+    /// each code byte, the sum of its two subvectors' distances from the query's elements
+    /// to their centroids, for each of the byte's 256 values (for inner product and
+    /// cosine, minus the dot product; `estimate` divides that by the lengths for cosine).
+    pub fn table(&self, metric: Metric, query: &[f32], table: &mut QueryTable) {
+        table.cosine_query_norm =
+            (metric == Metric::Cosine).then(|| query.iter().map(|x| x * x).sum::<f32>().sqrt());
+        let out = &mut table.sums;
+        let mut single = [0.0f32; CENTROIDS];
+        let distances = |j: usize, to: &mut [f32; CENTROIDS]| {
+            let q = &query[self.range(j)];
+            for (c, slot) in to.iter_mut().enumerate() {
+                let pairs = q.iter().zip(self.centroid(j, c));
+                *slot = match metric {
+                    Metric::L2 => pairs.map(|(a, b)| (a - b) * (a - b)).sum(),
+                    Metric::L1 => pairs.map(|(a, b)| (a - b).abs()).sum(),
+                    Metric::InnerProduct | Metric::Cosine => {
+                        -pairs.map(|(a, b)| a * b).sum::<f32>()
+                    }
+                    // `Quantization::applies_to` keeps codes out of indexes of other metrics.
+                    other => unreachable!("no codes for {other:?}"),
+                };
+            }
+        };
+        out.clear();
+        let bytes = self.subvectors.div_ceil(2);
+        out.reserve(256 * bytes);
+        let mut high = [0.0f32; CENTROIDS];
+        for byte in 0..bytes {
+            distances(2 * byte, &mut single);
+            if 2 * byte + 1 < self.subvectors {
+                distances(2 * byte + 1, &mut high);
+            } else {
+                high = [0.0; CENTROIDS]; // no subvector in the last high nibble
+            }
+            for h in high {
+                out.extend(single.iter().map(|l| l + h));
+            }
+        }
+    }
+
+    /// The estimate a query's `table` gives for `code`: the distance to the vector the
+    /// code stands for (squared under L2).
+    pub fn estimate(&self, kernels: &Kernels, table: &QueryTable, code: &[u8]) -> f32 {
+        let sum = (kernels.pq_table_sum)(&table.sums, &code[PQ_HEADER..]);
+        match table.cosine_query_norm {
+            None => sum,
+            Some(query_norm) => {
+                let lengths = query_norm * header(code).1;
+                // A zero vector is as far as an orthogonal one for the search.
+                if lengths > 0.0 {
+                    1.0 + sum / lengths
+                } else {
+                    1.0
+                }
+            }
+        }
+    }
+
+    /// The stored form: the centroids as little-endian float32.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.centroids
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect()
+    }
+
+    /// A codebook from its stored form; `None` if the bytes are not one of `dim`
+    /// dimensions in `subvectors` (1 to `dim`).
+    pub fn from_bytes(dim: usize, subvectors: usize, bytes: &[u8]) -> Option<Codebook> {
+        if !(1..=dim).contains(&subvectors) || bytes.len() != Codebook::stored_bytes(dim) {
+            return None;
+        }
+        let centroids = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        Some(Codebook {
+            dim,
+            subvectors,
+            centroids,
+        })
+    }
+}
+
+/// Elements of subvector `j` of `subvectors` over `dim`: runs of nearly equal length.
+fn subvector_range(dim: usize, subvectors: usize, j: usize) -> Range<usize> {
+    j * dim / subvectors..(j + 1) * dim / subvectors
+}
+
+/// The number of the centroid (of `all`, CENTROIDS of x's length one after another)
+/// nearest to `x`, the first of equally near ones.
+fn nearest(all: &[f32], x: &[f32]) -> usize {
+    let mut best = (f32::INFINITY, 0);
+    for (c, centroid) in all.chunks_exact(x.len()).enumerate() {
+        let d: f32 = x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum();
+        if d < best.0 {
+            best = (d, c);
+        }
+    }
+    best.1
+}
+
+/// k-means (Lloyd's) of the sample's elements `r` into CENTROIDS centroids, started from
+/// distinct sample vectors drawn with `seed` (repeated when the sample has fewer). A
+/// centroid no vector is nearest to keeps its place.
+fn train_subvector(sample: &[&[f32]], r: Range<usize>, seed: u64) -> Vec<f32> {
+    let d = r.len();
+    let mut centroids = vec![0.0f32; CENTROIDS * d];
+    if sample.is_empty() {
+        return centroids;
+    }
+    let n = sample.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = seed;
+    for c in 0..CENTROIDS.min(n) {
+        state = splitmix64(state);
+        order.swap(c, c + (state % (n - c) as u64) as usize);
+    }
+    for c in 0..CENTROIDS {
+        centroids[c * d..(c + 1) * d].copy_from_slice(&sample[order[c % n]][r.clone()]);
+    }
+    let mut assigned = vec![usize::MAX; n];
+    let mut sums = vec![0.0f64; CENTROIDS * d];
+    for _ in 0..ITERATIONS {
+        let mut changed = false;
+        for (i, v) in sample.iter().enumerate() {
+            let c = nearest(&centroids, &v[r.clone()]);
+            changed |= c != assigned[i];
+            assigned[i] = c;
+        }
+        if !changed {
+            break;
+        }
+        sums.fill(0.0);
+        let mut counts = [0usize; CENTROIDS];
+        for (v, &c) in sample.iter().zip(&assigned) {
+            counts[c] += 1;
+            for (s, &x) in sums[c * d..(c + 1) * d].iter_mut().zip(&v[r.clone()]) {
+                *s += x as f64;
+            }
+        }
+        for c in (0..CENTROIDS).filter(|&c| counts[c] > 0) {
+            for k in 0..d {
+                centroids[c * d + k] = (sums[c * d + k] / counts[c] as f64) as f32;
+            }
+        }
+    }
+    centroids
+}
