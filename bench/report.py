@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a server or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-from targets import at_ef, chosen_against_best, qps_at_recall, ratios  # noqa: E402
+from targets import CODES, at_ef, chosen_against_best, qps_at_recall, ratios  # noqa: E402
 
 
 def write(r, out_dir, name):
@@ -83,8 +83,8 @@ def markdown(r, png):
     curves = [(f"{n} m16", pg[n]["m16"]["points"]) for n in names]
     curves += [(f"{n} m16, 2 connections", pg[n]["m16_2conn"]["points"]) for n in names]
     curves += [(f"{n} m32", pg[n]["m32"]["points"]) for n in names]
-    if "m16_sq8" in ours:
-        curves.append(("hnsw_pg m16 SQ8", ours["m16_sq8"]["points"]))
+    coded = [(f"hnsw_pg m16 {label}", ours[key]["points"]) for key, _, label in CODES if key in ours]
+    curves += coded
     if lib:
         curves.append(("hnswlib 1 thread", lib["points"]))
     out += ["## Queries: recall@10 / queries per second", "",
@@ -93,8 +93,7 @@ def markdown(r, png):
     for p in ours["m16"]["points"]:
         out.append(f"| {p['ef']} | " + " | ".join(fmt_point(at_ef(pts, p["ef"])) for _, pts in curves) + " |")
     timed = [(f"{n} m16", pg[n]["m16"]["points"]) for n in names]
-    if "m16_sq8" in ours:
-        timed.append(("hnsw_pg m16 SQ8", ours["m16_sq8"]["points"]))
+    timed += coded
     out += ["", "| ef_search | " + " | ".join(f"{n} p50 / p99 / server ms" for n, _ in timed) + " |",
             "|---:|" + "---:|" * len(timed)]
     for p in ours["m16"]["points"]:
@@ -175,8 +174,9 @@ def plot(r, path):
         curves += [(f"{name} m16/efc64", pg[name]["m16"]["points"], "o" + style),
                    (f"{name} m32/efc128", pg[name]["m32"]["points"], "s" + style),
                    (f"{name} m16, 2 connections", pg[name]["m16_2conn"]["points"], "^" + style)]
-    if "m16_sq8" in pg["hnsw_pg"]:
-        curves.append(("hnsw_pg m16/efc64, SQ8 codes", pg["hnsw_pg"]["m16_sq8"]["points"], "v-"))
+    for (key, _, label), style in zip(CODES, ("v-", "<-")):
+        if key in pg["hnsw_pg"]:
+            curves.append((f"hnsw_pg m16/efc64, {label}", pg["hnsw_pg"][key]["points"], style))
     if lib:
         curves.append(("hnswlib M16/efc64, 1 thread", lib["points"], "D--"))
     for label, pts, style in curves:

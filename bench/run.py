@@ -99,7 +99,7 @@ def filter_sets(ds):
 
 def main():
     a = parse_args()
-    steps = Steps(16 if not a.no_hnswlib else 15)
+    steps = Steps(18 if not a.no_hnswlib else 17)
 
     steps.next(f"data: {a.dataset}, ground truth")
     ds = datasets.load(a.dataset, a.rows, a.queries, a.inserts)
@@ -172,15 +172,16 @@ def main():
     put("m16", {name: {"points": pts} for name, pts in m16.items()})
     ef40_recall(m16, "m16")
 
-    # SQ8 codes (hnsw_pg only): the same build with codes, the same sweep, then the plain
-    # index back for the steps below.
-    pg_runner.drop(ours, INDEX)
-    build("m16_2t_sq8", INDEX, 16, 64, 2, ", quantization = 'sq8'", only="hnsw_pg")
-    steps.next(f"queries, m16 with SQ8 codes, one connection (hnsw_pg)")
-    pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
-    sq8 = pg_runner.sweep({"hnsw_pg": ours}, ds, ds.queries, truth, a.efs, "m16 sq8", a.rounds)
-    pg["hnsw_pg"]["m16_sq8"] = {"points": sq8["hnsw_pg"]}
-    ef40_recall(sq8, "m16 sq8")
+    # Each kind of codes (hnsw_pg only): the same build with codes, the same sweep, then
+    # the plain index back for the steps below.
+    for key, value, label in targets.CODES:
+        pg_runner.drop(ours, INDEX)
+        build(f"m16_2t_{value}", INDEX, 16, 64, 2, f", quantization = '{value}'", only="hnsw_pg")
+        steps.next(f"queries, m16 with {label}, one connection (hnsw_pg)")
+        pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
+        coded = pg_runner.sweep({"hnsw_pg": ours}, ds, ds.queries, truth, a.efs, f"m16 {value}", a.rounds)
+        pg["hnsw_pg"][key] = {"points": coded["hnsw_pg"]}
+        ef40_recall(coded, f"m16 {value}")
     pg_runner.drop(ours, INDEX)
     pg_runner.build(engines[0], ds, INDEX, 16, 64, 2)
     pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)

@@ -4,6 +4,8 @@ gap to each, and the helpers that read a recall/QPS curve."""
 import math
 
 RECALL = 0.95
+# Indexes with codes (hnsw_pg only): the sweep's key, the reloption's value, a label.
+CODES = (("m16_sq8", "sq8", "SQ8 codes"), ("m16_pq", "pq", "PQ codes"))
 
 
 def qps_at_recall(points, target=RECALL):
@@ -59,12 +61,14 @@ def gaps(r):
         their_qps = qps_at_recall(theirs["m16"]["points"])
         add("QPS at recall 0.95 (interpolated) >= 2.5x pgvector's", qps_at_recall(m16),
             their_qps and 2.5 * their_qps, True, lambda v: f"{v:,.0f}")
-        if "m16_sq8" in ours:
-            add("SQ8 codes: QPS at recall 0.95 (interpolated) >= 2.5x pgvector's",
-                qps_at_recall(ours["m16_sq8"]["points"]), their_qps and 2.5 * their_qps, True,
+        for key, _, label in CODES:
+            if key not in ours:
+                continue
+            add(f"{label}: QPS at recall 0.95 (interpolated) >= 2.5x pgvector's",
+                qps_at_recall(ours[key]["points"]), their_qps and 2.5 * their_qps, True,
                 lambda v: f"{v:,.0f}")
-            mine, other = at_ef(ours["m16_sq8"]["points"], 40), at_ef(theirs["m16"]["points"], 40)
-            add("SQ8 codes: server time per query at ef_search 40 <= 1/3 of pgvector's",
+            mine, other = at_ef(ours[key]["points"], 40), at_ef(theirs["m16"]["points"], 40)
+            add(f"{label}: server time per query at ef_search 40 <= 1/3 of pgvector's",
                 mine and mine["server_ms"], other and other["server_ms"] / 3, False, lambda v: f"{v:.2f} ms")
         add("index at most 0.9x pgvector's", ours["builds"]["m16_2t"]["size_mib"],
             0.9 * theirs["builds"]["m16_2t"]["size_mib"], False, lambda v: f"{v:.0f} MiB")
@@ -116,10 +120,12 @@ def ratios(r):
     for key, label in (("m16", "m16"), ("m32", "m32"), ("m16_2conn", "m16, 2 connections")):
         add(f"queries/s at recall 0.95, {label}", qps_at_recall(ours[key]["points"]),
             qps_at_recall(theirs[key]["points"]), True, "q/s")
-    if "m16_sq8" in ours:
-        add("queries/s at recall 0.95, m16 with SQ8 codes (pgvector: m16)",
-            qps_at_recall(ours["m16_sq8"]["points"]), qps_at_recall(theirs["m16"]["points"]), True, "q/s")
-    for key, label in (("m16", "m16"), ("m16_sq8", "m16 with SQ8 codes (pgvector: m16)")):
+    for key, _, label in CODES:
+        if key in ours:
+            add(f"queries/s at recall 0.95, m16 with {label} (pgvector: m16)",
+                qps_at_recall(ours[key]["points"]), qps_at_recall(theirs["m16"]["points"]), True, "q/s")
+    coded = [(key, f"m16 with {label} (pgvector: m16)") for key, _, label in CODES]
+    for key, label in [("m16", "m16")] + coded:
         p_ours, p_theirs = at_ef(ours.get(key, {}).get("points", []), 40), at_ef(theirs["m16"]["points"], 40)
         if p_ours and p_theirs:
             add(f"server-side time per query, {label}, ef_search 40", p_ours["server_ms"],

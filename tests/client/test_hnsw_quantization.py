@@ -1,8 +1,11 @@
-"""`quantization = 'sq8'`: an index whose scans search on 8-bit codes and re-rank on the
-vectors. On real data, recall@10 at ef_search 40 stays at least 0.95 and every query's rows
-come in exact distance order (also past the first beam); the codes follow inserts into an
-index built on an empty table, VACUUM and slot reuse (hnsw_pg_check compares each code with
-its vector); bad values and types that take no codes are clear errors."""
+"""`quantization = 'sq8'` and `'pq'`: indexes whose scans search on codes (8-bit scalar, or
+product quantization's 4-bit numbers of trained centroids) and re-rank on the vectors. On
+real data, recall@10 at ef_search 40 stays at least 0.95 and every query's rows come in
+exact distance order (also past the first beam); the codes follow inserts (into an index
+built on an empty table, for SQ8, which trains nothing), VACUUM and slot reuse
+(hnsw_pg_check compares each code with its vector); product quantization on too few rows
+builds without codes until a REINDEX; bad values and types that take no codes are clear
+errors."""
 
 import datasets
 import numpy as np
@@ -12,6 +15,8 @@ from pgvector.psycopg import register_vector
 from tables import create_and_load
 
 SQ8 = "WITH (quantization = 'sq8')"
+PQ = "WITH (quantization = 'pq')"
+KINDS = pytest.mark.parametrize("codes", [SQ8, PQ], ids=["sq8", "pq"])
 
 
 @pytest.fixture
@@ -30,18 +35,23 @@ def distances(c, table, op, q, limit):
     ).fetchall()
 
 
+@KINDS
 @pytest.mark.parametrize(
     "name, opclass, op",
     [
         ("wordnet-minilm-384-10k", "vector_cosine_ops", "<=>"),
+        ("wordnet-minilm-384-10k", "halfvec_cosine_ops", "<=>"),
         ("fashion-mnist-784-10k", "vector_l2_ops", "<->"),
         ("fashion-mnist-784-10k", "vector_ip_ops", "<#>"),
     ],
 )
-def test_recall_and_exact_order_on_real_data(conn, name, opclass, op):
+def test_recall_and_exact_order_on_real_data(conn, name, opclass, op, codes):
     base, queries, truth = datasets.base(name), datasets.queries(name), datasets.truth(name)
     create_and_load(conn, "sq8_recall", base.shape[1], enumerate(base))
-    conn.execute(f"CREATE INDEX sq8_recall_idx ON sq8_recall USING hnsw (embedding {opclass}) {SQ8}")
+    column = "embedding::halfvec(384)" if opclass.startswith("halfvec") else "embedding"
+    conn.execute(f"CREATE INDEX sq8_recall_idx ON sq8_recall USING hnsw (({column}) {opclass}) {codes}")
+    if column != "embedding":
+        op = f"::halfvec(384) {op}"
     conn.execute("SET hnsw.ef_search = 40")
     plan = " ".join(r[0] for r in conn.execute(
         f"EXPLAIN SELECT id FROM sq8_recall ORDER BY embedding {op} %s LIMIT 10", (queries[0],)).fetchall())
@@ -63,21 +73,24 @@ def test_recall_and_exact_order_on_real_data(conn, name, opclass, op):
             hits += len({r[0] for r in rows[:10]} & set(expected[:10].tolist()))
     if op != "<#>":  # the sets' ground truth is for their own metric
         recall = hits / (10 * len(queries))
-        print(f"{name} {opclass} sq8: recall@10 {recall:.4f}")
+        print(f"{name} {opclass} {codes}: recall@10 {recall:.4f}")
         assert recall >= 0.95
     assert conn.execute("SELECT count(*) FROM hnsw_pg_check('sq8_recall_idx')").fetchone()[0] == 0
 
 
-def test_codes_follow_inserts_vacuum_and_slot_reuse(conn):
-    """Built on an empty table (as migrations do), filled by inserts, then a quarter
-    deleted, vacuumed and refilled: the check is clean after each step, each new row is
-    its own nearest neighbour, and no deleted row comes back."""
+@KINDS
+def test_codes_follow_inserts_vacuum_and_slot_reuse(conn, codes):
+    """Built on an empty table (as migrations do; product quantization on its first 500
+    rows, to train on), filled by inserts, then a quarter deleted, vacuumed and refilled:
+    the check is clean after each step, each new row is its own nearest neighbour, and no
+    deleted row comes back."""
     base = datasets.base("wordnet-minilm-384-10k")
     first, second = base[:3000], base[3000:4000]
-    create_and_load(conn, "sq8_reuse", 384, [])
-    conn.execute(f"CREATE INDEX sq8_reuse_idx ON sq8_reuse USING hnsw (embedding vector_cosine_ops) {SQ8}")
+    built_on = 500 if codes == PQ else 0
+    create_and_load(conn, "sq8_reuse", 384, list(enumerate(first[:built_on])))
+    conn.execute(f"CREATE INDEX sq8_reuse_idx ON sq8_reuse USING hnsw (embedding vector_cosine_ops) {codes}")
     with conn.cursor() as cur:
-        cur.executemany("INSERT INTO sq8_reuse VALUES (%s, %s)", list(enumerate(first)))
+        cur.executemany("INSERT INTO sq8_reuse VALUES (%s, %s)", list(enumerate(first))[built_on:])
     check = "SELECT * FROM hnsw_pg_check('sq8_reuse_idx')"
     assert conn.execute(check).fetchall() == []
     conn.execute("DELETE FROM sq8_reuse WHERE id % 4 = 0")
@@ -100,12 +113,13 @@ def test_codes_follow_inserts_vacuum_and_slot_reuse(conn):
     assert hits >= 0.99 * 700
 
 
-def test_non_negative_data_under_inner_product_and_duplicates(conn):
+@KINDS
+def test_non_negative_data_under_inner_product_and_duplicates(conn, codes):
     rng = np.random.default_rng(3)
     rows = rng.random((1500, 64), dtype=np.float32)
     rows[1::2] = rows[0::2]  # every other row an exact copy of the one before
     create_and_load(conn, "sq8_ip", 64, enumerate(rows))
-    conn.execute(f"CREATE INDEX ON sq8_ip USING hnsw (embedding vector_ip_ops) {SQ8}")
+    conn.execute(f"CREATE INDEX ON sq8_ip USING hnsw (embedding vector_ip_ops) {codes}")
     conn.execute("SET enable_seqscan = off")
     for q in rng.random((20, 64), dtype=np.float32):
         got = distances(conn, "sq8_ip", "<#>", q, 10)
@@ -116,15 +130,18 @@ def test_non_negative_data_under_inner_product_and_duplicates(conn):
         assert np.isclose(got[0][1], exact[0], rtol=1e-5) and np.isclose(got[1][1], exact[1], rtol=1e-5)
 
 
-def test_halfvec_and_16000_dimensions(conn):
+@KINDS
+def test_halfvec_and_16000_dimensions(conn, codes):
     rng = np.random.default_rng(4)
+    n = 300  # product quantization trains on at least 256 rows
     conn.execute("DROP TABLE IF EXISTS sq8_half")
     conn.execute("CREATE TABLE sq8_half (id int, embedding halfvec(16000))")
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO sq8_half VALUES (%s, %s::halfvec)",
-                        [(i, rng.standard_normal(16000).astype(np.float32).tolist()) for i in range(60)])
-    conn.execute(f"CREATE INDEX sq8_half_idx ON sq8_half USING hnsw (embedding halfvec_l2_ops) {SQ8}")
+                        [(i, rng.standard_normal(16000).astype(np.float32).tolist()) for i in range(n)])
+    conn.execute(f"CREATE INDEX sq8_half_idx ON sq8_half USING hnsw (embedding halfvec_l2_ops) {codes}")
     conn.execute("SET enable_seqscan = off")
+    conn.execute("SET hnsw.ef_search = 100")
     target = conn.execute("SELECT embedding FROM sq8_half WHERE id = 17").fetchone()[0]
     rows = conn.execute("SELECT id, embedding <-> %s FROM sq8_half ORDER BY embedding <-> %s LIMIT 60",
                         (target, target)).fetchall()
@@ -137,7 +154,11 @@ def test_bad_values_and_types_without_codes(conn):
     conn.execute("DROP TABLE IF EXISTS sq8_bad")
     conn.execute("CREATE TABLE sq8_bad (v vector(3), b bit(8), s sparsevec(5))")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="quantization"):
-        conn.execute("CREATE INDEX ON sq8_bad USING hnsw (v vector_l2_ops) WITH (quantization = 'pq')")
+        conn.execute("CREATE INDEX ON sq8_bad USING hnsw (v vector_l2_ops) WITH (quantization = 'pq8')")
+    for bad in ("-1", "16001"):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="pq_subvectors"):
+            conn.execute(f"CREATE INDEX ON sq8_bad USING hnsw (v vector_l2_ops) "
+                         f"WITH (quantization = 'pq', pq_subvectors = {bad})")
     # Bits and sparse vectors keep no codes: the option is left out with a NOTICE (an
     # ERROR would make a stored option fail every later REINDEX, TRUNCATE and restore).
     notices = []
@@ -166,3 +187,33 @@ def test_bad_values_and_types_without_codes(conn):
     assert conn.execute("SELECT count(*) FROM hnsw_pg_check('sq8_bad_v')").fetchone()[0] == 0
     conn.execute("SET enable_seqscan = off")
     assert conn.execute("SELECT v::text FROM sq8_bad ORDER BY v <-> '[1,2,3]' LIMIT 1").fetchone()[0] == "[1,2,3]"
+
+
+def test_product_quantization_needs_rows_to_train_on(conn):
+    """On an empty table a 'pq' index is built without codes (NOTICE), takes inserts and
+    answers exactly; a REINDEX once the table has rows trains it and writes the codes.
+    pq_subvectors above the dimensions is lowered to them, with a NOTICE."""
+    notices = []
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+    base = datasets.base("wordnet-minilm-384-10k")[:1000]
+    create_and_load(conn, "pq_train", 384, [])
+    conn.execute(f"CREATE INDEX pq_train_idx ON pq_train USING hnsw (embedding vector_cosine_ops) {PQ}")
+    assert any("needs at least 256 rows" in n for n in notices), notices
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO pq_train VALUES (%s, %s)", list(enumerate(base)))
+    size = "SELECT pg_relation_size('pq_train_idx')"
+    without = conn.execute(size).fetchone()[0]
+    conn.execute("SET enable_seqscan = off")
+    assert distances(conn, "pq_train", "<=>", base[5], 1)[0][0] == 5
+    conn.execute("REINDEX INDEX pq_train_idx")
+    assert conn.execute(size).fetchone()[0] > without
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
+    for i in (5, 500, 999):
+        rows = distances(conn, "pq_train", "<=>", base[i], 10)
+        assert rows[0][0] == i and [d for _, d in rows] == sorted(d for _, d in rows)
+    notices.clear()
+    conn.execute("DROP INDEX pq_train_idx")
+    conn.execute("CREATE INDEX pq_train_idx ON pq_train USING hnsw (embedding vector_l2_ops) "
+                 "WITH (quantization = 'pq', pq_subvectors = 1000)")
+    assert any("pq_subvectors = 1000 is lowered to the 384 dimensions" in n for n in notices), notices
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
