@@ -2,8 +2,10 @@
 //!
 //! A crash between any two records leaves a consistent index, because a node becomes
 //! reachable only at the end:
-//! 0. search the graph for neighbour candidates on every layer (changing nothing); if the
-//!    nearest one holds exactly this vector, just chain an alias record to it and stop;
+//! 0. search the graph for neighbour candidates on every layer (changing nothing; in an
+//!    index with codes the search runs on them and its candidates are then re-ranked on
+//!    the vectors); if the nearest one holds exactly this vector, just chain an alias
+//!    record to it and stop;
 //! 1. reserve upper-layer slots (empty slots nobody points at);
 //! 2. take a node id on the current insert page and write the record, without links;
 //! 3. write the vector;
@@ -30,8 +32,8 @@ mod slots;
 
 use crate::distance::{kernels, Metric};
 use crate::graph::{
-    descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, Neighbour,
-    Visited,
+    descend, draw_level, search_layer, select_neighbours, splitmix64, EntryPoint, GraphRead,
+    Neighbour, Visited,
 };
 use crate::index::join_tree;
 use crate::page::node::{
@@ -66,7 +68,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             layout: Layout::of(meta),
             metric: meta.indexed_metric(),
             ef_construction: meta.ef_construction as usize,
-            graph: PagedGraph::new(store, *meta),
+            graph: PagedGraph::new(store, *meta).with_estimates(true),
             vectors: HashMap::new(),
         }
     }
@@ -124,6 +126,18 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
                 entries = found.clone();
             }
             found_by_layer[layer] = found;
+        }
+        if self.graph.estimates() {
+            let (mut ids, mut exact) = (Vec::new(), Vec::new());
+            for found in &mut found_by_layer {
+                ids.clear();
+                ids.extend(found.iter().map(|n| n.id));
+                self.graph.exact_distances_to(vector, &ids, &mut exact);
+                for (n, &distance) in found.iter_mut().zip(&exact) {
+                    n.distance = distance;
+                }
+                found.sort_unstable();
+            }
         }
         if created.is_none() {
             if let Some(primary) = self.exact_duplicate(vector, &found_by_layer[0]) {
