@@ -11,6 +11,11 @@ pub fn int_reloption(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse
     reloption(name, pg_sys::relopt_type::RELOPT_TYPE_INT, offset)
 }
 
+/// The same for a boolean reloption (parsed into a C bool).
+pub fn bool_reloption(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
+    reloption(name, pg_sys::relopt_type::RELOPT_TYPE_BOOL, offset)
+}
+
 /// The same for an enum reloption (parsed into an int).
 pub fn enum_reloption(name: &'static CStr, offset: usize) -> pg_sys::relopt_parse_elt {
     reloption(name, pg_sys::relopt_type::RELOPT_TYPE_ENUM, offset)

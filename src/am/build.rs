@@ -254,6 +254,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             (quantization, _) => quantization,
         },
         pq_subvectors: codebook.as_ref().map_or(0, |c| c.subvectors() as u16),
+        compact: opts.compact && codebook.is_some(),
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -296,8 +297,9 @@ fn trained_codebook(
         )
     };
     if graph.len() < MIN_TRAINING_VECTORS {
+        let kept = if opts.compact { " (and with its vectors)" } else { "" };
         notice(format!(
-            "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes until a REINDEX finds that many"
+            "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes{kept} until a REINDEX finds that many"
         ));
         return None;
     }

@@ -1,4 +1,5 @@
-//! Reloptions `m`, `ef_construction`, `quantization` and `pq_subvectors`, and the GUCs `hnsw.ef_search`,
+//! Reloptions `m`, `ef_construction`, `quantization`, `pq_subvectors` and `compact`, and
+//! the GUCs `hnsw.ef_search`,
 //! `hnsw.iterative_scan`, `hnsw.max_scan_tuples` and `hnsw.scan_mem_multiplier`
 //! (pgvector's names and values, so its users' settings carry over).
 
@@ -45,6 +46,7 @@ struct RawOptions {
     quantization: i32,
     /// 0: the default for the index's dimensions.
     pq_subvectors: i32,
+    compact: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +56,8 @@ pub struct Options {
     pub quantization: Quantization,
     /// Product quantization's subvectors as set (0: `default_subvectors`).
     pub pq_subvectors: usize,
+    /// Keep codes only, no vectors (with product quantization).
+    pub compact: bool,
 }
 
 /// The most subvectors `pq_subvectors` takes: one per element of the widest vector.
@@ -128,6 +132,13 @@ pub fn register() {
             MAX_PQ_SUBVECTORS,
             pg_sys::AccessExclusiveLock as i32,
         );
+        pg_sys::add_bool_reloption(
+            kind,
+            c"compact".as_ptr(),
+            c"Keep product quantization's codes only, no vectors: rows are re-ranked from the table".as_ptr(),
+            false,
+            pg_sys::AccessExclusiveLock as i32,
+        );
     }
     GucRegistry::define_int_guc(
         c"hnsw.ef_search",
@@ -191,6 +202,7 @@ pub unsafe extern "C-unwind" fn amoptions(
             c"pq_subvectors",
             std::mem::offset_of!(RawOptions, pq_subvectors),
         ),
+        crate::compat::bool_reloption(c"compact", std::mem::offset_of!(RawOptions, compact)),
     ];
     // SAFETY: the table describes RawOptions exactly; build_reloptions pallocs the result.
     let raw = unsafe {
@@ -208,6 +220,13 @@ pub unsafe extern "C-unwind" fn amoptions(
     // SAFETY: null or the RawOptions just built.
     if let Some(o) = unsafe { raw.as_ref() }.filter(|_| validate) {
         check(o.m, o.ef_construction);
+        if o.compact && o.quantization != Quantization::Pq.code() as i32 {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "compact = true needs quantization = 'pq'".into(),
+                "A compact index keeps product quantization's codes in place of the vectors.",
+            );
+        }
     }
     raw as *mut pg_sys::bytea
 }
@@ -257,9 +276,9 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
     } else {
         unsafe { ((*index).rd_options as *const RawOptions).as_ref() }
     };
-    let (m, ef, quantization, subvectors) = raw
-        .map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0, 0), |o| {
-            (o.m, o.ef_construction, o.quantization, o.pq_subvectors)
+    let (m, ef, quantization, subvectors, compact) = raw
+        .map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0, 0, false), |o| {
+            (o.m, o.ef_construction, o.quantization, o.pq_subvectors, o.compact)
         });
     Options {
         m: m as usize,
@@ -269,6 +288,7 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
             .and_then(Quantization::from_code)
             .unwrap_or(Quantization::None),
         pq_subvectors: subvectors.max(0) as usize,
+        compact,
     }
 }
 

@@ -45,6 +45,9 @@ struct ScanState {
     query: Query,
     /// Heap tuples of the exact duplicates of the last node taken, still to return.
     pending: std::collections::VecDeque<HeapTid>,
+    /// In a compact index, the SQL value of that node's lower bound: the executor
+    /// re-ranks each row on the table's vector (`xs_recheckorderby`).
+    pending_bound: Option<f64>,
     search: Option<(PagedGraph<BufferStore>, Search)>,
     /// Most nodes to take from the graph (`hnsw.ef_search` or `hnsw.max_scan_tuples`,
     /// whichever is larger, or fewer when the scan finishes in exact order), read with the
@@ -106,6 +109,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     let state = ScanState {
         query: Query::None,
         pending: Default::default(),
+        pending_bound: None,
         search: None,
         limit: 0,
         taken: 0,
@@ -113,6 +117,17 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         last_distance: None,
         strict: false,
     };
+    if norderbys > 0 {
+        // SAFETY: `scan` was just allocated; the arrays live in the scan's memory context,
+        // as the executor expects of the ORDER BY values an index returns.
+        unsafe {
+            let n = norderbys as usize;
+            (*scan).xs_orderbyvals = pg_sys::palloc0(n * std::mem::size_of::<pg_sys::Datum>()) as _;
+            let nulls = pg_sys::palloc(n) as *mut bool;
+            std::ptr::write_bytes(nulls, 1, n);
+            (*scan).xs_orderbynulls = nulls;
+        }
+    }
     // Dropped with the scan's memory context, so an ERROR mid-scan leaks nothing.
     let state = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     // SAFETY: `scan` was just allocated.
@@ -239,11 +254,17 @@ pub unsafe extern "C-unwind" fn amgettuple(
     let (graph, search) = state.search.as_mut().expect("set just above");
     loop {
         if let Some(tid) = state.pending.pop_front() {
-            // SAFETY: xs_heaptid is the scan's output slot for the heap tuple's address.
+            // SAFETY: xs_heaptid is the scan's output slot for the heap tuple's address;
+            // xs_orderbyvals and xs_orderbynulls were allocated by ambeginscan for the one
+            // ORDER BY key an hnsw scan has.
             unsafe {
                 pgrx::itemptr::item_pointer_set_all(&mut (*scan).xs_heaptid, tid.block, tid.offset);
                 (*scan).xs_recheck = false;
-                (*scan).xs_recheckorderby = false;
+                (*scan).xs_recheckorderby = state.pending_bound.is_some();
+                if let Some(bound) = state.pending_bound {
+                    *(*scan).xs_orderbyvals = bound.into_datum().expect("a float8 is a datum");
+                    *(*scan).xs_orderbynulls = matches!(state.query, Query::Null);
+                }
             }
             return true;
         }
@@ -290,6 +311,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 out_of_memory("the rows of one duplicate chain", e);
             }
             state.pending.extend(tids);
+            let meta = &graph.meta;
+            state.pending_bound = (!graph.keeps_vectors())
+                .then(|| meta.metric.operator_value(meta.indexed_metric(), found.distance));
         }
     }
 }

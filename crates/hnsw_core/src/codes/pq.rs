@@ -25,6 +25,9 @@ const ITERATIONS: usize = 12;
 pub const MIN_TRAINING_VECTORS: usize = 16 * CENTROIDS;
 /// The most vectors a build trains on.
 pub const SAMPLE: usize = 8192;
+/// The part of a distance's terms a lower bound leaves for rounding: float32 sums of a
+/// few thousand terms err by far less.
+const BOUND_SLACK: f32 = 1e-4;
 /// Seeds a build's training.
 const TRAINING_SEED: u64 = 0x7071_5eed;
 
@@ -37,12 +40,23 @@ pub fn code_bytes(subvectors: usize) -> usize {
 }
 
 /// A query's lookup table (`Codebook::table`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct QueryTable {
     /// For each code byte, 256 sums (see `table`).
     sums: Vec<f32>,
-    /// Under cosine (of vectors not scaled to unit length), the query's length.
-    cosine_query_norm: Option<f32>,
+    metric: Metric,
+    /// The query's length.
+    query_norm: f32,
+}
+
+impl Default for QueryTable {
+    fn default() -> Self {
+        QueryTable {
+            sums: Vec::new(),
+            metric: Metric::L2,
+            query_norm: 0.0,
+        }
+    }
 }
 
 /// The floats of a code's header: (residual length, vector length).
@@ -179,8 +193,8 @@ impl Codebook {
     /// to their centroids, for each of the byte's 256 values (for inner product and
     /// cosine, minus the dot product; `estimate` divides that by the lengths for cosine).
     pub fn table(&self, metric: Metric, query: &[f32], table: &mut QueryTable) {
-        table.cosine_query_norm =
-            (metric == Metric::Cosine).then(|| query.iter().map(|x| x * x).sum::<f32>().sqrt());
+        table.metric = metric;
+        table.query_norm = query.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt() as f32;
         let out = &mut table.sums;
         let mut single = [0.0f32; CENTROIDS];
         let distances = |j: usize, to: &mut [f32; CENTROIDS]| {
@@ -219,17 +233,51 @@ impl Codebook {
     /// code stands for (squared under L2).
     pub fn estimate(&self, kernels: &Kernels, table: &QueryTable, code: &[u8]) -> f32 {
         let sum = (kernels.pq_table_sum)(&table.sums, &code[PQ_HEADER..]);
-        match table.cosine_query_norm {
-            None => sum,
-            Some(query_norm) => {
-                let lengths = query_norm * header(code).1;
-                // A zero vector is as far as an orthogonal one for the search.
-                if lengths > 0.0 {
-                    1.0 + sum / lengths
+        if table.metric != Metric::Cosine {
+            return sum;
+        }
+        let lengths = table.query_norm * header(code).1;
+        // A zero vector is as far as an orthogonal one for the search.
+        if lengths > 0.0 {
+            1.0 + sum / lengths
+        } else {
+            1.0
+        }
+    }
+
+    /// A value never above the distance (in the index's metric values, as `estimate`'s)
+    /// from the table's query to the vector `code` was made from, which may be anywhere
+    /// within the residual's length of the vector the code stands for: by the triangle
+    /// inequality (L2; L1 through |x|₁ <= √dim |x|₂), and |q·x - q·x̂| <= |q| |x - x̂| for
+    /// inner product and cosine. Less a margin of BOUND_SLACK of the terms' size, for the
+    /// rounding of float32 sums here and in the SQL function the executor re-ranks with.
+    pub fn lower_bound(&self, kernels: &Kernels, table: &QueryTable, code: &[u8]) -> f32 {
+        let estimate = self.estimate(kernels, table, code);
+        let (residual, length) = header(code);
+        match table.metric {
+            Metric::L2 => {
+                let near = (estimate.max(0.0).sqrt() - residual) * (1.0 - BOUND_SLACK);
+                if near > 0.0 {
+                    near * near
                 } else {
-                    1.0
+                    0.0
                 }
             }
+            Metric::L1 => {
+                let near = estimate - (self.dim as f32).sqrt() * residual;
+                (near - BOUND_SLACK * estimate.abs()).max(0.0)
+            }
+            Metric::InnerProduct => {
+                let reach = table.query_norm * residual;
+                let size = estimate.abs() + table.query_norm * (length + residual);
+                estimate - reach - BOUND_SLACK * size
+            }
+            Metric::Cosine if length > 0.0 => {
+                (estimate - residual / length - BOUND_SLACK * (1.0 + estimate.abs())).max(0.0)
+            }
+            // A zero vector's cosine distance is NaN, which no value is above.
+            Metric::Cosine => 0.0,
+            other => unreachable!("no codes for {other:?}"),
         }
     }
 

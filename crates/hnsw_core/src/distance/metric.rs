@@ -54,6 +54,19 @@ impl Metric {
         }
     }
 
+    /// What the SQL operator of this (an operator class's) metric gives for `value`, a
+    /// distance as `indexed` (the index's own metric, `Element::indexed_metric`) computes
+    /// it: the square root of L2's squares, 1 plus cosine's minus dot product on unit
+    /// vectors, other values as they are.
+    pub fn operator_value(self, indexed: Metric, value: f32) -> f64 {
+        let v = value as f64;
+        match (self, indexed) {
+            (Metric::L2, _) => v.max(0.0).sqrt(),
+            (Metric::Cosine, Metric::InnerProduct) => 1.0 + v,
+            _ => v,
+        }
+    }
+
     pub fn distance(self, kernels: &Kernels, a: &[f32], b: &[f32]) -> f32 {
         match self {
             Metric::L2 => (kernels.l2_squared)(a, b),

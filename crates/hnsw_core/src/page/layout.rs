@@ -78,6 +78,8 @@ pub struct Layout {
     /// takes (0 and 0 for other indexes).
     pub subvectors: usize,
     pub codebook_pages: usize,
+    /// Vector pages hold the vectors; a compact index (product quantization) has none.
+    pub vectors_kept: bool,
     /// Bytes of one upper-layer slot.
     pub upper_size: usize,
     pub uppers_per_page: usize,
@@ -120,6 +122,7 @@ impl Layout {
             meta.packed_vectors,
             meta.quantization,
             meta.pq_subvectors as usize,
+            meta.compact,
         )
     }
 
@@ -131,7 +134,7 @@ impl Layout {
     /// `record_pages` applies to variable-length vectors only (and is raised to the least
     /// that holds the largest record); fixed-width ones have none.
     pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
-        Layout::build(dim, m, element, record_pages, true, Quantization::None, 0)
+        Layout::build(dim, m, element, record_pages, true, Quantization::None, 0, false)
     }
 
     /// A layout of fixed-width vectors with `quantization`'s codes (`subvectors` applies to
@@ -143,9 +146,10 @@ impl Layout {
         quantization: Quantization,
         subvectors: usize,
     ) -> Layout {
-        Layout::build(dim, m, element, 0, true, quantization, subvectors)
+        Layout::build(dim, m, element, 0, true, quantization, subvectors, false)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build(
         dim: usize,
         m: usize,
@@ -154,8 +158,10 @@ impl Layout {
         packed: bool,
         quantization: Quantization,
         subvectors: usize,
+        compact: bool,
     ) -> Layout {
         assert!(dim >= 1 && m >= 2);
+        let vectors_kept = !(compact && quantization == Quantization::Pq);
         let record_pages = if element.is_variable() {
             record_pages.max(super::records::MIN_RECORD_PAGES)
         } else {
@@ -183,7 +189,9 @@ impl Layout {
         let uppers_per_page = CONTENT_SIZE / upper_size;
         let with_nodes = |nodes: usize| {
             let node_pages = nodes / nodes_per_page;
-            let vector_pages = if packed {
+            let vector_pages = if !vectors_kept {
+                0
+            } else if packed {
                 (nodes * vector_size).div_ceil(CONTENT_SIZE)
             } else if vectors_per_page > 0 {
                 nodes.div_ceil(vectors_per_page)
@@ -223,6 +231,7 @@ impl Layout {
             code_size,
             subvectors,
             codebook_pages,
+            vectors_kept,
             upper_size,
             uppers_per_page,
             group_nodes,

@@ -65,6 +65,9 @@ pub struct Meta {
     pub quantization: Quantization,
     /// Product quantization's subvectors (version 7; 0 in other indexes).
     pub pq_subvectors: u16,
+    /// Codes only, no vectors (version 7, product quantization): scans return lower
+    /// bounds and the executor re-ranks the rows from the table.
+    pub compact: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +146,9 @@ const O_RECORD_END: usize = 80;
 const O_QUANTIZATION: usize = 88;
 /// Version 7 on.
 const O_PQ_SUBVECTORS: usize = 90;
-const _: () = assert!(O_PQ_SUBVECTORS + 2 <= META_SIZE);
+/// Version 7 on.
+const O_COMPACT: usize = 92;
+const _: () = assert!(O_COMPACT < META_SIZE);
 
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
@@ -173,6 +178,7 @@ impl Meta {
             packed_vectors: true,
             quantization: Quantization::None,
             pq_subvectors: 0,
+            compact: false,
         }
     }
 
@@ -221,6 +227,7 @@ impl Meta {
         put_u64(c, O_RECORD_END, self.record_end);
         c[O_QUANTIZATION] = self.quantization.code();
         put_u16(c, O_PQ_SUBVECTORS, self.pq_subvectors);
+        c[O_COMPACT] = self.compact as u8;
         // A page written by an older version ends its content sooner: move pd_lower past
         // the fields above, or generic WAL would leave them out as part of the hole.
         let lower = (HEADER_SIZE + META_SIZE) as u16;
@@ -289,6 +296,10 @@ impl Meta {
                 "product quantization subvectors out of range",
             ));
         }
+        let compact = version >= VERSION && c[O_COMPACT] != 0;
+        if version >= VERSION && c[O_COMPACT] > 1 {
+            return Err(FormatError::Corrupt("compact flag neither 0 nor 1"));
+        }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
         if level > crate::graph::MAX_LEVEL {
@@ -314,6 +325,7 @@ impl Meta {
             packed_vectors: version > UNPACKED_VERSION,
             quantization,
             pq_subvectors,
+            compact,
         })
     }
 }

@@ -127,7 +127,8 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             }
             found_by_layer[layer] = found;
         }
-        if self.graph.estimates() {
+        // (A compact index has no vectors: its candidates stay ranked by the codes.)
+        if self.graph.estimates() && self.graph.keeps_vectors() {
             let (mut ids, mut exact) = (Vec::new(), Vec::new());
             for found in &mut found_by_layer {
                 ids.clear();
@@ -205,8 +206,12 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         }
     }
 
-    /// The graph node among the nearest candidates whose vector equals `vector` bit for bit.
+    /// The graph node among the nearest candidates whose vector equals `vector` bit for bit
+    /// (none in a compact index, which cannot tell: each row there is a node of its own).
     fn exact_duplicate(&mut self, vector: &[f32], nearest: &[Neighbour]) -> Option<u32> {
+        if !self.graph.keeps_vectors() {
+            return None;
+        }
         let best = nearest.first()?.distance;
         let ties: Vec<u32> = nearest
             .iter()

@@ -209,10 +209,12 @@ impl<S: PageWrite> Inserter<'_, S> {
             let kind_used = layout.vector_page_used();
             return self.write_parts(&[slot], &pos.to_le_bytes(), PageKind::Vectors, kind_used);
         }
-        let parts: Vec<_> = layout.vector_parts(id).collect();
         let mut bytes = vec![0u8; layout.vector_size];
         layout.element.encode(vector, &mut bytes);
-        self.write_parts(&parts, &bytes, PageKind::Vectors, layout.vector_page_used());
+        if layout.vectors_kept {
+            let parts: Vec<_> = layout.vector_parts(id).collect();
+            self.write_parts(&parts, &bytes, PageKind::Vectors, layout.vector_page_used());
+        }
         if layout.code_size > 0 {
             let parts: Vec<_> = layout.code_parts(id).collect();
             // The code of the vector as stored (float16 elements are rounded), as a build
