@@ -297,7 +297,11 @@ fn trained_codebook(
         )
     };
     if graph.len() < MIN_TRAINING_VECTORS {
-        let kept = if opts.compact { " (and with its vectors)" } else { "" };
+        let kept = if opts.compact {
+            " (and with its vectors)"
+        } else {
+            ""
+        };
         notice(format!(
             "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes{kept} until a REINDEX finds that many"
         ));
@@ -305,7 +309,7 @@ fn trained_codebook(
     }
     let dim = graph.dim();
     let subvectors = match opts.pq_subvectors {
-        0 => default_subvectors(dim),
+        0 => default_subvectors(dim, opts.compact),
         n if n > dim => {
             notice(format!(
                 "pq_subvectors = {n} is lowered to the {dim} dimensions"

@@ -276,9 +276,15 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
     } else {
         unsafe { ((*index).rd_options as *const RawOptions).as_ref() }
     };
-    let (m, ef, quantization, subvectors, compact) = raw
-        .map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0, 0, false), |o| {
-            (o.m, o.ef_construction, o.quantization, o.pq_subvectors, o.compact)
+    let (m, ef, quantization, subvectors, compact) =
+        raw.map_or((DEFAULT_M, DEFAULT_EF_CONSTRUCTION, 0, 0, false), |o| {
+            (
+                o.m,
+                o.ef_construction,
+                o.quantization,
+                o.pq_subvectors,
+                o.compact,
+            )
         });
     Options {
         m: m as usize,

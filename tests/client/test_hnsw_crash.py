@@ -21,7 +21,8 @@ CLUSTER_PORT = 55441
 pytestmark = pytest.mark.usefixtures("restartable_cluster")
 
 
-@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')"])
+@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')",
+                                     "WITH (quantization = 'pq', compact = true)"])
 def test_index_survives_an_immediate_shutdown(options):
     dim = 12
     rng = np.random.default_rng(5)

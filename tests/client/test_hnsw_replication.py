@@ -81,7 +81,8 @@ def insert_rows(conn, table, first_id, rows):
         cur.executemany(f"INSERT INTO {table} VALUES (%s, %s)", [(first_id + i, v) for i, v in enumerate(rows)])
 
 
-@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')"])
+@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')",
+                                     "WITH (quantization = 'pq', compact = true)"])
 def test_standby_replays_and_matches_the_primary(options):
     primary_port = int(os.environ["PGPORT"])
     rng = np.random.default_rng(11)

@@ -44,6 +44,7 @@ fn sample_meta() -> Meta {
         packed_vectors: true,
         quantization: Quantization::Sq8,
         pq_subvectors: 0,
+        compact: false,
     }
 }
 
@@ -189,6 +190,19 @@ fn meta_round_trips_and_rejects_foreign_pages() {
     let mut seven_with_sq8 = page.clone();
     seven_with_sq8[HEADER_SIZE + 88] = Quantization::Sq8.code();
     assert_eq!(Meta::read(&seven_with_sq8), another_kind);
+    let compact = Meta {
+        compact: true,
+        ..pq
+    };
+    compact.write(&mut page);
+    assert_eq!(Meta::read(&page), Ok(compact));
+    assert!(!Layout::of(&compact).vectors_kept && Layout::of(&compact).vector_pages == 0);
+    let mut two = page.clone();
+    two[HEADER_SIZE + 92] = 2;
+    assert_eq!(
+        Meta::read(&two),
+        Err(FormatError::Corrupt("compact flag neither 0 nor 1"))
+    );
     for subvectors in [0u16, 385] {
         Meta {
             pq_subvectors: subvectors,

@@ -67,9 +67,17 @@ pub fn header(code: &[u8]) -> (f32, f32) {
 
 /// Subvectors an index of `dim` dimensions gets when the build does not say: about four
 /// elements each, but at least 32 (one element each below 32 dimensions), since a
-/// code of fewer numbers tells too few vectors apart.
-pub fn default_subvectors(dim: usize) -> usize {
-    dim.div_ceil(4).max(dim.min(32))
+/// code of fewer numbers tells too few vectors apart. A compact index gets one element
+/// each: the executor fetches from the table every row whose lower bound is below the
+/// k-th distance, and the bound is as loose as the residual is long. On 10k rows, the
+/// median rows fetched for ten were 79 with one element a subvector (wordnet, cosine;
+/// Fashion-MNIST, L2: 36), 2,115 with two (139) and all 10,000 with four (438).
+pub fn default_subvectors(dim: usize, compact: bool) -> usize {
+    if compact {
+        dim
+    } else {
+        dim.div_ceil(4).max(dim.min(32))
+    }
 }
 
 /// The trained centroids of every subvector.
@@ -194,7 +202,11 @@ impl Codebook {
     /// cosine, minus the dot product; `estimate` divides that by the lengths for cosine).
     pub fn table(&self, metric: Metric, query: &[f32], table: &mut QueryTable) {
         table.metric = metric;
-        table.query_norm = query.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt() as f32;
+        table.query_norm = query
+            .iter()
+            .map(|&x| x as f64 * x as f64)
+            .sum::<f64>()
+            .sqrt() as f32;
         let out = &mut table.sums;
         let mut single = [0.0f32; CENTROIDS];
         let distances = |j: usize, to: &mut [f32; CENTROIDS]| {
@@ -256,7 +268,8 @@ impl Codebook {
         let (residual, length) = header(code);
         match table.metric {
             Metric::L2 => {
-                let near = (estimate.max(0.0).sqrt() - residual) * (1.0 - BOUND_SLACK);
+                let near =
+                    estimate.max(0.0).sqrt() * (1.0 - BOUND_SLACK) - residual * (1.0 + BOUND_SLACK);
                 if near > 0.0 {
                     near * near
                 } else {

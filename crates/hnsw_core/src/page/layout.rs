@@ -134,7 +134,16 @@ impl Layout {
     /// `record_pages` applies to variable-length vectors only (and is raised to the least
     /// that holds the largest record); fixed-width ones have none.
     pub fn with_records(dim: usize, m: usize, element: Element, record_pages: usize) -> Layout {
-        Layout::build(dim, m, element, record_pages, true, Quantization::None, 0, false)
+        Layout::build(
+            dim,
+            m,
+            element,
+            record_pages,
+            true,
+            Quantization::None,
+            0,
+            false,
+        )
     }
 
     /// A layout of fixed-width vectors with `quantization`'s codes (`subvectors` applies to
