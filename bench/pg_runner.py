@@ -181,6 +181,21 @@ def build(engine, ds, index, m, ef_construction, threads, options=""):
             "peak_anon_mib": watch.peak_anon, "vm_hwm_mib": hwm, "worker_processes": len(watch.workers)}
 
 
+def heap_rows_per_query(conn, ds, queries, index, ef=40):
+    """Rows the index returned per k-NN query at `ef` (pg_stat_user_indexes.idx_tup_read):
+    a compact index returns rows until a lower bound passes the k-th distance, and the
+    executor fetches each from the table to re-rank it."""
+    def read():
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = %s",
+                            (index,)).fetchone()[0]
+    conn.execute(f"SET hnsw.ef_search = {ef}")
+    before = read()
+    run_queries(conn, knn_sql(ds.metric), queries)
+    return (read() - before) / len(queries)
+
+
 def drop(conn, index):
     conn.execute(f"DROP INDEX IF EXISTS {index}")
 

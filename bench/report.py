@@ -87,6 +87,10 @@ def markdown(r, png):
     curves += coded
     if lib:
         curves.append(("hnswlib 1 thread", lib["points"]))
+    heap_rows = ours.get("m16_compact", {}).get("heap_rows_per_query")
+    if heap_rows is not None:
+        out += [f"A compact index's scan returned {heap_rows:.0f} rows a query at ef_search 40, each "
+                "fetched from the table for the executor to re-rank.", ""]
     out += ["## Queries: recall@10 / queries per second", "",
             "| ef_search | " + " | ".join(n for n, _ in curves) + " |",
             "|---:|" + "---:|" * len(curves)]

@@ -99,7 +99,7 @@ def filter_sets(ds):
 
 def main():
     a = parse_args()
-    steps = Steps(18 if not a.no_hnswlib else 17)
+    steps = Steps(20 if not a.no_hnswlib else 19)
 
     steps.next(f"data: {a.dataset}, ground truth")
     ds = datasets.load(a.dataset, a.rows, a.queries, a.inserts)
@@ -174,14 +174,18 @@ def main():
 
     # Each kind of codes (hnsw_pg only): the same build with codes, the same sweep, then
     # the plain index back for the steps below.
-    for key, value, label in targets.CODES:
+    for key, options, label in targets.CODES:
         pg_runner.drop(ours, INDEX)
-        build(f"m16_2t_{value}", INDEX, 16, 64, 2, f", quantization = '{value}'", only="hnsw_pg")
+        build(f"m16_2t_{key[4:]}", INDEX, 16, 64, 2, f", {options}", only="hnsw_pg")
         steps.next(f"queries, m16 with {label}, one connection (hnsw_pg)")
         pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
-        coded = pg_runner.sweep({"hnsw_pg": ours}, ds, ds.queries, truth, a.efs, f"m16 {value}", a.rounds)
+        coded = pg_runner.sweep({"hnsw_pg": ours}, ds, ds.queries, truth, a.efs, f"m16 {label}", a.rounds)
         pg["hnsw_pg"][key] = {"points": coded["hnsw_pg"]}
-        ef40_recall(coded, f"m16 {value}")
+        ef40_recall(coded, f"m16 {label}")
+        if key == "m16_compact":
+            rows = pg_runner.heap_rows_per_query(ours, ds, ds.queries[:100], INDEX)
+            pg["hnsw_pg"][key]["heap_rows_per_query"] = rows
+            say(f"      hnsw_pg compact PQ: {rows:.0f} rows a query fetched from the table (ef_search 40)")
     pg_runner.drop(ours, INDEX)
     pg_runner.build(engines[0], ds, INDEX, 16, 64, 2)
     pg_runner.warm_up({"hnsw_pg": ours}, ds, ds.queries)
