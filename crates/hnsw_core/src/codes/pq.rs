@@ -23,8 +23,8 @@ pub const CENTROIDS: usize = 16;
 const ITERATIONS: usize = 12;
 /// The fewest vectors a build trains on (a table with fewer gets no codes).
 pub const MIN_TRAINING_VECTORS: usize = 16 * CENTROIDS;
-/// The most vectors a build trains on.
-pub const SAMPLE: usize = 8192;
+/// The most vectors a build trains on: 256 for each centroid.
+pub const SAMPLE: usize = 4096;
 /// The part of a distance's terms a lower bound leaves for rounding: float32 sums of a
 /// few thousand terms err by far less.
 const BOUND_SLACK: f32 = 1e-4;
