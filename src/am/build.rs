@@ -278,7 +278,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 }
 
 /// Product quantization's codebook (`quantization = 'pq'`), trained on the built graph's
-/// vectors with the build's threads. `None` for other indexes, and, with a NOTICE, when
+/// vectors with the build's threads. `None` for other indexes, and, with a WARNING, when
 /// the table has too few rows to train on: the index is then written without codes, and a
 /// REINDEX once the table has rows trains it. `pq_subvectors` above the dimensions is
 /// lowered to them with a NOTICE (a stored option never makes a rebuild fail).
@@ -302,9 +302,14 @@ fn trained_codebook(
         } else {
             ""
         };
-        notice(format!(
-            "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes{kept} until a REINDEX finds that many"
-        ));
+        // A WARNING: the index works, but without the codes (or the size) it was asked for.
+        pgrx::ereport!(
+            WARNING,
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes{kept} until a REINDEX finds that many"
+            )
+        );
         return None;
     }
     let dim = graph.dim();

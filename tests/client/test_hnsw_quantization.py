@@ -193,7 +193,7 @@ def test_bad_values_and_types_without_codes(conn):
 
 
 def test_product_quantization_needs_rows_to_train_on(conn):
-    """On an empty table a 'pq' index is built without codes (NOTICE), takes inserts and
+    """On an empty table a 'pq' index is built without codes (WARNING), takes inserts and
     answers exactly; a REINDEX once the table has rows trains it and writes the codes.
     pq_subvectors above the dimensions is lowered to them, with a NOTICE."""
     notices = []

@@ -177,3 +177,58 @@ fn fewer_vectors_than_centroids_still_train() {
         assert_eq!(back, v, "each vector is a centroid of its own");
     }
 }
+
+/// Rounding at 16,000 dimensions: columns of 0s and 1s train centroids of exactly 0 and 1
+/// (residual 0), and a query of one 1 and small elements whose squares each vanish when
+/// added to 1 one at a time (the SQL distance to the zero row is exactly 1) but not when
+/// added in pairs (the table's bytes). The bound must stay at or below the distance with
+/// every kernel; and elements near float32's largest overflow no bound into NaN.
+#[test]
+fn bounds_hold_under_rounding_and_overflow() {
+    let dim = 16_000usize;
+    let rows: Vec<Vec<f32>> = (0..300u32)
+        .map(|r| {
+            (0..dim as u32)
+                .map(|i| {
+                    ((i.wrapping_mul(2_654_435_761) ^ r.wrapping_mul(40_503)) >> 7 & 1) as f32
+                        * (r > 0) as u8 as f32
+                })
+                .collect()
+        })
+        .collect();
+    let sample: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
+    let codebook = Codebook::train(dim, dim, &sample, 3, 2);
+    let t = 2.4e-4f32;
+    let mut query = vec![t; dim];
+    query[0] = 1.0;
+    let mut table = QueryTable::default();
+    codebook.table(Metric::L2, &query, &mut table);
+    let zero = code_of(&codebook, &rows[0]);
+    for imp in Implementation::ALL {
+        let Some(k) = imp.kernels() else { continue };
+        let exact = (k.l2_squared)(&query, &rows[0]);
+        let bound = codebook.lower_bound(&k, &table, &zero);
+        assert!(
+            bound <= exact,
+            "{}: bound {bound} above {exact}",
+            imp.name()
+        );
+    }
+    let (dim, subvectors) = (8usize, 8usize);
+    let huge: Vec<Vec<f32>> = (0..300)
+        .map(|r| {
+            (0..dim)
+                .map(|i| if (r + i) % 2 == 0 { 3e38 } else { -3e38 })
+                .collect()
+        })
+        .collect();
+    let sample: Vec<&[f32]> = huge.iter().map(|r| r.as_slice()).collect();
+    let codebook = Codebook::train(dim, subvectors, &sample, 4, 1);
+    codebook.table(Metric::InnerProduct, &huge[1], &mut table);
+    for row in &huge {
+        let bound = codebook.lower_bound(kernels(), &table, &code_of(&codebook, row));
+        assert!(!bound.is_nan(), "a NaN bound");
+        let dot: f32 = -huge[1].iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
+        assert!(dot.is_nan() || bound <= dot, "bound {bound} above {dot}");
+    }
+}

@@ -25,8 +25,7 @@ const ITERATIONS: usize = 12;
 pub const MIN_TRAINING_VECTORS: usize = 16 * CENTROIDS;
 /// The most vectors a build trains on: 256 for each centroid.
 pub const SAMPLE: usize = 4096;
-/// The part of a distance's terms a lower bound leaves for rounding: float32 sums of a
-/// few thousand terms err by far less.
+/// The least part of a distance's terms a lower bound leaves for rounding (`slack`).
 const BOUND_SLACK: f32 = 1e-4;
 /// Seeds a build's training.
 const TRAINING_SEED: u64 = 0x7071_5eed;
@@ -261,15 +260,32 @@ impl Codebook {
     /// from the table's query to the vector `code` was made from, which may be anywhere
     /// within the residual's length of the vector the code stands for: by the triangle
     /// inequality (L2; L1 through |x|₁ <= √dim |x|₂), and |q·x - q·x̂| <= |q| |x - x̂| for
-    /// inner product and cosine. Less a margin of BOUND_SLACK of the terms' size, for the
+    /// inner product and cosine. Less a margin of `slack` of the terms' size, for the
     /// rounding of float32 sums here and in the SQL function the executor re-ranks with.
+    /// Never NaN: a bound that is not finite (sums that overflowed) is minus infinity.
     pub fn lower_bound(&self, kernels: &Kernels, table: &QueryTable, code: &[u8]) -> f32 {
+        let bound = self.bound(kernels, table, code);
+        if bound.is_finite() {
+            bound
+        } else {
+            f32::NEG_INFINITY
+        }
+    }
+
+    /// The part of the terms left for rounding: a sum of n float32 terms, in any order,
+    /// errs by at most about n ulps of the largest partial sum, so 2 (dim + 8) ulps, and
+    /// never less than BOUND_SLACK.
+    fn slack(&self) -> f32 {
+        BOUND_SLACK.max(2.0 * (self.dim as f32 + 8.0) * f32::EPSILON)
+    }
+
+    fn bound(&self, kernels: &Kernels, table: &QueryTable, code: &[u8]) -> f32 {
         let estimate = self.estimate(kernels, table, code);
         let (residual, length) = header(code);
+        let slack = self.slack();
         match table.metric {
             Metric::L2 => {
-                let near =
-                    estimate.max(0.0).sqrt() * (1.0 - BOUND_SLACK) - residual * (1.0 + BOUND_SLACK);
+                let near = estimate.max(0.0).sqrt() * (1.0 - slack) - residual * (1.0 + slack);
                 if near > 0.0 {
                     near * near
                 } else {
@@ -278,15 +294,15 @@ impl Codebook {
             }
             Metric::L1 => {
                 let near = estimate - (self.dim as f32).sqrt() * residual;
-                (near - BOUND_SLACK * estimate.abs()).max(0.0)
+                (near - slack * estimate.abs()).max(0.0)
             }
             Metric::InnerProduct => {
                 let reach = table.query_norm * residual;
                 let size = estimate.abs() + table.query_norm * (length + residual);
-                estimate - reach - BOUND_SLACK * size
+                estimate - reach - slack * size
             }
             Metric::Cosine if length > 0.0 => {
-                (estimate - residual / length - BOUND_SLACK * (1.0 + estimate.abs())).max(0.0)
+                (estimate - residual / length - slack * (1.0 + estimate.abs())).max(0.0)
             }
             // A zero vector's cosine distance is NaN, which no value is above.
             Metric::Cosine => 0.0,

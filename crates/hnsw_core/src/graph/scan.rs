@@ -166,7 +166,10 @@ impl Scan {
             // The beam ranked by estimates, and the nearest nodes it evaluated and dropped
             // that the codes ask for: return them in exact order (the dropped ones are
             // queued to be expanded by a later batch, as they would have been).
-            for _ in 0..g.reranked_beyond_beam(self.ef) {
+            let extra = g.reranked_beyond_beam(self.ef).min(self.discarded.len());
+            batch.try_reserve(extra)?;
+            self.candidates.try_reserve(extra)?;
+            for _ in 0..extra {
                 let Some(Reverse(n)) = self.discarded.pop() else {
                     break;
                 };

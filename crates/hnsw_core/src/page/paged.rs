@@ -216,6 +216,10 @@ impl<S: PageStore> PagedGraph<S> {
         out: &mut Vec<f32>,
     ) -> usize {
         let layout = &self.layout;
+        debug_assert!(
+            stream != Stream::Vectors || layout.vectors_kept,
+            "a compact index has no vector pages to read"
+        );
         let size = match stream {
             Stream::Vectors => layout.vector_size,
             Stream::Codes | Stream::Bounds => layout.code_size,
@@ -345,8 +349,9 @@ impl<S: PageStore> PagedGraph<S> {
     }
 
     /// The stream `distance_to` and `distances_to` read.
+    /// (A compact index has no vectors: its distances are always estimates.)
     fn searched(&self) -> Stream {
-        if self.estimates {
+        if self.estimates || !self.layout.vectors_kept {
             Stream::Codes
         } else {
             Stream::Vectors
