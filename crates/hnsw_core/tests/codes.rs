@@ -316,95 +316,67 @@ fn scans_over_codes_return_exact_distances_with_high_recall() {
     }
 }
 
-/// Product quantization on real vectors (shipped in the repo, and Fashion-MNIST fetched by
-/// `make data`): recall@10 at ef 40 of at least 0.95 against exact search, within 0.05 of
-/// the same index searched on its vectors.
+/// A real set by name: shipped in the repo, or fetched by `make data` (Fashion-MNIST).
+/// Its first `rows` base vectors and `queries` queries in the stored form of `element`
+/// under `metric`, and the dimensions.
+fn real(
+    name: &str,
+    metric: Metric,
+    element: Element,
+    rows: usize,
+    queries: usize,
+) -> (usize, Vec<f32>, Vec<f32>) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let shipped = format!("{root}/../../data/{name}");
+    let dir = if std::path::Path::new(&shipped).exists() {
+        shipped
+    } else {
+        format!("{root}/../../target/data/{name}")
+    };
+    assert!(
+        std::path::Path::new(&dir).exists(),
+        "{dir} is missing: run `make data` (it installs Debian's dataset-fashion-mnist)"
+    );
+    let (_, dim, base) = common::read_npy(&format!("{dir}/base.npy"));
+    let (_, _, query) = common::read_npy(&format!("{dir}/query.npy"));
+    let stored = |v: &[f32]| element.stored_form(metric, v).unwrap().into_owned();
+    let base = base.chunks(dim).take(rows).flat_map(stored).collect();
+    let query = query.chunks(dim).take(queries).flat_map(stored).collect();
+    (dim, base, query)
+}
+
+/// Real sets and metrics the codes are tested on.
+const REAL: [(&str, Metric, Element); 5] = [
+    ("wordnet-minilm-384-10k", Metric::Cosine, Element::F32),
+    ("wordnet-minilm-384-10k", Metric::Cosine, Element::F16),
+    ("glove-6b-50-10k", Metric::InnerProduct, Element::F32),
+    ("glove-6b-50-10k", Metric::L1, Element::F32),
+    ("fashion-mnist-784-10k", Metric::L2, Element::F32),
+];
+
+/// Product quantization on real vectors: recall@10 at ef 40 of at least 0.95 against
+/// exact search, within 0.05 of the same index searched on its vectors.
 #[test]
 fn product_quantization_on_real_data_keeps_recall() {
-    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data");
-    const FETCHED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/data");
-    let sets = [
-        (
-            format!("{DATA}/wordnet-minilm-384-10k"),
-            Metric::Cosine,
-            Element::F32,
-        ),
-        (
-            format!("{DATA}/wordnet-minilm-384-10k"),
-            Metric::Cosine,
-            Element::F16,
-        ),
-        (
-            format!("{DATA}/glove-6b-50-10k"),
-            Metric::Cosine,
-            Element::F32,
-        ),
-        (
-            format!("{DATA}/glove-6b-50-10k"),
-            Metric::InnerProduct,
-            Element::F32,
-        ),
-        (
-            format!("{FETCHED}/fashion-mnist-784-10k"),
-            Metric::L2,
-            Element::F32,
-        ),
-    ];
-    for (dir, metric, element) in sets {
-        assert!(
-            std::path::Path::new(&dir).exists(),
-            "{dir} is missing: run `make data` (it installs Debian's dataset-fashion-mnist)"
-        );
-        let (n, dim, raw) = common::read_npy(&format!("{dir}/base.npy"));
-        let (_, _, raw_queries) = common::read_npy(&format!("{dir}/query.npy"));
-        let stored = |v: &[f32]| element.stored_form(metric, v).unwrap().into_owned();
-        let vectors: Vec<f32> = raw.chunks(dim).take(n.min(5000)).flat_map(stored).collect();
-        let queries: Vec<f32> = raw_queries.chunks(dim).take(40).flat_map(stored).collect();
+    for (name, metric, element) in REAL {
+        let (dim, vectors, queries) = real(name, metric, element, 5000, 40);
         let store = written(&vectors, dim, metric, element, Quantization::Pq);
         let on_codes = recall(&store, &vectors, dim, &queries, &|_| true, true);
         let on_vectors = recall(&store, &vectors, dim, &queries, &|_| true, false);
-        let case = format!("{dir} {metric:?} {element:?}: {on_codes} against {on_vectors}");
+        let case = format!("{name} {metric:?} {element:?}: {on_codes} against {on_vectors}");
         assert!(on_codes >= 0.95 && on_codes >= on_vectors - 0.05, "{case}");
     }
 }
 
 /// A compact index returns, for each row, a value never above its exact distance, each
-/// beam in non-decreasing order; the executor, re-ranking on the vectors and releasing a
+/// batch in non-decreasing order; the executor, re-ranking on the vectors and releasing a
 /// row once the index has returned a value at least its distance, then finds the true
-/// nearest (recall@10 >= 0.95, on real data and non-negative data under inner product).
+/// nearest in order (recall@10 >= 0.95, on real data).
 #[test]
 fn a_compact_index_returns_lower_bounds_in_order() {
-    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data");
-    const FETCHED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/data");
-    let sets = [
-        (
-            format!("{DATA}/wordnet-minilm-384-10k"),
-            Metric::Cosine,
-            Element::F32,
-        ),
-        (
-            format!("{DATA}/wordnet-minilm-384-10k"),
-            Metric::Cosine,
-            Element::F16,
-        ),
-        (
-            format!("{DATA}/glove-6b-50-10k"),
-            Metric::InnerProduct,
-            Element::F32,
-        ),
-        (format!("{DATA}/glove-6b-50-10k"), Metric::L1, Element::F32),
-        (
-            format!("{FETCHED}/fashion-mnist-784-10k"),
-            Metric::L2,
-            Element::F32,
-        ),
-    ];
     let k = kernels();
-    for (dir, metric, element) in sets {
-        let (n, dim, raw) = common::read_npy(&format!("{dir}/base.npy"));
-        let (_, _, raw_queries) = common::read_npy(&format!("{dir}/query.npy"));
-        let stored = |v: &[f32]| element.stored_form(metric, v).unwrap().into_owned();
-        let vectors: Vec<f32> = raw.chunks(dim).take(n.min(4000)).flat_map(stored).collect();
+    for (name, metric, element) in REAL {
+        let (dim, vectors, queries) = real(name, metric, element, 4000, 25);
         let store = written_with(&vectors, dim, metric, element, Quantization::Pq, true);
         let meta = store.meta();
         assert!(!Layout::of(&meta).vectors_kept);
@@ -412,7 +384,7 @@ fn a_compact_index_returns_lower_bounds_in_order() {
         assert_eq!(graph_problems(&store, meta, &records), Vec::<String>::new());
         let indexed = meta.indexed_metric();
         let (mut hits, mut fetched) = (0, 0);
-        let queries: Vec<Vec<f32>> = raw_queries.chunks(dim).take(25).map(stored).collect();
+        let queries: Vec<&[f32]> = queries.chunks(dim).collect();
         // Node ids are the build's written order: each node's row is its heap tid's.
         let row = |id: u32| {
             let t = records[&id].tid;
@@ -421,7 +393,7 @@ fn a_compact_index_returns_lower_bounds_in_order() {
         for q in &queries {
             let exact = |id: u32| indexed.distance(k, q, &vectors[row(id) * dim..][..dim]);
             let graph = PagedGraph::new(&store, meta).with_estimates(true);
-            let mut scan = Scan::new(q.clone(), 40, meta.entry, Visited::sparse());
+            let mut scan = Scan::new(q.to_vec(), 40, meta.entry, Visited::sparse());
             let mut truth: Vec<f32> = (0..vectors.len() / dim).map(|i| exact(i as u32)).collect();
             truth.sort_by(f32::total_cmp);
             let tenth = truth[9];
@@ -434,7 +406,7 @@ fn a_compact_index_returns_lower_bounds_in_order() {
                 let d = exact(row.id);
                 assert!(
                     row.distance <= d,
-                    "{dir} {metric:?}: bound {} above {d}",
+                    "{name} {metric:?}: bound {} above {d}",
                     row.distance
                 );
                 // The first batch: the beam and every node it evaluated, by bound.
@@ -457,13 +429,13 @@ fn a_compact_index_returns_lower_bounds_in_order() {
             let first: Vec<f32> = found.iter().take(10).copied().collect();
             assert!(
                 first.windows(2).all(|w| w[0] <= w[1]),
-                "{dir}: released out of order"
+                "{name}: released out of order"
             );
             hits += first.iter().filter(|&&d| d <= tenth).count();
         }
         let recall = hits as f64 / (10 * queries.len()) as f64;
         let case = format!(
-            "{dir} {metric:?} {element:?}: recall {recall}, {} rows a query",
+            "{name} {metric:?} {element:?}: recall {recall}, {} rows a query",
             fetched / queries.len()
         );
         println!("{case}");
