@@ -222,14 +222,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 limit: ef_search().max(max_scan_tuples()),
             }
         };
-        // In an index with codes the graph search runs on them; what the scan returns
-        // (and the exact order) is computed on the vectors.
-        let graph = PagedGraph::new(BufferStore::new(index), meta).with_estimates(true);
         let resume = match (&state.query, plan.resume) {
             // Every distance is NULL, so no order is wrong: skip nothing.
             (Query::Null, Resume::StrictOrder) => Resume::RelaxedOrder,
             (_, resume) => resume,
         };
+        // In an index with codes the graph search runs on them; what the scan returns
+        // (and the exact order) is computed on the vectors.
+        let graph = PagedGraph::new(BufferStore::new(index), meta).with_estimates(true);
         let search = if plan.exact {
             let order = exact_order(&graph, &query)
                 .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));

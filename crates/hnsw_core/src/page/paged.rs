@@ -91,15 +91,6 @@ impl<S: PageStore> PagedGraph<S> {
         Ref::map(self.table.borrow(), |(_, table)| table)
     }
 
-    /// The estimate for `code` of the query `query` (SQ8, or product quantization with
-    /// `table` the query's lookup table).
-    fn estimate(&self, query: &[f32], table: Option<&QueryTable>, code: &[u8]) -> f32 {
-        match (self.codebook.get(), table) {
-            (Some(codebook), Some(table)) => codebook.estimate(self.kernels, table, code),
-            _ => sq8_distance(self.meta.indexed_metric(), self.kernels, query, code),
-        }
-    }
-
     /// Makes `distance_to` and `distances_to` estimates computed on the nodes' codes,
     /// when the index has codes and `on` is set (a scan's search, which re-ranks what it
     /// returns on the exact vectors).
@@ -233,8 +224,7 @@ impl<S: PageStore> PagedGraph<S> {
         let table = table.as_deref();
         let on_bytes = |bytes: &[u8]| match stream {
             Stream::Vectors => self.distance_on_bytes(query, bytes),
-            Stream::Codes => self.estimate(query, table, bytes),
-            Stream::Bounds => self.lower_bound(table, bytes),
+            Stream::Codes | Stream::Bounds => self.on_code(stream, query, table, bytes),
         };
         let mut blocks = [0u32; PAGES_AT_ONCE];
         let mut places = [Place::Copy; IDS_AT_ONCE];
@@ -320,19 +310,27 @@ impl<S: PageStore> PagedGraph<S> {
         let table = self
             .codebook()
             .map(|codebook| self.table_for(codebook, query));
-        match stream {
-            Stream::Bounds => self.lower_bound(table.as_deref(), &code),
-            _ => self.estimate(query, table.as_deref(), &code),
-        }
+        self.on_code(stream, query, table.as_deref(), &code)
     }
 
-    /// A lower bound of the distance to the vector of `code` (a compact index's codes).
-    fn lower_bound(&self, table: Option<&QueryTable>, code: &[u8]) -> f32 {
-        let codebook = self
-            .codebook
-            .get()
-            .expect("bounds come from product quantization");
-        codebook.lower_bound(self.kernels, table.expect("a query's table"), code)
+    /// What `stream` (codes or bounds) gives for `code`: the estimate (SQ8, or product
+    /// quantization with `table` the query's lookup table), or a lower bound of the
+    /// distance to the vector (a compact index's codes).
+    fn on_code(
+        &self,
+        stream: Stream,
+        query: &[f32],
+        table: Option<&QueryTable>,
+        code: &[u8],
+    ) -> f32 {
+        match (self.codebook.get(), table, stream) {
+            (Some(codebook), Some(table), Stream::Bounds) => {
+                codebook.lower_bound(self.kernels, table, code)
+            }
+            (Some(codebook), Some(table), _) => codebook.estimate(self.kernels, table, code),
+            (_, _, Stream::Bounds) => unreachable!("bounds come from product quantization"),
+            _ => sq8_distance(self.meta.indexed_metric(), self.kernels, query, code),
+        }
     }
 
     /// `distances_to` on the stored vectors, or on the codes.
