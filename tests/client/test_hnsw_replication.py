@@ -69,6 +69,10 @@ def standby(primary, primary_port, name, options=""):
 
 
 def catch_up(primary, replica):
+    # pg_current_wal_lsn() is where WAL has been written to, and records after the last
+    # commit (a VACUUM's last index changes) can wait in WAL buffers indefinitely: a
+    # transaction that takes an xid commits with a flush of everything before it.
+    primary.execute("SELECT pg_current_xact_id()")
     lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
     deadline = time.monotonic() + 60
     while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
