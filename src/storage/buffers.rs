@@ -265,6 +265,15 @@ impl PageWrite for BufferStore {
         format_error(e)
     }
 
+    fn out_of_memory(&self, e: std::collections::TryReserveError) -> ! {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+            "out of memory",
+            format!("An hnsw index could not reserve memory: {e}.")
+        );
+    }
+
     fn change_stamp(&self) -> (u64, i64) {
         // SAFETY: plain reads of the WAL position and the clock.
         unsafe { (pg_sys::GetXLogInsertRecPtr(), pg_sys::GetCurrentTimestamp()) }

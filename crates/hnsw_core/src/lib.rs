@@ -4,8 +4,8 @@
 //! index's write algorithms (insert, VACUUM's passes, the checker) over that seam.
 //!
 //! `unsafe` is denied except in the modules that need it: the SIMD kernels (`distance`),
-//! the memory-mapped build arrays and thread signal masks (`graph::storage`,
-//! `graph::build`), and reading floats out of page bytes (`page::paged`).
+//! the memory-mapped build arrays (`graph::storage`), worker threads' signal masks
+//! (`workers`), and reading floats out of page bytes (`page::paged`).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -22,6 +22,7 @@ pub mod ops;
 pub mod page;
 pub mod sparse;
 pub mod text;
+pub mod workers;
 
 pub use error::VectorError;
 

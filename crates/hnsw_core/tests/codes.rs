@@ -197,7 +197,7 @@ fn written_with(
         compact,
         ..Meta::new(dim as u32, 16, 64, metric, element)
     };
-    let codebook = pq.then(|| Codebook::train_on(&graph, subvectors, 2));
+    let codebook = pq.then(|| Codebook::train_on(&graph, subvectors, 2, None).unwrap());
     write_index(&graph, &tids, meta, codebook.as_ref(), |b, p| {
         store.append(b, p)
     });

@@ -12,7 +12,7 @@ use hnsw_core::distance::{kernels, Implementation, Metric};
 fn trained(dim: usize, subvectors: usize, n: usize, threads: usize) -> (Vec<f32>, Codebook) {
     let vectors = random_vectors(n, dim, dim as u64 + subvectors as u64);
     let sample: Vec<&[f32]> = vectors.chunks(dim).collect();
-    let codebook = Codebook::train(dim, subvectors, &sample, 9, threads);
+    let codebook = Codebook::train(dim, subvectors, &sample, 9, threads).unwrap();
     (vectors, codebook)
 }
 
@@ -33,6 +33,38 @@ fn training_is_reproducible_whatever_the_thread_count() {
     let (_, again) = trained(40, 10, 500, 2);
     assert_eq!(one, two);
     assert_eq!(two, again);
+}
+
+#[test]
+fn supervised_training_trains_the_same_and_stops_when_the_supervisor_panics() {
+    let (dim, subvectors, n) = (64, 64, 2000);
+    let (vectors, plain) = trained(dim, subvectors, n, 2);
+    let sample: Vec<&[f32]> = vectors.chunks(dim).collect();
+    let mut calls = 0;
+    let supervised =
+        Codebook::train_supervised(dim, subvectors, &sample, 9, 2, Some(&mut || calls += 1))
+            .unwrap();
+    assert_eq!(supervised, plain);
+    assert!(calls > 0, "the calling thread ran the supervisor");
+
+    // A training of 2,000 subvectors ends soon after the supervisor's first call panics,
+    // as a cancel does: far sooner than the whole training takes.
+    let (dim, n) = (2000, 4096);
+    let vectors = random_vectors(n, dim, 5);
+    let sample: Vec<&[f32]> = vectors.chunks(dim).collect();
+    let started = std::time::Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Codebook::train_supervised(dim, dim, &sample, 9, 2, Some(&mut || panic!("canceled")))
+    }));
+    assert!(result.is_err(), "the supervisor's panic goes on");
+    let canceled = started.elapsed();
+    let started = std::time::Instant::now();
+    Codebook::train(dim, dim, &sample, 9, 2).unwrap();
+    let whole = started.elapsed();
+    assert!(
+        canceled * 4 < whole,
+        "a canceled training took {canceled:?}, a whole one {whole:?}"
+    );
 }
 
 #[test]
@@ -90,7 +122,7 @@ fn a_table_sums_to_the_distance_to_the_decoded_vector() {
     let mut table = QueryTable::default();
     for metric in [Metric::L2, Metric::L1, Metric::InnerProduct, Metric::Cosine] {
         for q in queries.chunks(dim) {
-            codebook.table(metric, q, &mut table);
+            codebook.table(metric, q, &mut table).unwrap();
             for v in vectors.chunks(dim).take(50) {
                 let mut back = Vec::new();
                 codebook.decode(&code_of(&codebook, v), &mut back);
@@ -140,7 +172,9 @@ fn an_odd_subvector_count_leaves_the_last_high_nibble_out() {
     let (dim, subvectors) = (21usize, 7usize);
     let (vectors, codebook) = trained(dim, subvectors, 400, 2);
     let mut table = QueryTable::default();
-    codebook.table(Metric::L2, &vectors[..dim], &mut table);
+    codebook
+        .table(Metric::L2, &vectors[..dim], &mut table)
+        .unwrap();
     let k = kernels();
     for v in vectors.chunks(dim).take(20) {
         let code = code_of(&codebook, v);
@@ -161,11 +195,11 @@ fn the_stored_form_reads_back_and_wrong_sizes_do_not() {
     assert_eq!(bytes.len(), Codebook::stored_bytes(dim));
     assert_eq!(
         Codebook::from_bytes(dim, subvectors, &bytes),
-        Some(codebook)
+        Ok(Some(codebook))
     );
-    assert_eq!(Codebook::from_bytes(dim, subvectors, &bytes[1..]), None);
-    assert_eq!(Codebook::from_bytes(dim, 0, &bytes), None);
-    assert_eq!(Codebook::from_bytes(dim, dim + 1, &bytes), None);
+    assert_eq!(Codebook::from_bytes(dim, subvectors, &bytes[1..]), Ok(None));
+    assert_eq!(Codebook::from_bytes(dim, 0, &bytes), Ok(None));
+    assert_eq!(Codebook::from_bytes(dim, dim + 1, &bytes), Ok(None));
 }
 
 #[test]
@@ -197,12 +231,12 @@ fn bounds_hold_under_rounding_and_overflow() {
         })
         .collect();
     let sample: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
-    let codebook = Codebook::train(dim, dim, &sample, 3, 2);
+    let codebook = Codebook::train(dim, dim, &sample, 3, 2).unwrap();
     let t = 2.4e-4f32;
     let mut query = vec![t; dim];
     query[0] = 1.0;
     let mut table = QueryTable::default();
-    codebook.table(Metric::L2, &query, &mut table);
+    codebook.table(Metric::L2, &query, &mut table).unwrap();
     let zero = code_of(&codebook, &rows[0]);
     for imp in Implementation::ALL {
         let Some(k) = imp.kernels() else { continue };
@@ -223,8 +257,10 @@ fn bounds_hold_under_rounding_and_overflow() {
         })
         .collect();
     let sample: Vec<&[f32]> = huge.iter().map(|r| r.as_slice()).collect();
-    let codebook = Codebook::train(dim, subvectors, &sample, 4, 1);
-    codebook.table(Metric::InnerProduct, &huge[1], &mut table);
+    let codebook = Codebook::train(dim, subvectors, &sample, 4, 1).unwrap();
+    codebook
+        .table(Metric::InnerProduct, &huge[1], &mut table)
+        .unwrap();
     for row in &huge {
         let bound = codebook.lower_bound(kernels(), &table, &code_of(&codebook, row));
         assert!(!bound.is_nan(), "a NaN bound");

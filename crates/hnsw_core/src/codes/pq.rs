@@ -15,7 +15,13 @@
 
 use crate::distance::{Kernels, Metric};
 use crate::graph::splitmix64;
+use crate::graph::storage::try_filled;
+use crate::workers::run_workers;
+use parking_lot::Mutex;
+use std::collections::TryReserveError;
+use std::io;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Centroids per subvector: a code number fits half a byte.
 pub const CENTROIDS: usize = 16;
@@ -119,50 +125,67 @@ impl Codebook {
         sample: &[&[f32]],
         seed: u64,
         threads: usize,
-    ) -> Codebook {
+    ) -> io::Result<Codebook> {
+        Codebook::train_supervised(dim, subvectors, sample, seed, threads, None)
+    }
+
+    /// `train`, its threads run by `run_workers` under `supervise` (see there): a panic
+    /// of `supervise` (a cancel) stops the training between subvectors and goes on.
+    /// Running out of memory is an error, never an abort.
+    pub fn train_supervised(
+        dim: usize,
+        subvectors: usize,
+        sample: &[&[f32]],
+        seed: u64,
+        threads: usize,
+        supervise: Option<&mut dyn FnMut()>,
+    ) -> io::Result<Codebook> {
         assert!((1..=dim).contains(&subvectors), "1 to dim subvectors");
         assert!(sample.iter().all(|v| v.len() == dim));
-        let threads = threads.clamp(1, subvectors);
-        let trained: Vec<Vec<(usize, Vec<f32>)>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    scope.spawn(move || {
-                        (t..subvectors)
-                            .step_by(threads)
-                            .map(|j| {
-                                let r = subvector_range(dim, subvectors, j);
-                                (j, train_subvector(sample, r, seed ^ splitmix64(j as u64)))
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a training thread panicked"))
-                .collect()
-        });
-        let mut centroids = vec![0.0f32; CENTROIDS * dim];
-        for (j, values) in trained.into_iter().flatten() {
-            let start = CENTROIDS * subvector_range(dim, subvectors, j).start;
-            centroids[start..start + values.len()].copy_from_slice(&values);
-        }
-        Codebook {
+        let centroids = Mutex::new(try_filled(CENTROIDS * dim, 0.0f32, "a codebook")?);
+        let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let work = |_worker: usize| {
+            while !stop.load(Ordering::Relaxed) {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= subvectors {
+                    break;
+                }
+                let r = subvector_range(dim, subvectors, j);
+                let start = CENTROIDS * r.start;
+                let values = train_subvector(sample, r, seed ^ splitmix64(j as u64));
+                centroids.lock()[start..start + values.len()].copy_from_slice(&values);
+            }
+        };
+        run_workers(threads.clamp(1, subvectors), &stop, supervise, &work)?;
+        Ok(Codebook {
             dim,
             subvectors,
-            centroids,
-        }
+            centroids: centroids.into_inner(),
+        })
     }
 
     /// Trains a codebook on up to SAMPLE of `graph`'s vectors, spread evenly over its ids
-    /// (see `train`); the seed is fixed, so the same graph trains the same codebook.
-    pub fn train_on(graph: &crate::graph::Graph, subvectors: usize, threads: usize) -> Codebook {
+    /// (see `train_supervised`); the seed is fixed, so the same graph trains the same
+    /// codebook.
+    pub fn train_on(
+        graph: &crate::graph::Graph,
+        subvectors: usize,
+        threads: usize,
+        supervise: Option<&mut dyn FnMut()>,
+    ) -> io::Result<Codebook> {
         let n = graph.len();
         let take = n.min(SAMPLE);
         let sample: Vec<&[f32]> = (0..take)
             .map(|i| graph.vector((i * n / take) as u32))
             .collect();
-        Codebook::train(graph.dim(), subvectors, &sample, TRAINING_SEED, threads)
+        Codebook::train_supervised(
+            graph.dim(),
+            subvectors,
+            &sample,
+            TRAINING_SEED,
+            threads,
+            supervise,
+        )
     }
 
     /// Writes the code of `v` into `out` (`code_bytes(subvectors)` bytes).
@@ -199,7 +222,14 @@ impl Codebook {
     /// each code byte, the sum of its two subvectors' distances from the query's elements
     /// to their centroids, for each of the byte's 256 values (for inner product and
     /// cosine, minus the dot product; `estimate` divides that by the lengths for cosine).
-    pub fn table(&self, metric: Metric, query: &[f32], table: &mut QueryTable) {
+    /// The table's floats are reserved fallibly (256 per code byte: 8 MB for 16,000
+    /// subvectors); a table keeps its memory for the next query.
+    pub fn table(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        table: &mut QueryTable,
+    ) -> Result<(), TryReserveError> {
         table.metric = metric;
         table.query_norm = query
             .iter()
@@ -225,7 +255,7 @@ impl Codebook {
         };
         out.clear();
         let bytes = self.subvectors.div_ceil(2);
-        out.reserve(256 * bytes);
+        out.try_reserve_exact(256 * bytes)?;
         let mut high = [0.0f32; CENTROIDS];
         for byte in 0..bytes {
             distances(2 * byte, &mut single);
@@ -238,6 +268,7 @@ impl Codebook {
                 out.extend(single.iter().map(|l| l + h));
             }
         }
+        Ok(())
     }
 
     /// The estimate a query's `table` gives for `code`: the distance to the vector the
@@ -319,20 +350,27 @@ impl Codebook {
     }
 
     /// A codebook from its stored form; `None` if the bytes are not one of `dim`
-    /// dimensions in `subvectors` (1 to `dim`).
-    pub fn from_bytes(dim: usize, subvectors: usize, bytes: &[u8]) -> Option<Codebook> {
+    /// dimensions in `subvectors` (1 to `dim`). The centroids are reserved fallibly.
+    pub fn from_bytes(
+        dim: usize,
+        subvectors: usize,
+        bytes: &[u8],
+    ) -> Result<Option<Codebook>, TryReserveError> {
         if !(1..=dim).contains(&subvectors) || bytes.len() != Codebook::stored_bytes(dim) {
-            return None;
+            return Ok(None);
         }
-        let centroids = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
-        Some(Codebook {
+        let mut centroids = Vec::new();
+        centroids.try_reserve_exact(bytes.len() / 4)?;
+        centroids.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+        );
+        Ok(Some(Codebook {
             dim,
             subvectors,
             centroids,
-        })
+        }))
     }
 }
 

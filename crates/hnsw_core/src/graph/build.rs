@@ -1,11 +1,10 @@
 //! Building a graph over a vector arena, with one or more threads.
-#![allow(unsafe_code)] // see the crate header
-
 use super::search::{descend, search_layer, Visited};
 use super::storage::{try_collect, try_filled, Backing, SpillFiles};
 use super::tree::{add_child, children_max, choose_parent, prune, set_parent, Offer};
 use super::{draw_level, Arena, EntryPoint, Graph, Neighbour, Params, Slots, NO_NODE};
 use crate::distance::{kernels, Metric};
+use crate::workers::run_workers;
 use parking_lot::Mutex;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -69,14 +68,14 @@ fn build_inner(
     let graph = Graph::allocate(arena, metric, params, links_spill)?;
 
     let next = AtomicUsize::new(0);
-    let running = AtomicUsize::new(0);
     // Each inserting thread's visited set, allocated here so a worker never allocates
     // anything sized by the data.
     let workers = threads.max(1);
-    let mut visited_sets = (0..workers)
-        .map(|_| Visited::try_dense(n))
+    let visited_sets = (0..workers)
+        .map(|_| Visited::try_dense(n).map(Mutex::new))
         .collect::<io::Result<Vec<_>>>()?;
-    let work = |mut visited: Visited| {
+    let work = |worker: usize| {
+        let mut visited = visited_sets[worker].lock();
         while !stop.load(Ordering::Relaxed) {
             let id = next.fetch_add(1, Ordering::Relaxed);
             if id >= n {
@@ -88,68 +87,7 @@ fn build_inner(
             progress.fetch_add(1, Ordering::Relaxed);
         }
     };
-    // Stops the workers if the supervisor unwinds or a thread fails to start; the scope
-    // then joins the ones running.
-    struct StopOnUnwind<'a>(&'a AtomicBool);
-    impl Drop for StopOnUnwind<'_> {
-        fn drop(&mut self) {
-            if std::thread::panicking() {
-                self.0.store(true, Ordering::SeqCst);
-            }
-        }
-    }
-    let spawned = std::thread::scope(|scope| -> io::Result<()> {
-        let _guard = StopOnUnwind(stop);
-        let spawn = |visited: Visited, supervised: bool| {
-            let (work, running) = (&work, &running);
-            running.fetch_add(1, Ordering::SeqCst);
-            let started = std::thread::Builder::new()
-                .name("hnsw build".into())
-                .spawn_scoped(scope, move || {
-                    // Counted out even if `work` panics, so the supervisor stops waiting
-                    // (the scope then passes the panic on).
-                    struct Running<'a>(&'a AtomicUsize);
-                    impl Drop for Running<'_> {
-                        fn drop(&mut self) {
-                            self.0.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    }
-                    let _running = Running(running);
-                    if supervised {
-                        block_all_signals();
-                    }
-                    work(visited);
-                });
-            started.map(|_| ()).map_err(|e| {
-                running.fetch_sub(1, Ordering::SeqCst);
-                stop.store(true, Ordering::SeqCst);
-                io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    format!("could not start an hnsw build thread: {e}"),
-                )
-            })
-        };
-        match supervise {
-            None => {
-                let own = visited_sets.pop().expect("one set per thread");
-                for visited in visited_sets {
-                    spawn(visited, false)?;
-                }
-                work(own);
-            }
-            Some(supervise) => {
-                for visited in visited_sets {
-                    spawn(visited, true)?;
-                }
-                while running.load(Ordering::SeqCst) > 0 {
-                    supervise();
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-        }
-        Ok(())
-    });
-    spawned?;
+    run_workers(workers, stop, supervise, &work)?;
     Ok(graph)
 }
 
@@ -217,17 +155,6 @@ fn duplicate_chains(arena: &Arena) -> io::Result<(Vec<u32>, Vec<bool>)> {
         }
     }
     Ok((next, alias))
-}
-
-/// Signals belong to the thread that owns the process (a Postgres backend); workers must
-/// never run a signal handler.
-fn block_all_signals() {
-    // SAFETY: sigfillset initialises the set; pthread_sigmask changes only this thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 impl Graph {

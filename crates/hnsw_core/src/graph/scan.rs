@@ -115,6 +115,7 @@ impl Scan {
             let Some(entry) = self.entry else {
                 return Ok(());
             };
+            g.prepare(&self.query)?;
             let start = descend(g, &self.query, entry, 0);
             self.visited.insert(start.id);
             self.candidates.push(Reverse(start));

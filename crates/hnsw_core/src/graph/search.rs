@@ -3,7 +3,7 @@
 
 use super::{EntryPoint, Graph};
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashSet, TryReserveError};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a search needs from a graph.
@@ -22,6 +22,11 @@ pub trait GraphRead {
     /// re-ranks what it returns with `exact_distances_to`.
     fn estimates(&self) -> bool {
         false
+    }
+    /// Makes ready, before a search from `query`, what its distances need that takes
+    /// memory (a lookup table), so that running out of it is an error, never an abort.
+    fn prepare(&self, _query: &[f32]) -> Result<(), TryReserveError> {
+        Ok(())
     }
     /// How many of the nearest nodes a beam of `ef` evaluated but dropped a scan re-ranks
     /// and returns with the beam (coarse estimates miss more of the nearest).

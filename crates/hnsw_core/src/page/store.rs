@@ -64,6 +64,12 @@ pub trait PageWrite: PageStore {
         panic!("{e}")
     }
 
+    /// Reports memory that could not be reserved; does not return. The Postgres store
+    /// raises an ERROR 53200; the in-memory store panics.
+    fn out_of_memory(&self, e: std::collections::TryReserveError) -> ! {
+        panic!("out of memory: {e}")
+    }
+
     /// The meta page, checked (see `format_error`).
     fn meta(&self) -> Meta {
         self.with_page(0, Meta::read)

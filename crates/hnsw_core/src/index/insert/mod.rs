@@ -106,6 +106,9 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         };
 
         // Search first, changing nothing: the neighbour candidates on every layer.
+        self.graph
+            .prepare(vector)
+            .unwrap_or_else(|e| self.store.out_of_memory(e));
         let mut visited = Visited::sparse();
         let mut entries = vec![descend(&self.graph, vector, entry, level)];
         let top = level.min(entry.level);
