@@ -323,7 +323,9 @@ fn trained_codebook(
         }
         n => n,
     };
-    let mut supervise = || pg_sys::check_for_interrupts!();
+    let mut supervise = || {
+        pg_sys::check_for_interrupts!();
+    };
     let trained = Codebook::train_on(graph, subvectors, build_threads(), Some(&mut supervise));
     Some(trained.unwrap_or_else(|e| io_error("could not train the hnsw codebook", e)))
 }
