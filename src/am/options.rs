@@ -20,6 +20,10 @@ pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
     GucSetting::<IterativeScan>::new(IterativeScan::RelaxedOrder);
 pub static SCAN_MEM_MULTIPLIER: GucSetting<i32> = GucSetting::<i32>::new(1);
+/// `hnsw.rerank`: -1 for each kind of codes' own count (see `GraphRead::reranked_beyond_beam`).
+pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(-1);
+/// The most candidates beyond its beam a scan re-ranks (`hnsw.rerank`).
+const MAX_RERANK: i32 = 100_000;
 
 /// `hnsw.iterative_scan`: whether a scan goes on past its first beam, and in what order
 /// (see `hnsw_core::graph::Resume`). hnsw_pg's default is `relaxed_order`, so a filtered
@@ -157,6 +161,16 @@ pub fn register() {
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"hnsw.rerank",
+        c"Candidates beyond its beam that an hnsw scan of an index with codes re-ranks on the exact vectors; -1 for the codes' own default.",
+        c"The beam's hnsw.ef_search nodes are always re-ranked; -1 adds as many again for quantization = pq and none for sq8. More finds more of the true nearest rows, at one exact distance each. A compact index re-ranks nothing itself: the executor re-ranks from the table.",
+        &RERANK,
+        -1,
+        MAX_RERANK,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -300,6 +314,12 @@ pub fn stored_options(index: pg_sys::Relation) -> Options {
 
 pub fn ef_search() -> usize {
     EF_SEARCH.get() as usize
+}
+
+/// Candidates beyond the beam a scan on codes re-ranks (`hnsw.rerank`); `None` for the
+/// codes' own count.
+pub fn rerank() -> Option<usize> {
+    usize::try_from(RERANK.get()).ok()
 }
 
 pub fn max_scan_tuples() -> usize {

@@ -229,7 +229,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
         };
         // In an index with codes the graph search runs on them; what the scan returns
         // (and the exact order) is computed on the vectors.
-        let graph = PagedGraph::new(BufferStore::new(index), meta).with_estimates(true);
+        let graph = PagedGraph::new(BufferStore::new(index), meta)
+            .with_estimates(true)
+            .with_rerank(super::options::rerank());
         let search = if plan.exact {
             let order = exact_order(&graph, &query)
                 .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
