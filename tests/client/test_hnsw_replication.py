@@ -69,11 +69,13 @@ def standby(primary, primary_port, name, options=""):
 
 
 def catch_up(primary, replica):
-    # pg_current_wal_lsn() is where WAL has been written to, and records after the last
-    # commit (a VACUUM's last index changes) can wait in WAL buffers indefinitely: a
-    # transaction that takes an xid commits with a flush of everything before it.
+    # A VACUUM takes no xid, so its last records (index changes, the in-place update of
+    # the table's statistics) can wait in WAL buffers: pg_current_wal_lsn(), the write
+    # position, may stop short of them. The target is the insert position, and a
+    # transaction that takes an xid but writes nothing commits asynchronously, which
+    # makes the WAL writer flush (and the walsender send) up to its commit record soon.
     primary.execute("SELECT pg_current_xact_id()")
-    lsn = primary.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    lsn = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
     deadline = time.monotonic() + 60
     while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
         assert time.monotonic() < deadline, "the standby did not catch up"
