@@ -19,7 +19,7 @@ const SUPERVISE_EVERY: Duration = Duration::from_millis(5);
 ///   a cancel), `stop` is set and the workers are joined before the panic goes on.
 ///
 /// A thread that fails to start sets `stop` and is an error (`io::ErrorKind::OutOfMemory`),
-/// never an abort. A worker's panic goes on once all are joined.
+/// never an abort. A worker's panic sets `stop` and goes on once all are joined.
 pub fn run_workers(
     threads: usize,
     stop: &AtomicBool,
@@ -45,14 +45,18 @@ pub fn run_workers(
             let started = std::thread::Builder::new()
                 .name("hnsw worker".into())
                 .spawn_scoped(scope, move || {
-                    // Counted out even if `work` panics, so the supervisor stops waiting.
-                    struct Running<'a>(&'a AtomicUsize);
+                    // Counted out even if `work` panics, so the supervisor stops waiting;
+                    // a panic also stops the other workers, whose work is then lost.
+                    struct Running<'a>(&'a AtomicUsize, &'a AtomicBool);
                     impl Drop for Running<'_> {
                         fn drop(&mut self) {
+                            if std::thread::panicking() {
+                                self.1.store(true, Ordering::SeqCst);
+                            }
                             self.0.fetch_sub(1, Ordering::SeqCst);
                         }
                     }
-                    let _running = Running(running);
+                    let _running = Running(running, stop);
                     if supervised {
                         block_all_signals();
                     }

@@ -131,7 +131,9 @@ impl Codebook {
 
     /// `train`, its threads run by `run_workers` under `supervise` (see there): a panic
     /// of `supervise` (a cancel) stops the training between subvectors and goes on.
-    /// Running out of memory is an error, never an abort.
+    /// No memory for the codebook or a worker thread is an error; each subvector's working
+    /// memory (a few MB at most: its centroids, sums and the sample's assignments) is
+    /// allocated as usual.
     pub fn train_supervised(
         dim: usize,
         subvectors: usize,

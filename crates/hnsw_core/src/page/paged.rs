@@ -529,8 +529,9 @@ fn prefetch(bytes: &[u8]) {
     }
 }
 
-/// A read that could not reserve its memory, where no caller can take an error (a search
-/// calls `GraphRead::prepare` first, so this is never reached from one).
+/// A read that could not reserve its memory, where no caller can take an error. Scans and
+/// inserts call `GraphRead::prepare` first, so they never reach it; VACUUM's repair and
+/// the checker still can (a panic that the glue turns into an ERROR).
 fn out_of_memory(e: TryReserveError) -> ! {
     panic!("out of memory reading an hnsw index: {e}")
 }

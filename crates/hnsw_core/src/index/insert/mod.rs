@@ -74,6 +74,11 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
     }
 
     fn insert(mut self, vector: &[f32], tid: HeapTid) {
+        // The codebook and lookup table, reserved fallibly before anything reads them
+        // (encoding the new node's code, as well as the search).
+        self.graph
+            .prepare(vector)
+            .unwrap_or_else(|e| self.store.out_of_memory(e));
         let m = self.layout.m;
         let level = draw_level(
             self.seed ^ splitmix64(((tid.block as u64) << 16) | tid.offset as u64),
@@ -106,9 +111,6 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
         };
 
         // Search first, changing nothing: the neighbour candidates on every layer.
-        self.graph
-            .prepare(vector)
-            .unwrap_or_else(|e| self.store.out_of_memory(e));
         let mut visited = Visited::sparse();
         let mut entries = vec![descend(&self.graph, vector, entry, level)];
         let top = level.min(entry.level);
