@@ -71,11 +71,12 @@ def standby(primary, primary_port, name, options=""):
 def catch_up(primary, replica):
     # A VACUUM takes no xid, so its last records (index changes, the in-place update of
     # the table's statistics) can wait in WAL buffers: pg_current_wal_lsn(), the write
-    # position, may stop short of them. The target is the insert position, and a
-    # transaction that takes an xid but writes nothing commits asynchronously, which
-    # makes the WAL writer flush (and the walsender send) up to its commit record soon.
-    primary.execute("SELECT pg_current_xact_id()")
-    lsn = primary.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
+    # position, may stop short of them. The target is the end of a record written after
+    # them (a non-transactional message, which the standby replays exactly to its end;
+    # the insert position may lie past a page header no record ends at). Its transaction
+    # commits asynchronously, so the WAL writer flushes it, and the walsender sends it,
+    # within wal_writer_delay.
+    lsn = primary.execute("SELECT pg_logical_emit_message(false, 'catch_up', '')").fetchone()[0]
     deadline = time.monotonic() + 60
     while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0] is not True:
         assert time.monotonic() < deadline, "the standby did not catch up"

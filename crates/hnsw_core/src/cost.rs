@@ -68,9 +68,9 @@ pub fn read_cost(element: Element, dims: usize, s: &Settings) -> f64 {
 /// queue take their share. Measured: 5 to 7 µs a row past the first beam on GloVe 50d,
 /// wordnet 384d and Fashion-MNIST 784d alike (100k, 100k and 60k rows), where a
 /// sequential scan spends 0.1 to 0.3 µs a row (about 1.4 µs a cost unit on wordnet 100k).
-/// At four tuples a visit a 384d row cost 3.2 units with its heap fetch, half what it
-/// measures, and with a btree on a column 1% of rows pass, the index (7.6 ms) beat the
-/// bitmap scan and sort (0.6 ms) on cost. The distance term still grows with the width
+/// At four tuples a visit a 384d row cost about 3 units with its heap fetch, two thirds
+/// of what it measures (4.3 at eight), and with a btree on a column 1% of rows pass, the
+/// index (7.6 ms) beat the bitmap scan and sort (0.6 ms) on cost. The distance term still grows with the width
 /// (a row of 784 floats costs 1.7 times one of 50 at m 16), so wide vectors are charged
 /// somewhat more than they measured.
 pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> f64 {
@@ -124,7 +124,7 @@ mod tests {
     fn an_index_row_expands_two_m_neighbours() {
         let row = index_row_cost(16, Element::F32, 784, &DEFAULTS);
         assert!((row - 64.0 * (8.0 * 0.005 + 0.0025 * 12.25)).abs() < 1e-12);
-        // The visit outweighs the distance of narrow vectors, not of wide ones.
+        // The visit outweighs the distance below 1,024 floats; the distance grows with the width.
         let narrow = index_row_cost(16, Element::F32, 50, &DEFAULTS);
         assert!(narrow > row / 3.0 && narrow < row);
         assert!(index_row_cost(32, Element::F32, 784, &DEFAULTS) > row);
