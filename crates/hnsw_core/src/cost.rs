@@ -70,9 +70,9 @@ pub fn read_cost(element: Element, dims: usize, s: &Settings) -> f64 {
 /// sequential scan spends 0.1 to 0.3 µs a row (about 1.4 µs a cost unit on wordnet 100k).
 /// At four tuples a visit a 384d row cost about 3 units with its heap fetch, two thirds
 /// of what it measures (4.3 at eight), and with a btree on a column 1% of rows pass, the
-/// index (7.6 ms) beat the bitmap scan and sort (0.6 ms) on cost. The distance term still grows with the width
-/// (a row of 784 floats costs 1.7 times one of 50 at m 16), so wide vectors are charged
-/// somewhat more than they measured.
+/// index (7.6 ms) beat the bitmap scan and sort (0.6 ms) on cost. The distance term
+/// still grows with the width (a row of 784 floats costs 1.7 times one of 50 at m 16),
+/// so wide vectors are charged somewhat more than they measured.
 pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> f64 {
     const NEIGHBOUR_VISIT_TUPLES: f64 = 8.0;
     let neighbour = NEIGHBOUR_VISIT_TUPLES * s.cpu_index_tuple_cost
