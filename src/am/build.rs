@@ -4,7 +4,7 @@
 use super::options::{dimensions, element, metric, options};
 use crate::storage::TempFile;
 use crate::types::Values;
-use hnsw_core::codes::{default_subvectors, Codebook, Quantization, MIN_TRAINING_VECTORS};
+use hnsw_core::codes::{default_subvectors, Codebook, Quantization, MIN_TRAINING_VECTORS, SAMPLE};
 use hnsw_core::distance::Metric;
 use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
@@ -136,7 +136,9 @@ pub fn io_error(what: &str, e: std::io::Error) -> ! {
     );
 }
 
-fn build_threads() -> usize {
+/// Threads a build, or a deferred codebook training, runs on: max_parallel_maintenance_workers
+/// and the calling backend, at most one a core.
+pub fn build_threads() -> usize {
     // SAFETY: reading a GUC variable on the backend thread.
     let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -238,9 +240,9 @@ pub unsafe extern "C-unwind" fn ambuild(
         .unwrap_or_else(|e| io_error("could not build the hnsw graph", e));
     SPILLED_BUILDS.fetch_add(graph.is_mapped() as usize, Ordering::Relaxed);
 
-    let codebook = trained_codebook(&graph, &opts);
+    let codes = pq_codes(&graph, &opts);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    let meta = Meta {
+    let without_codes = Meta {
         // SAFETY: plain reads of the WAL position and the clock.
         last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
         last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
@@ -249,12 +251,10 @@ pub unsafe extern "C-unwind" fn ambuild(
         } else {
             0
         },
-        quantization: match (opts.quantization, &codebook) {
-            (Quantization::Pq, None) => Quantization::None,
-            (quantization, _) => quantization,
+        quantization: match opts.quantization {
+            Quantization::Pq => Quantization::None,
+            quantization => quantization,
         },
-        pq_subvectors: codebook.as_ref().map_or(0, |c| c.subvectors() as u16),
-        compact: opts.compact && codebook.is_some(),
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -263,8 +263,9 @@ pub unsafe extern "C-unwind" fn ambuild(
             element,
         )
     };
+    let meta = codes.describe(opts.compact, without_codes);
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
-        write_index(&graph, &tids, meta, codebook.as_ref(), sink);
+        write_index(&graph, &tids, meta, codes.codebook(), sink);
     });
     log_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, nblocks, false);
 
@@ -277,57 +278,93 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
 }
 
-/// Product quantization's codebook (`quantization = 'pq'`), trained on the built graph's
-/// vectors with the build's threads. `None` for other indexes, and, with a WARNING, when
-/// the table has too few rows to train on: the index is then written without codes, and a
-/// REINDEX once the table has rows trains it. `pq_subvectors` above the dimensions is
-/// lowered to them with a NOTICE (a stored option never makes a rebuild fail).
-fn trained_codebook(
-    graph: &hnsw_core::graph::Graph,
-    opts: &super::options::Options,
-) -> Option<Codebook> {
-    if opts.quantization != Quantization::Pq {
-        return None;
-    }
-    let notice = |message: String| {
-        pgrx::ereport!(
-            NOTICE,
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            message
-        )
-    };
-    if graph.len() < MIN_TRAINING_VECTORS {
-        let kept = if opts.compact {
-            " (and with its vectors)"
-        } else {
-            ""
+/// What a build writes for product quantization (`quantization = 'pq'`).
+enum PqCodes {
+    /// Not asked for.
+    None,
+    /// The codebook trained on the built graph's vectors with the build's threads.
+    Trained(Codebook),
+    /// Too few rows to train on: the index is written pending (`Meta::codes_pending`) with
+    /// room for a codebook of these subvectors, which inserts train once they bring
+    /// `SAMPLE` rows (`hnsw_core::index::train_pending`).
+    Pending(usize),
+}
+
+impl PqCodes {
+    /// The meta page of an index of these codes, from `meta` (an index without codes).
+    /// A pending index is never compact: a compact one keeps no vectors to search on.
+    fn describe(&self, compact: bool, meta: Meta) -> Meta {
+        let (subvectors, pending) = match self {
+            PqCodes::None => return meta,
+            PqCodes::Trained(codebook) => (codebook.subvectors(), false),
+            PqCodes::Pending(subvectors) => (*subvectors, true),
         };
-        // A WARNING: the index works, but without the codes (or the size) it was asked for.
-        pgrx::ereport!(
-            WARNING,
-            PgSqlErrorCode::ERRCODE_WARNING,
-            format!(
-                "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on; the index is built without codes{kept} until a REINDEX finds that many"
-            )
-        );
-        return None;
+        Meta {
+            quantization: Quantization::Pq,
+            pq_subvectors: subvectors as u16,
+            compact: compact && !pending,
+            codes_pending: pending,
+            ..meta
+        }
     }
-    let dim = graph.dim();
-    let subvectors = match opts.pq_subvectors {
+
+    fn codebook(&self) -> Option<&Codebook> {
+        match self {
+            PqCodes::Trained(codebook) => Some(codebook),
+            _ => None,
+        }
+    }
+}
+
+/// `pq_subvectors` for `dim` dimensions: 0 is the default, and a value above the
+/// dimensions is lowered to them, with a NOTICE if `notify` (a stored option never makes
+/// a rebuild fail).
+fn pq_subvectors(opts: &super::options::Options, dim: usize, notify: bool) -> usize {
+    match opts.pq_subvectors {
         0 => default_subvectors(dim, opts.compact),
         n if n > dim => {
-            notice(format!(
-                "pq_subvectors = {n} is lowered to the {dim} dimensions"
-            ));
+            if notify {
+                pgrx::ereport!(
+                    NOTICE,
+                    PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                    format!("pq_subvectors = {n} is lowered to the {dim} dimensions")
+                );
+            }
             dim
         }
         n => n,
-    };
+    }
+}
+
+/// Product quantization's codes for a build of `graph`: trained when the table has
+/// enough rows, else pending (a NOTICE says so, a WARNING when `compact` is given up).
+fn pq_codes(graph: &hnsw_core::graph::Graph, opts: &super::options::Options) -> PqCodes {
+    if opts.quantization != Quantization::Pq {
+        return PqCodes::None;
+    }
+    let subvectors = pq_subvectors(opts, graph.dim(), true);
+    if graph.len() < MIN_TRAINING_VECTORS {
+        let message = format!(
+            "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on: the index searches its vectors until inserts bring it {SAMPLE} rows, then trains its codes"
+        );
+        if opts.compact {
+            // A WARNING: the index works, but not at the size it was asked for.
+            pgrx::ereport!(
+                WARNING,
+                PgSqlErrorCode::ERRCODE_WARNING,
+                message,
+                "A compact index keeps no vectors to search on until it is trained, so this one keeps them; REINDEX once the table has rows to make it compact."
+            );
+        } else {
+            pgrx::ereport!(NOTICE, PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message);
+        }
+        return PqCodes::Pending(subvectors);
+    }
     let mut supervise = || {
         pg_sys::check_for_interrupts!();
     };
     let trained = Codebook::train_on(graph, subvectors, build_threads(), Some(&mut supervise));
-    Some(trained.unwrap_or_else(|e| io_error("could not train the hnsw codebook", e)))
+    PqCodes::Trained(trained.unwrap_or_else(|e| io_error("could not train the hnsw codebook", e)))
 }
 
 /// Builds that used the memory-mapped spill path, for tests (`hnsw_pg_spilled_builds()`).
@@ -389,20 +426,27 @@ fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let opts = options(index);
-    let meta = Meta {
-        // Product quantization trains on rows: an empty index has none (`trained_codebook`).
+    let dim = dimensions(index);
+    let without_codes = Meta {
         quantization: match opts.quantization {
             Quantization::Pq => Quantization::None,
             other => other,
         },
         ..Meta::new(
-            dimensions(index) as u32,
+            dim as u32,
             opts.m as u16,
             opts.ef_construction as u16,
             metric(index),
             element(index),
         )
     };
+    // Product quantization trains on rows: an empty index is pending (`pq_codes`; the
+    // main fork's build has said so already).
+    let codes = match opts.quantization {
+        Quantization::Pq => PqCodes::Pending(pq_subvectors(&opts, dim as usize, false)),
+        _ => PqCodes::None,
+    };
+    let meta = codes.describe(opts.compact, without_codes);
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];
         hnsw_core::page::init_page(

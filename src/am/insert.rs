@@ -1,7 +1,11 @@
 //! INSERT: the callback. The insert itself (`hnsw_core::index::insert`) runs over
-//! Postgres buffers, every change one generic WAL record.
+//! Postgres buffers, every change one generic WAL record. Into an index whose codebook is
+//! not trained yet (`Meta::codes_pending`), inserts hold the index's page lock on block 0
+//! in share mode, and the insert that brings it enough rows trains it holding that lock
+//! exclusively (`train`), so no insert writes an empty code after the training encoded
+//! its node. Other indexes take no such lock (an index never becomes pending again).
 
-use super::build::LEVEL_SEED;
+use super::build::{build_threads, io_error, LEVEL_SEED};
 use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::page::node::HeapTid;
@@ -52,6 +56,35 @@ pub unsafe extern "C-unwind" fn aminsert(
         block: tid.0,
         offset: tid.1,
     };
-    hnsw_core::index::insert(&BufferStore::new(index), &vector, tid, LEVEL_SEED);
+    let store = BufferStore::new(index);
+    if !meta.codes_pending {
+        hnsw_core::index::insert(&store, &vector, tid, LEVEL_SEED);
+        return false;
+    }
+    // SAFETY: the index is open and locked by the executor; a page lock is released here
+    // or, after an ERROR, at the end of the transaction.
+    unsafe { pg_sys::LockPage(index, 0, pg_sys::ShareLock as i32) };
+    hnsw_core::index::insert(&store, &vector, tid, LEVEL_SEED);
+    // SAFETY: taken above.
+    unsafe { pg_sys::UnlockPage(index, 0, pg_sys::ShareLock as i32) };
+    if hnsw_core::index::ready_to_train(&read_meta(index)) {
+        train(index, &store);
+    }
     false
+}
+
+/// Trains a pending index's codebook and encodes its nodes (`train_pending`), with inserts
+/// kept out; a cancel stops it, and the index stays pending for a later insert to train.
+fn train(index: pg_sys::Relation, store: &BufferStore) {
+    // SAFETY: as in aminsert.
+    unsafe { pg_sys::LockPage(index, 0, pg_sys::ExclusiveLock as i32) };
+    let mut supervise = || {
+        pg_sys::check_for_interrupts!();
+    };
+    let trained = hnsw_core::index::train_pending(store, build_threads(), Some(&mut supervise));
+    // SAFETY: taken above.
+    unsafe { pg_sys::UnlockPage(index, 0, pg_sys::ExclusiveLock as i32) };
+    if let Err(e) = trained {
+        io_error("could not train the hnsw codebook", e);
+    }
 }

@@ -15,3 +15,11 @@ def copy_rows(c, table, rows):
             copy.set_types(["int4", "vector"])
             for i, v in rows:
                 copy.write_row((i, v))
+
+
+def format_version(c, index):
+    """The format version on the index's meta page (after the 24-byte page header and the
+    magic number)."""
+    c.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+    page = c.execute("SELECT get_raw_page(%s, 0)", (index,)).fetchone()[0]
+    return int.from_bytes(page[28:32], "little")

@@ -6,15 +6,17 @@ real data, recall@10 at ef_search 40 stays at least 0.95 and every query's rows 
 exact distance order (also past the first beam); the codes follow inserts (into an index
 built on an empty table, for SQ8, which trains nothing), VACUUM and slot reuse
 (hnsw_pg_check compares each code with its vector); product quantization on too few rows
-builds without codes until a REINDEX; bad values and types that take no codes are clear
+is built pending and trains once inserts bring it rows; bad values and types that take no codes are clear
 errors."""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import datasets
 import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
-from tables import create_and_load
+from tables import copy_rows, create_and_load, format_version
 
 SQ8 = "WITH (quantization = 'sq8')"
 PQ = "WITH (quantization = 'pq')"
@@ -192,33 +194,56 @@ def test_bad_values_and_types_without_codes(conn):
     assert conn.execute("SELECT v::text FROM sq8_bad ORDER BY v <-> '[1,2,3]' LIMIT 1").fetchone()[0] == "[1,2,3]"
 
 
-def test_product_quantization_needs_rows_to_train_on(conn):
-    """On an empty table a 'pq' index is built without codes (WARNING), takes inserts and
-    answers exactly; a REINDEX once the table has rows trains it and writes the codes.
-    pq_subvectors above the dimensions is lowered to them, with a NOTICE."""
+def test_product_quantization_trains_once_inserts_bring_rows(conn):
+    """On an empty table a 'pq' index is built pending (format 8, a NOTICE says so) and
+    answers exactly from its vectors; the insert that brings it 4,096 rows (here inside two
+    concurrent COPYs) trains its codebook and encodes every node (format 7, and
+    hnsw_pg_check finds each code the code of its vector). A compact index on too few rows
+    keeps its vectors, with a WARNING. pq_subvectors above the dimensions is lowered to
+    them, with a NOTICE."""
     notices = []
-    conn.add_notice_handler(lambda d: notices.append(d.message_primary))
-    base = datasets.base("wordnet-minilm-384-10k")[:1000]
+    conn.add_notice_handler(lambda d: notices.append((d.severity_nonlocalized, d.message_primary)))
+    base = datasets.base("wordnet-minilm-384-10k")[:5000]
     create_and_load(conn, "pq_train", 384, [])
     conn.execute(f"CREATE INDEX pq_train_idx ON pq_train USING hnsw (embedding vector_cosine_ops) {PQ}")
-    assert any("needs at least 256 rows" in n for n in notices), notices
+    assert ("NOTICE", "quantization = 'pq' needs at least 256 rows to train on: the index searches "
+            "its vectors until inserts bring it 4096 rows, then trains its codes") in notices, notices
+    assert format_version(conn, "pq_train_idx") == 8
     with conn.cursor() as cur:
-        cur.executemany("INSERT INTO pq_train VALUES (%s, %s)", list(enumerate(base)))
-    size = "SELECT pg_relation_size('pq_train_idx')"
-    without = conn.execute(size).fetchone()[0]
+        cur.executemany("INSERT INTO pq_train VALUES (%s, %s)", list(enumerate(base[:1000])))
+    assert format_version(conn, "pq_train_idx") == 8
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
     conn.execute("SET enable_seqscan = off")
     assert distances(conn, "pq_train", "<=>", base[5], 1)[0][0] == 5
-    conn.execute("REINDEX INDEX pq_train_idx")
-    assert conn.execute(size).fetchone()[0] > without
+
+    def load(lo, hi):
+        with psycopg.connect(autocommit=True) as c:
+            register_vector(c)
+            copy_rows(c, "pq_train", ((i, base[i]) for i in range(lo, hi)))
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(load, 1000, 3000), pool.submit(load, 3000, 5000)]:
+            done.result()
+    assert format_version(conn, "pq_train_idx") == 7
     assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
-    for i in (5, 500, 999):
+    for i in (5, 2500, 4999):
         rows = distances(conn, "pq_train", "<=>", base[i], 10)
         assert rows[0][0] == i and [d for _, d in rows] == sorted(d for _, d in rows)
+    conn.execute("INSERT INTO pq_train VALUES (5000, %s)", (base[0] * 2,))
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
+
+    notices.clear()
+    create_and_load(conn, "pq_small", 384, enumerate(base[:100]))
+    conn.execute(f"CREATE INDEX pq_small_idx ON pq_small USING hnsw (embedding vector_l2_ops) {COMPACT}")
+    assert [severity for severity, m in notices if "needs at least 256 rows" in m] == ["WARNING"]
+    assert format_version(conn, "pq_small_idx") == 8
+    assert distances(conn, "pq_small", "<->", base[7], 1)[0][0] == 7
     notices.clear()
     conn.execute("DROP INDEX pq_train_idx")
     conn.execute("CREATE INDEX pq_train_idx ON pq_train USING hnsw (embedding vector_l2_ops) "
                  "WITH (quantization = 'pq', pq_subvectors = 1000)")
-    assert any("pq_subvectors = 1000 is lowered to the 384 dimensions" in n for n in notices), notices
+    assert ("NOTICE", "pq_subvectors = 1000 is lowered to the 384 dimensions") in notices, notices
+    assert format_version(conn, "pq_train_idx") == 7
     assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
 
 

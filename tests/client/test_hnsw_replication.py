@@ -16,6 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 from pgvector.psycopg import register_vector
+from tables import format_version
 
 BIN = "/usr/lib/postgresql/15/bin"
 DIM = 10
@@ -114,6 +115,30 @@ def test_standby_replays_and_matches_the_primary(options):
                 catch_up(primary, replica)
                 assert replica.execute("SELECT 1").fetchone()[0] == 1
                 assert knn(replica, queries) == knn(primary, queries), f"round {round_}"
+
+
+def test_standby_replays_a_deferred_codebook_training():
+    """A 'pq' index built on an empty table is pending; the insert that brings it 4,096
+    rows trains its codebook and encodes every node, through WAL: the standby then answers
+    as the primary does, and its checker finds every code the code of its vector."""
+    primary_port = int(os.environ["PGPORT"])
+    rng = np.random.default_rng(12)
+    queries = rng.standard_normal((20, DIM)).astype(np.float32)
+    with psycopg.connect(autocommit=True) as primary:
+        register_vector(primary)
+        primary.execute("DROP TABLE IF EXISTS rep_train")
+        primary.execute(f"CREATE TABLE rep_train (id int PRIMARY KEY, v vector({DIM}))")
+        primary.execute("CREATE INDEX rep_train_v ON rep_train USING hnsw (v) WITH (quantization = 'pq')")
+        with standby(primary, primary_port, "standby_train") as replica:
+            for first in range(0, 4400, 1100):
+                assert format_version(primary, "rep_train_v") == 8, first
+                insert_rows(primary, "rep_train", first, rng.standard_normal((1100, DIM)).astype(np.float32))
+                catch_up(primary, replica)
+                assert knn(replica, queries, "rep_train") == knn(primary, queries, "rep_train"), first
+            assert format_version(primary, "rep_train_v") == 7
+            check = "SELECT count(*) FROM hnsw_pg_check('rep_train_v')"
+            assert replica.execute(check).fetchone()[0] == 0
+            assert primary.execute(check).fetchone()[0] == 0
 
 
 def test_standby_answers_while_the_primary_inserts_deletes_and_vacuums():

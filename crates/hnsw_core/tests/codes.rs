@@ -15,7 +15,7 @@ use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, BuildInput, Neighbour, Params, Scan, Visited};
 use hnsw_core::index::{free_deleted_slots, graph_problems, insert, read_records, repair};
-use hnsw_core::page::meta::{SQ8_VERSION, VERSION};
+use hnsw_core::page::meta::{PQ_VERSION, SQ8_VERSION};
 use hnsw_core::page::node::FLAG_DELETED;
 use hnsw_core::page::{
     write_index, HeapTid, Layout, MemStore, Meta, PageKind, PageWrite, PagedGraph,
@@ -286,7 +286,7 @@ fn scans_over_codes_return_exact_distances_with_high_recall() {
             .collect();
         let store = written(&vectors, dim, metric, element, quantization);
         let version = if quantization == Quantization::Pq {
-            VERSION
+            PQ_VERSION
         } else {
             SQ8_VERSION
         };

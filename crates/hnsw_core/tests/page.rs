@@ -12,7 +12,7 @@ use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{
     build, search, BuildInput, EntryPoint, Neighbour, Params, Visited, NO_NODE,
 };
-use hnsw_core::page::meta::{OLDEST_VERSION, SQ8_VERSION, VERSION};
+use hnsw_core::page::meta::{OLDEST_VERSION, PQ_VERSION, SQ8_VERSION, VERSION};
 use hnsw_core::page::node::{
     free_record, reserve_free_record, HeapTid, NodeRecord, FLAG_FREE, FLAG_OCCUPIED,
 };
@@ -45,6 +45,7 @@ fn sample_meta() -> Meta {
         quantization: Quantization::Sq8,
         pq_subvectors: 0,
         compact: false,
+        codes_pending: false,
     }
 }
 
@@ -185,7 +186,7 @@ fn meta_round_trips_and_rejects_foreign_pages() {
         ..meta
     };
     pq.write(&mut page);
-    assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), VERSION);
+    assert_eq!(hnsw_core::page::get_u32(&page, HEADER_SIZE + 4), PQ_VERSION);
     assert_eq!(Meta::read(&page), Ok(pq));
     let mut seven_with_sq8 = page.clone();
     seven_with_sq8[HEADER_SIZE + 88] = Quantization::Sq8.code();

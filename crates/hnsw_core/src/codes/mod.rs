@@ -9,8 +9,8 @@ mod pq;
 mod sq8;
 
 pub use pq::{
-    default_subvectors, header as pq_header, Codebook, QueryTable, CENTROIDS, MIN_TRAINING_VECTORS,
-    PQ_HEADER,
+    default_subvectors, header as pq_header, sample_positions, Codebook, QueryTable, CENTROIDS,
+    MIN_TRAINING_VECTORS, PQ_HEADER, SAMPLE,
 };
 pub use sq8::{decode_sq8, encode_sq8, sq8_distance, SQ8_HEADER};
 

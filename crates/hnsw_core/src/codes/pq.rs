@@ -70,6 +70,12 @@ pub fn header(code: &[u8]) -> (f32, f32) {
     (float(0), float(4))
 }
 
+/// Up to SAMPLE of the positions 0..n, spread evenly: the vectors a codebook trains on.
+pub fn sample_positions(n: usize) -> impl Iterator<Item = usize> {
+    let take = n.min(SAMPLE);
+    (0..take).map(move |i| i * n / take)
+}
+
 /// Subvectors an index of `dim` dimensions gets when the build does not say: about four
 /// elements each, but at least 32 (one element each below 32 dimensions), since a
 /// code of fewer numbers tells too few vectors apart. A compact index gets one element
@@ -167,27 +173,29 @@ impl Codebook {
     }
 
     /// Trains a codebook on up to SAMPLE of `graph`'s vectors, spread evenly over its ids
-    /// (see `train_supervised`); the seed is fixed, so the same graph trains the same
-    /// codebook.
+    /// (see `train_sample`).
     pub fn train_on(
         graph: &crate::graph::Graph,
         subvectors: usize,
         threads: usize,
         supervise: Option<&mut dyn FnMut()>,
     ) -> io::Result<Codebook> {
-        let n = graph.len();
-        let take = n.min(SAMPLE);
-        let sample: Vec<&[f32]> = (0..take)
-            .map(|i| graph.vector((i * n / take) as u32))
+        let sample: Vec<&[f32]> = sample_positions(graph.len())
+            .map(|i| graph.vector(i as u32))
             .collect();
-        Codebook::train_supervised(
-            graph.dim(),
-            subvectors,
-            &sample,
-            TRAINING_SEED,
-            threads,
-            supervise,
-        )
+        Codebook::train_sample(graph.dim(), subvectors, &sample, threads, supervise)
+    }
+
+    /// `train_supervised` with the fixed training seed, so the same sample trains the
+    /// same codebook (a build's, and a deferred training's: `index::train_pending`).
+    pub fn train_sample(
+        dim: usize,
+        subvectors: usize,
+        sample: &[&[f32]],
+        threads: usize,
+        supervise: Option<&mut dyn FnMut()>,
+    ) -> io::Result<Codebook> {
+        Codebook::train_supervised(dim, subvectors, sample, TRAINING_SEED, threads, supervise)
     }
 
     /// Writes the code of `v` into `out` (`code_bytes(subvectors)` bytes).

@@ -1,7 +1,8 @@
 //! The index's write algorithms, written against the page seam (`PageWrite`), so they run
 //! the same over Postgres buffers and over the in-memory store the tests crash at every
 //! unit: INSERT, VACUUM's repair and free passes, the graph half of the checker, the
-//! scan's check of the rows it returns, and the exact order of an exhaustive scan.
+//! scan's check of the rows it returns, the exact order of an exhaustive scan, and the
+//! deferred training of a product-quantization codebook.
 
 mod chain;
 mod check;
@@ -11,6 +12,7 @@ mod insert;
 mod records;
 mod repair;
 mod rows;
+mod train;
 mod tree;
 
 pub use check::{graph_problems, read_records};
@@ -20,4 +22,5 @@ pub use insert::insert;
 pub use records::for_each_record;
 pub use repair::{read_meta, repair, Repaired};
 pub use rows::rows_of;
+pub use train::{ready_to_train, train_pending};
 pub use tree::{detach, join_tree};

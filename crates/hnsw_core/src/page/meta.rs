@@ -10,7 +10,9 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
-/// Version 7 adds product quantization: codebook pages after the meta page, and the
+/// Version 8 is a product-quantization index whose codebook is not trained yet (built on
+/// too few rows; `index::train_pending` trains it and writes the index as 7): its codebook
+/// and code pages are reserved, and nothing reads them. Version 7 adds product quantization: codebook pages after the meta page, and the
 /// subvectors on the meta page. Version 6 adds code pages (SQ8 codes; an index without
 /// codes is written as 5).
 /// Version 5 packs vectors end to end over a group's vector pages (`Layout`); version 4
@@ -18,7 +20,11 @@ pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
 /// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
 /// read with that layout and keep their version when written (2 and 3 become 4, which is
 /// what they are, without record pages).
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
+/// The version of an index with product quantization, trained.
+pub const PQ_VERSION: u32 = 7;
+/// The version of an index with product quantization, its codebook not trained yet.
+pub const PENDING_VERSION: u32 = 8;
 /// The version of an index with SQ8 codes.
 pub const SQ8_VERSION: u32 = 6;
 /// The version of a packed index without codes.
@@ -68,6 +74,10 @@ pub struct Meta {
     /// Codes only, no vectors (version 7, product quantization): scans return lower
     /// bounds and the executor re-ranks the rows from the table.
     pub compact: bool,
+    /// Product quantization whose codebook is not trained yet (version 8; never with
+    /// `compact`): the codebook and code pages hold nothing, and the index is searched on
+    /// its vectors.
+    pub codes_pending: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,13 +189,16 @@ impl Meta {
             quantization: Quantization::None,
             pq_subvectors: 0,
             compact: false,
+            codes_pending: false,
         }
     }
 
     /// The format version this meta page is written as.
     pub fn version(&self) -> u32 {
-        if self.quantization == Quantization::Pq {
-            VERSION
+        if self.quantization == Quantization::Pq && self.codes_pending {
+            PENDING_VERSION
+        } else if self.quantization == Quantization::Pq {
+            PQ_VERSION
         } else if self.quantization == Quantization::Sq8 {
             SQ8_VERSION
         } else if self.packed_vectors {
@@ -278,7 +291,7 @@ impl Meta {
         }
         let expected = match version {
             SQ8_VERSION => Quantization::Sq8,
-            VERSION => Quantization::Pq,
+            PQ_VERSION | PENDING_VERSION => Quantization::Pq,
             _ => Quantization::None,
         };
         if quantization != expected {
@@ -286,7 +299,7 @@ impl Meta {
                 "codes of another kind than the format version's",
             ));
         }
-        let pq_subvectors = if version >= VERSION {
+        let pq_subvectors = if version >= PQ_VERSION {
             get_u16(c, O_PQ_SUBVECTORS)
         } else {
             0
@@ -296,9 +309,13 @@ impl Meta {
                 "product quantization subvectors out of range",
             ));
         }
-        let compact = version >= VERSION && c[O_COMPACT] != 0;
-        if version >= VERSION && c[O_COMPACT] > 1 {
+        let compact = version >= PQ_VERSION && c[O_COMPACT] != 0;
+        if version >= PQ_VERSION && c[O_COMPACT] > 1 {
             return Err(FormatError::Corrupt("compact flag neither 0 nor 1"));
+        }
+        let codes_pending = version == PENDING_VERSION;
+        if codes_pending && compact {
+            return Err(FormatError::Corrupt("a compact index without a codebook"));
         }
         let node = get_u32(c, O_ENTRY_NODE);
         let level = get_u32(c, O_ENTRY_LEVEL) as usize;
@@ -326,6 +343,7 @@ impl Meta {
             quantization,
             pq_subvectors,
             compact,
+            codes_pending,
         })
     }
 }

@@ -62,15 +62,16 @@ impl<S: PageStore> PagedGraph<S> {
         self.layout.vectors_kept
     }
 
-    /// The index's product-quantization codebook (`None` in other indexes), read from its
-    /// pages on first use (see `prepare`).
+    /// The index's product-quantization codebook (`None` in other indexes, and while it is
+    /// not trained: `Meta::codes_pending`), read from its pages on first use (see
+    /// `prepare`).
     pub fn codebook(&self) -> Option<&Codebook> {
         self.try_codebook().unwrap_or_else(|e| out_of_memory(e))
     }
 
     /// `codebook`, its memory reserved fallibly.
     fn try_codebook(&self) -> Result<Option<&Codebook>, TryReserveError> {
-        if self.layout.quantization != Quantization::Pq {
+        if self.layout.quantization != Quantization::Pq || self.meta.codes_pending {
             return Ok(None);
         }
         if self.codebook.get().is_none() {
@@ -120,10 +121,10 @@ impl<S: PageStore> PagedGraph<S> {
     }
 
     /// Makes `distance_to` and `distances_to` estimates computed on the nodes' codes,
-    /// when the index has codes and `on` is set (a scan's search, which re-ranks what it
-    /// returns on the exact vectors).
+    /// when the index has codes (trained ones) and `on` is set (a scan's search, which
+    /// re-ranks what it returns on the exact vectors).
     pub fn with_estimates(mut self, on: bool) -> Self {
-        self.estimates = on && self.layout.code_size > 0;
+        self.estimates = on && self.layout.code_size > 0 && !self.meta.codes_pending;
         self
     }
 
@@ -160,9 +161,10 @@ impl<S: PageStore> PagedGraph<S> {
     }
 
     /// What is wrong with node `id`'s code, if anything: it must be the code of the vector
-    /// (`None` in an index without codes, or without the vectors to compare with).
+    /// (`None` in an index without codes, or whose codebook is not trained yet, or without
+    /// the vectors to compare with).
     pub fn code_problem(&self, id: u32) -> Option<String> {
-        if self.layout.code_size == 0 || !self.layout.vectors_kept {
+        if self.layout.code_size == 0 || !self.layout.vectors_kept || self.meta.codes_pending {
             return None;
         }
         let (mut vector, mut code) = (Vec::new(), Vec::new());

@@ -2,7 +2,7 @@
 //! them in atomic units (the trait the index's write algorithms are written against), and
 //! an in-memory store with fault injection for tests.
 
-use super::{FormatError, Meta, PAGE_SIZE};
+use super::{init_page, page_is_new, FormatError, Meta, PageKind, VectorPart, PAGE_SIZE};
 use std::cell::{Cell, RefCell};
 
 /// Gives read access to one page at a time. The Postgres implementation pins the buffer
@@ -45,6 +45,25 @@ pub trait PageWrite: PageStore {
 
     /// The index's size in blocks.
     fn blocks(&self) -> u32;
+
+    /// Writes `bytes` in its `parts` (a byte stream's pieces, see `Layout::vector_parts`),
+    /// four pages to a unit, initialising never-used pages as `kind` pages using `used`
+    /// content bytes. The blocks must exist.
+    fn write_parts(&self, parts: &[VectorPart], bytes: &[u8], kind: PageKind, used: usize) {
+        for unit in parts.chunks(4) {
+            let blocks: Vec<u32> = unit.iter().map(|part| part.block).collect();
+            self.modify(&blocks, |pages| {
+                for (page, part) in pages.iter_mut().zip(unit) {
+                    if page_is_new(page) {
+                        init_page(page, kind, used);
+                    }
+                    page[part.offset..part.offset + part.bytes.len()]
+                        .copy_from_slice(&bytes[part.bytes.clone()]);
+                }
+                Some(())
+            });
+        }
+    }
 
     /// Extends the index with empty pages until it has at least `blocks` blocks.
     fn ensure_blocks(&self, blocks: u32);

@@ -17,7 +17,8 @@ use crate::graph::Graph;
 /// `written_ids()[i]` of the returned order (breadth first, see `order`). `meta` supplies the fields a graph does not know
 /// (dimensions, element type, the operator class's metric, ef_construction, checkpoint
 /// metadata); the rest are filled in. The graph must have been built with `meta.indexed_metric()`.
-/// An index with product quantization takes its trained `codebook` (`Codebook::train_on`).
+/// An index with product quantization takes its trained `codebook` (`Codebook::train_on`),
+/// or none with `meta.codes_pending`: its codebook and code pages are then written empty.
 pub fn write_index<'a>(
     graph: &'a Graph,
     tids: &'a [HeapTid],
@@ -25,11 +26,13 @@ pub fn write_index<'a>(
     codebook: Option<&Codebook>,
     mut sink: impl FnMut(u32, &[u8]),
 ) -> (Meta, Ordered<'a>) {
+    let trained = meta.quantization == Quantization::Pq && !meta.codes_pending;
     assert_eq!(
         codebook.map(Codebook::subvectors),
-        (meta.quantization == Quantization::Pq).then_some(meta.pq_subvectors as usize),
-        "a codebook exactly when the index has product quantization, of its subvectors"
+        trained.then_some(meta.pq_subvectors as usize),
+        "a codebook exactly when the index has trained product quantization, of its subvectors"
     );
+    assert!(!(meta.codes_pending && meta.compact), "a compact index is trained");
     assert_eq!(tids.len(), graph.len());
     let nodes = Ordered::new(graph, tids);
     let m = graph.params().m;
@@ -85,8 +88,10 @@ pub fn write_index<'a>(
     for part in layout.codebook_parts() {
         let (kind, content) = layout.block_kind(part.block);
         init_page(&mut page, kind, content);
-        page[part.offset..part.offset + part.bytes.len()]
-            .copy_from_slice(&stored_codebook[part.bytes]);
+        if codebook.is_some() {
+            page[part.offset..part.offset + part.bytes.len()]
+                .copy_from_slice(&stored_codebook[part.bytes]);
+        }
         sink(part.block, &page);
     }
 
@@ -138,6 +143,7 @@ pub fn write_index<'a>(
                 let first_vector = within - layout.first_vector_page();
                 write_vectors(&nodes, &layout, block, group, first_vector, n, &mut page);
             }
+            PageKind::Codes if meta.codes_pending => {}
             PageKind::Codes => {
                 let index = within - layout.node_pages;
                 write_codes(&nodes, &layout, codebook, block, group, index, n, &mut page);

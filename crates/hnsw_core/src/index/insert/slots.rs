@@ -219,11 +219,15 @@ impl<S: PageWrite> Inserter<'_, S> {
             let parts: Vec<_> = layout.code_parts(id).collect();
             // The code of the vector as stored (float16 elements are rounded), as a build
             // and the checker encode it.
-            let mut stored = Vec::with_capacity(vector.len());
-            layout.element.decode(&bytes, &mut stored);
+            // Without a trained codebook the zeros keep the code's place
+            // (`index::train_pending` fills it).
             let mut code = vec![0u8; layout.code_size];
-            let codebook = self.graph.codebook();
-            crate::page::writer::encode_code(&layout, codebook, &stored, &mut code);
+            if !self.graph.meta.codes_pending {
+                let mut stored = Vec::with_capacity(vector.len());
+                layout.element.decode(&bytes, &mut stored);
+                let codebook = self.graph.codebook();
+                crate::page::writer::encode_code(&layout, codebook, &stored, &mut code);
+            }
             self.write_parts(&parts, &code, PageKind::Codes, CONTENT_SIZE);
         }
     }
@@ -233,19 +237,7 @@ impl<S: PageWrite> Inserter<'_, S> {
     fn write_parts(&self, parts: &[VectorPart], bytes: &[u8], kind: PageKind, used: usize) {
         let last = parts.last().expect("something to write").block;
         self.ensure_group(last);
-        for unit in parts.chunks(4) {
-            let blocks: Vec<u32> = unit.iter().map(|part| part.block).collect();
-            self.store.modify(&blocks, |pages| {
-                for (page, part) in pages.iter_mut().zip(unit) {
-                    if page_is_new(page) {
-                        init_page(page, kind, used);
-                    }
-                    page[part.offset..part.offset + part.bytes.len()]
-                        .copy_from_slice(&bytes[part.bytes.clone()]);
-                }
-                Some(())
-            });
-        }
+        self.store.write_parts(parts, bytes, kind, used);
     }
 
     /// The position and capacity of the record a freed slot `id` still names, if it is a

@@ -1,0 +1,90 @@
+//! Deferred codebook training. An index with product quantization built on fewer rows
+//! than a codebook trains on (`MIN_TRAINING_VECTORS`) is written *pending* (format 8,
+//! `Meta::codes_pending`): its codebook and code pages are reserved and empty, scans and
+//! inserts search it on its vectors, and inserts write empty codes. Once inserts have
+//! given out `SAMPLE` node ids, the insert that sees it trains the codebook here, as a
+//! build would have on that many rows, and encodes every node.
+//!
+//! Crash safety: the codebook and the codes are written first, while the meta page still
+//! says pending, so nothing reads them; the meta page's flag is cleared last, in a unit of
+//! its own. A crash before it leaves the index pending, and a later insert trains again.
+//! The caller keeps inserts out while this runs (a concurrent insert would write an empty
+//! code after its node was encoded); VACUUM may run (it writes no codes).
+
+use crate::codes::{sample_positions, Codebook, MIN_TRAINING_VECTORS, SAMPLE};
+use crate::index::for_each_record;
+use crate::page::node::FLAG_ALIAS;
+use crate::page::{Layout, Meta, PageKind, PageWrite, PagedGraph, CONTENT_SIZE};
+use std::io;
+
+/// Whether a pending index has grown enough to train: its inserts have given out
+/// `SAMPLE` node ids (counted by the insert page's first id, so read from the meta page).
+pub fn ready_to_train(meta: &Meta) -> bool {
+    meta.codes_pending && meta.insert_page_first_node as usize >= SAMPLE
+}
+
+/// Trains a pending index's codebook on up to `SAMPLE` of its graph nodes' vectors (spread
+/// evenly over their ids; the training seed is fixed), writes it and every occupied node's
+/// code, then clears `codes_pending`. `Ok(false)` when the index is not pending or has
+/// fewer than `MIN_TRAINING_VECTORS` graph nodes. Errors are the training's
+/// (`Codebook::train_supervised`: no memory, or a cancel through `supervise`); the index
+/// then stays pending.
+pub fn train_pending<S: PageWrite>(
+    store: &S,
+    threads: usize,
+    supervise: Option<&mut dyn FnMut()>,
+) -> io::Result<bool> {
+    let meta = store.meta();
+    if !meta.codes_pending {
+        return Ok(false);
+    }
+    let layout = Layout::of(&meta);
+    let (mut occupied, mut nodes) = (Vec::new(), Vec::new());
+    for_each_record(store, &layout, |id, record| {
+        if record.is_occupied() {
+            occupied.push(id);
+            if record.flags & FLAG_ALIAS == 0 {
+                nodes.push(id);
+            }
+        }
+    });
+    if nodes.len() < MIN_TRAINING_VECTORS {
+        return Ok(false);
+    }
+    let graph = PagedGraph::new(store, meta);
+    let positions: Vec<usize> = sample_positions(nodes.len()).collect();
+    let mut values = Vec::new();
+    values
+        .try_reserve_exact(positions.len() * layout.dim)
+        .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "a training sample"))?;
+    let mut vector = Vec::with_capacity(layout.dim);
+    for &i in &positions {
+        graph.read_vector(nodes[i], &mut vector);
+        values.extend_from_slice(&vector);
+    }
+    let sample: Vec<&[f32]> = values.chunks_exact(layout.dim).collect();
+    let codebook =
+        Codebook::train_sample(layout.dim, layout.subvectors, &sample, threads, supervise)?;
+    drop(sample);
+    drop(values);
+
+    let parts: Vec<_> = layout.codebook_parts().collect();
+    let used = layout.block_kind(parts[0].block).1;
+    store.write_parts(&parts, &codebook.to_bytes(), PageKind::Codebook, used);
+    let mut code = vec![0u8; layout.code_size];
+    for (k, &id) in occupied.iter().enumerate() {
+        if k % 64 == 0 {
+            store.pause();
+        }
+        graph.read_vector(id, &mut vector);
+        codebook.encode(&vector, &mut code);
+        let parts: Vec<_> = layout.code_parts(id).collect();
+        store.write_parts(&parts, &code, PageKind::Codes, CONTENT_SIZE);
+    }
+    store.change_meta(|meta| {
+        meta.codes_pending.then_some(())?;
+        meta.codes_pending = false;
+        Some(())
+    });
+    Ok(true)
+}
