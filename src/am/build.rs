@@ -356,7 +356,11 @@ fn pq_codes(graph: &hnsw_core::graph::Graph, opts: &super::options::Options) -> 
                 "A compact index keeps no vectors to search on until it is trained, so this one keeps them; REINDEX once the table has rows to make it compact."
             );
         } else {
-            pgrx::ereport!(NOTICE, PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message);
+            pgrx::ereport!(
+                NOTICE,
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                message
+            );
         }
         return PqCodes::Pending(subvectors);
     }

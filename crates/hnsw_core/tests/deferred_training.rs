@@ -113,7 +113,9 @@ fn a_pending_index_is_searched_on_its_vectors_and_trains_like_a_build() {
         graph.read_vector(id, &mut v);
         v
     };
-    let sample: Vec<Vec<f32>> = sample_positions(nodes.len()).map(|i| read(nodes[i])).collect();
+    let sample: Vec<Vec<f32>> = sample_positions(nodes.len())
+        .map(|i| read(nodes[i]))
+        .collect();
     let refs: Vec<&[f32]> = sample.iter().map(|v| v.as_slice()).collect();
     let subvectors = meta.pq_subvectors as usize;
     let expected = Codebook::train_sample(DIM, subvectors, &refs, 2, None).unwrap();
@@ -139,11 +141,30 @@ fn a_pending_index_is_searched_on_its_vectors_and_trains_like_a_build() {
 }
 
 #[test]
-fn too_few_nodes_stay_pending() {
-    let vectors = random_vectors(200, DIM, 8);
-    let store = pending_index(&vectors, 50);
-    assert!(!train_pending(&store, 1, None).unwrap());
-    assert!(store.meta().codes_pending);
+fn an_index_of_few_distinct_vectors_trains_on_them() {
+    // 300 rows of 3 vectors: 3 graph nodes, the rest aliases of them.
+    let distinct = random_vectors(3, DIM, 8);
+    let vectors: Vec<f32> = (0..300)
+        .flat_map(|i| distinct.chunks(DIM).nth(i % 3).unwrap().to_vec())
+        .collect();
+    let store = pending_index(&vectors, 0);
+    assert!(train_pending(&store, 1, None).unwrap());
+    assert!(!store.meta().codes_pending);
+    assert_eq!(problems(&store), Vec::<String>::new());
+    let graph = PagedGraph::new(&store, store.meta()).with_estimates(true);
+    let mut scan = Scan::new(
+        distinct[DIM..2 * DIM].to_vec(),
+        40,
+        store.meta().entry,
+        Visited::sparse(),
+    );
+    let first = scan.next(&graph).unwrap().unwrap();
+    assert_eq!(first.distance, 0.0);
+
+    // An index with no node keeps waiting.
+    let empty = pending_index(&[], 0);
+    assert!(!train_pending(&empty, 1, None).unwrap());
+    assert!(empty.meta().codes_pending);
 }
 
 #[test]
@@ -168,7 +189,10 @@ fn a_training_crashed_after_any_unit_trains_again_to_the_same_pages() {
         assert!(after.meta().codes_pending, "crash after {k}: still pending");
         assert_eq!(problems(&after), Vec::<String>::new(), "crash after {k}");
         assert!(train_pending(&after, 1, None).unwrap());
-        assert!(pages(&after) == pages(&done), "crash after {k}: retrained differently");
+        assert!(
+            pages(&after) == pages(&done),
+            "crash after {k}: retrained differently"
+        );
     }
     std::panic::set_hook(quiet);
 }

@@ -11,7 +11,7 @@
 //! The caller keeps inserts out while this runs (a concurrent insert would write an empty
 //! code after its node was encoded); VACUUM may run (it writes no codes).
 
-use crate::codes::{sample_positions, Codebook, MIN_TRAINING_VECTORS, SAMPLE};
+use crate::codes::{sample_positions, Codebook, SAMPLE};
 use crate::index::for_each_record;
 use crate::page::node::FLAG_ALIAS;
 use crate::page::{Layout, Meta, PageKind, PageWrite, PagedGraph, CONTENT_SIZE};
@@ -25,8 +25,10 @@ pub fn ready_to_train(meta: &Meta) -> bool {
 
 /// Trains a pending index's codebook on up to `SAMPLE` of its graph nodes' vectors (spread
 /// evenly over their ids; the training seed is fixed), writes it and every occupied node's
-/// code, then clears `codes_pending`. `Ok(false)` when the index is not pending or has
-/// fewer than `MIN_TRAINING_VECTORS` graph nodes. Errors are the training's
+/// code, then clears `codes_pending`. However few graph nodes there are (exact
+/// duplicates share one, and rows may have been deleted), they are what the index holds,
+/// so it trains on them: waiting for more would make every later insert try again.
+/// `Ok(false)` when the index is not pending or has no graph node. Errors are the training's
 /// (`Codebook::train_supervised`: no memory, or a cancel through `supervise`); the index
 /// then stays pending.
 pub fn train_pending<S: PageWrite>(
@@ -48,7 +50,7 @@ pub fn train_pending<S: PageWrite>(
             }
         }
     });
-    if nodes.len() < MIN_TRAINING_VECTORS {
+    if nodes.is_empty() {
         return Ok(false);
     }
     let graph = PagedGraph::new(store, meta);

@@ -32,7 +32,10 @@ pub fn write_index<'a>(
         trained.then_some(meta.pq_subvectors as usize),
         "a codebook exactly when the index has trained product quantization, of its subvectors"
     );
-    assert!(!(meta.codes_pending && meta.compact), "a compact index is trained");
+    assert!(
+        !(meta.codes_pending && meta.compact),
+        "a compact index is trained"
+    );
     assert_eq!(tids.len(), graph.len());
     let nodes = Ordered::new(graph, tids);
     let m = graph.params().m;
