@@ -247,6 +247,32 @@ def test_product_quantization_trains_once_inserts_bring_rows(conn):
     assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_train_idx')").fetchone()[0] == 0
 
 
+def test_a_statement_timeout_shorter_than_the_training_does_not_keep_it_pending(conn):
+    """The insert that trains a pending index holds off a cancel until the training is done
+    (about 0.2 s at 784 dimensions): its statement may still be cancelled, but the index is
+    trained, and the inserts after it are not cancelled by a training each one restarts."""
+    base = datasets.base("fashion-mnist-784-10k")[:4500]
+    create_and_load(conn, "pq_timeout", 784, [])
+    conn.execute(f"CREATE INDEX pq_timeout_idx ON pq_timeout USING hnsw (embedding vector_l2_ops) {PQ}")
+    copy_rows(conn, "pq_timeout", enumerate(base[:4000]))
+    assert format_version(conn, "pq_timeout_idx") == 8
+    conn.execute("SET statement_timeout = '40ms'")
+    cancelled = []
+    for i in range(4000, 4500):
+        try:
+            conn.execute("INSERT INTO pq_timeout VALUES (%s, %s)", (i, base[i]))
+        except psycopg.errors.QueryCanceled:
+            cancelled.append(i)
+    conn.execute("RESET statement_timeout")
+    assert format_version(conn, "pq_timeout_idx") == 7
+    assert len(cancelled) <= 5, cancelled  # the training insert's, if any
+    assert conn.execute("SELECT count(*) FROM hnsw_pg_check('pq_timeout_idx')").fetchone()[0] == 0
+    conn.execute("SET enable_seqscan = off")
+    for i in (123, 3999):
+        rows = distances(conn, "pq_timeout", "<->", base[i], 10)
+        assert rows[0][0] == i and [d for _, d in rows] == sorted(d for _, d in rows)
+
+
 @pytest.mark.parametrize("opclass, op", [("vector_l2_ops", "<->"), ("vector_ip_ops", "<#>"),
                                          ("vector_cosine_ops", "<=>"), ("vector_l1_ops", "<+>")])
 def test_a_compact_index_is_a_quarter_of_the_size_and_exact(conn, opclass, op):

@@ -198,6 +198,40 @@ fn a_training_crashed_after_any_unit_trains_again_to_the_same_pages() {
 }
 
 #[test]
+fn codebook_pages_never_written_before_are_made_as_a_build_makes_them() {
+    // An unlogged index reset to its init fork holds the meta page alone: inserts extend
+    // it past the codebook pages, which stay never-used until the training writes them.
+    let dim = DIM * 40; // a codebook over 21 pages, the last partly filled
+    let vectors = random_vectors(300, dim, 12);
+    let meta = Meta {
+        quantization: Quantization::Pq,
+        pq_subvectors: default_subvectors(dim, false) as u16,
+        codes_pending: true,
+        ..Meta::new(dim as u32, 16, 64, Metric::L2, Element::F32)
+    };
+    let layout = hnsw_core::page::Layout::of(&meta);
+    assert!(layout.codebook_pages >= 2);
+    let mut store = MemStore::new();
+    let mut page = vec![0u8; hnsw_core::page::PAGE_SIZE];
+    hnsw_core::page::init_page(&mut page, hnsw_core::page::PageKind::Meta, 96);
+    meta.write(&mut page);
+    store.append(0, &page);
+    for (i, v) in vectors.chunks(dim).enumerate() {
+        insert(&store, v, tid(i as u32), 7);
+    }
+    assert!(train_pending(&store, 1, None).unwrap());
+    assert_eq!(problems(&store), Vec::<String>::new());
+    for block in 1..=layout.codebook_pages as u32 {
+        let (kind, used) = layout.block_kind(block);
+        store.with_page(block, |p| {
+            assert_eq!(hnsw_core::page::page_kind(p), Some(kind), "block {block}");
+            let lower = u16::from_le_bytes([p[12], p[13]]) as usize;
+            assert_eq!(lower, hnsw_core::page::HEADER_SIZE + used, "block {block}");
+        });
+    }
+}
+
+#[test]
 fn the_meta_page_of_a_pending_index() {
     let meta = Meta {
         quantization: Quantization::Pq,

@@ -70,9 +70,13 @@ pub fn train_pending<S: PageWrite>(
     drop(sample);
     drop(values);
 
-    let parts: Vec<_> = layout.codebook_parts().collect();
-    let used = layout.block_kind(parts[0].block).1;
-    store.write_parts(&parts, &codebook.to_bytes(), PageKind::Codebook, used);
+    // One unit a page: a never-used page (an unlogged index reset to its init fork) is
+    // initialised with its own content length (the last one is shorter).
+    let bytes = codebook.to_bytes();
+    for part in layout.codebook_parts() {
+        let used = layout.block_kind(part.block).1;
+        store.write_parts(&[part], &bytes, PageKind::Codebook, used);
+    }
     let mut code = vec![0u8; layout.code_size];
     for (k, &id) in occupied.iter().enumerate() {
         if k % 64 == 0 {
