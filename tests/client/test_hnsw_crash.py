@@ -1,7 +1,8 @@
 """Crash recovery: an index built, then changed by inserts and VACUUM, survives an
 immediate shutdown (no checkpoint); after WAL replay every committed row is found through
 the index and the index keeps taking inserts. Then 20 crash rounds under active writers,
-a crash in the middle of CREATE INDEX, and an unlogged table's index after a crash."""
+a crash in the middle of CREATE INDEX, an unlogged table's index after a crash, and a
+crash while an insert trains a pending codebook."""
 
 import os
 import pathlib
@@ -15,6 +16,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from server import crash_during_insert, reachable, restart_after_crash
+from tables import copy_rows, format_version
 
 # It stops, crashes and restarts its server: a cluster of its own (conftest.py).
 CLUSTER_PORT = 55441
@@ -211,3 +213,58 @@ def test_crash_during_create_index_and_unlogged_tables():
         nearest = c.execute("SELECT id FROM unlogged_items ORDER BY v <-> '[7,7,7]' LIMIT 1").fetchone()[0]
         assert nearest == 7
         assert c.execute("SELECT count(*) FROM hnsw_pg_check('unlogged_v')").fetchone()[0] == 0
+
+
+def test_crash_while_an_insert_trains_a_pending_codebook():
+    """A 'pq' index built on an empty table is pending; the server dies while the insert
+    that brings it 4,096 rows is training (its exclusive page lock seen in pg_locks).
+    After recovery every acknowledged row is found through the index, the checker is
+    clean, and the next inserts train it."""
+    dim = 2000  # about 0.8 s of training: time to see its lock
+    rng = np.random.default_rng(8)
+    rows = rng.standard_normal((4300, dim)).astype(np.float32)
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("DROP TABLE IF EXISTS pending")
+        c.execute(f"CREATE TABLE pending (id int PRIMARY KEY, embedding vector({dim}))")
+        c.execute("CREATE INDEX pending_v ON pending USING hnsw (embedding) WITH (quantization = 'pq')")
+        copy_rows(c, "pending", enumerate(rows[:4000]))
+        index = c.execute("SELECT 'pending_v'::regclass::oid").fetchone()[0]
+        assert format_version(c, "pending_v") == 8
+    acknowledged = []
+
+    def insert():
+        try:
+            with psycopg.connect(autocommit=True) as w:
+                register_vector(w)
+                for i in range(4000, 4200):
+                    w.execute("INSERT INTO pending VALUES (%s, %s)", (i, rows[i]))
+                    acknowledged.append(i)
+        except psycopg.OperationalError:
+            pass  # the server died
+
+    writer = threading.Thread(target=insert)
+    writer.start()
+    with psycopg.connect(autocommit=True) as observer:
+        training = ("SELECT count(*) FROM pg_locks WHERE locktype = 'page' AND relation = %s "
+                    "AND page = 0 AND mode = 'ExclusiveLock' AND granted")
+        deadline = time.monotonic() + 60
+        while observer.execute(training, (index,)).fetchone()[0] == 0:
+            assert writer.is_alive() and time.monotonic() < deadline, "no training seen"
+            time.sleep(0.005)
+    restart_after_crash()
+    writer.join()
+    wait_until_accepting()
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        assert format_version(c, "pending_v") == 8, "the crash came before the training's end"
+        expected = {row[0] for row in c.execute("SELECT id FROM pending").fetchall()}
+        assert set(range(4000)) | set(acknowledged) <= expected
+        assert c.execute("SELECT * FROM hnsw_pg_check('pending_v')").fetchall() == []
+        assert reachable(c, "pending", dim, column="embedding") == expected
+        for i in range(4200, 4300):
+            c.execute("INSERT INTO pending VALUES (%s, %s)", (i, rows[i]))
+        assert format_version(c, "pending_v") == 7
+        assert c.execute("SELECT * FROM hnsw_pg_check('pending_v')").fetchall() == []
+        c.execute("SET enable_seqscan = off")
+        assert c.execute("SELECT id FROM pending ORDER BY embedding <-> %s LIMIT 1", (rows[4250],)).fetchone()[0] == 4250
