@@ -170,17 +170,25 @@ def test_crash_rounds_with_active_writers():
     assert "PANIC" not in log and "corrupt" not in log and "invalid page" not in log
 
 
+# Rows of distinct 8-d vectors for the unlogged product-quantization table.
+PQ_ROWS = "SELECT i, ARRAY[i % 7, i % 11, i % 13, i % 17, i % 19, i % 23, i / 100, i % 5]::vector(8)"
+
+
 def test_crash_during_create_index_and_unlogged_tables():
     dim = 64
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
-        c.execute("DROP TABLE IF EXISTS big_build, unlogged_items")
+        c.execute("DROP TABLE IF EXISTS big_build, unlogged_items, unlogged_pq")
         c.execute(f"CREATE TABLE big_build (id int, v vector({dim}))")
         c.execute(f"INSERT INTO big_build SELECT i, (SELECT array_agg(random()) FROM generate_series(1, {dim}) "
                   "WHERE i > 0) FROM generate_series(1, 40000) i")
         c.execute("CREATE UNLOGGED TABLE unlogged_items (id int, v vector(3))")
         c.execute("CREATE INDEX unlogged_v ON unlogged_items USING hnsw (v)")
         c.execute("INSERT INTO unlogged_items SELECT i, ARRAY[i, i, i] FROM generate_series(1, 100) i")
+        # A pending product-quantization index: its init fork holds the meta page alone.
+        c.execute("CREATE UNLOGGED TABLE unlogged_pq (id int, v vector(8))")
+        c.execute("CREATE INDEX unlogged_pq_v ON unlogged_pq USING hnsw (v) WITH (quantization = 'pq')")
+        c.execute(f"INSERT INTO unlogged_pq {PQ_ROWS} FROM generate_series(1, 300) i")
         c.execute("CHECKPOINT")
 
     def build():
@@ -213,6 +221,14 @@ def test_crash_during_create_index_and_unlogged_tables():
         nearest = c.execute("SELECT id FROM unlogged_items ORDER BY v <-> '[7,7,7]' LIMIT 1").fetchone()[0]
         assert nearest == 7
         assert c.execute("SELECT count(*) FROM hnsw_pg_check('unlogged_v')").fetchone()[0] == 0
+        # The pending index comes back as its init fork and trains once rows arrive.
+        assert c.execute("SELECT count(*) FROM unlogged_pq").fetchone()[0] == 0
+        assert format_version(c, "unlogged_pq_v") == 8
+        c.execute(f"INSERT INTO unlogged_pq {PQ_ROWS} FROM generate_series(1, 4200) i")
+        assert format_version(c, "unlogged_pq_v") == 7
+        assert c.execute("SELECT count(*) FROM hnsw_pg_check('unlogged_pq_v')").fetchone()[0] == 0
+        probe = "SELECT id FROM unlogged_pq ORDER BY v <-> (SELECT v FROM unlogged_pq WHERE id = 777) LIMIT 1"
+        assert c.execute(probe).fetchone()[0] == 777
 
 
 def test_crash_while_an_insert_trains_a_pending_codebook():
