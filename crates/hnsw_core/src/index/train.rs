@@ -2,8 +2,8 @@
 //! than a codebook trains on (`MIN_TRAINING_VECTORS`) is written *pending* (format 8,
 //! `Meta::codes_pending`): its codebook and code pages are reserved and empty, scans and
 //! inserts search it on its vectors, and inserts write empty codes. Once inserts have
-//! given out `SAMPLE` node ids, the insert that sees it trains the codebook here, as a
-//! build would have on that many rows, and encodes every node.
+//! given out `SAMPLE` node ids, the insert that sees it trains the codebook here, on up
+//! to `SAMPLE` of the graph nodes as a build does on its rows, and encodes every node.
 //!
 //! Crash safety: the codebook and the codes are written first, while the meta page still
 //! says pending, so nothing reads them; the meta page's flag is cleared last, in a unit of

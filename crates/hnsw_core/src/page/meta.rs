@@ -12,9 +12,9 @@ use std::fmt;
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
 /// Version 8 is a product-quantization index whose codebook is not trained yet (built on
 /// too few rows; `index::train_pending` trains it and writes the index as 7): its codebook
-/// and code pages are reserved, and nothing reads them. Version 7 adds product quantization: codebook pages after the meta page, and the
-/// subvectors on the meta page. Version 6 adds code pages (SQ8 codes; an index without
-/// codes is written as 5).
+/// and code pages are reserved, and nothing reads them. Version 7 adds product
+/// quantization: codebook pages after the meta page, and the subvectors on the meta page.
+/// Version 6 adds code pages (SQ8 codes; an index without codes is written as 5).
 /// Version 5 packs vectors end to end over a group's vector pages (`Layout`); version 4
 /// added record pages (sparse vectors); version 3 records the element type; version 2
 /// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
