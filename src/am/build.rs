@@ -316,12 +316,12 @@ impl PqCodes {
     }
 }
 
-/// `pq_subvectors` for `dim` dimensions: 0 is the default, and a value above the
-/// dimensions is lowered to them, with a NOTICE if `notify` (a stored option never makes
-/// a rebuild fail).
-fn pq_subvectors(opts: &super::options::Options, dim: usize, notify: bool) -> usize {
+/// `pq_subvectors` for `dim` dimensions: 0 is the default (for a `compact` index or not:
+/// a pending index is never compact), and a value above the dimensions is lowered to them,
+/// with a NOTICE if `notify` (a stored option never makes a rebuild fail).
+fn pq_subvectors(opts: &super::options::Options, dim: usize, compact: bool, notify: bool) -> usize {
     match opts.pq_subvectors {
-        0 => default_subvectors(dim, opts.compact),
+        0 => default_subvectors(dim, compact),
         n if n > dim => {
             if notify {
                 pgrx::ereport!(
@@ -342,8 +342,9 @@ fn pq_codes(graph: &hnsw_core::graph::Graph, opts: &super::options::Options) -> 
     if opts.quantization != Quantization::Pq {
         return PqCodes::None;
     }
-    let subvectors = pq_subvectors(opts, graph.dim(), true);
-    if graph.len() < MIN_TRAINING_VECTORS {
+    let pending = graph.len() < MIN_TRAINING_VECTORS;
+    let subvectors = pq_subvectors(opts, graph.dim(), opts.compact && !pending, true);
+    if pending {
         let message = format!(
             "quantization = 'pq' needs at least {MIN_TRAINING_VECTORS} rows to train on: the index searches its vectors until inserts bring it {SAMPLE} rows, then trains its codes"
         );
@@ -447,7 +448,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     // Product quantization trains on rows: an empty index is pending (`pq_codes`; the
     // main fork's build has said so already).
     let codes = match opts.quantization {
-        Quantization::Pq => PqCodes::Pending(pq_subvectors(&opts, dim as usize, false)),
+        Quantization::Pq => PqCodes::Pending(pq_subvectors(&opts, dim as usize, false, false)),
         _ => PqCodes::None,
     };
     let meta = codes.describe(opts.compact, without_codes);

@@ -238,6 +238,12 @@ def test_product_quantization_trains_once_inserts_bring_rows(conn):
     assert [severity for severity, m in notices if "needs at least 256 rows" in m] == ["WARNING"]
     assert format_version(conn, "pq_small_idx") == 8
     assert distances(conn, "pq_small", "<->", base[7], 1)[0][0] == 7
+    # Pending, it is the index `pq` alone builds (a compact one's subvectors are smaller).
+    size = "SELECT pg_relation_size('pq_small_idx')"
+    pending_compact = conn.execute(size).fetchone()[0]
+    conn.execute("DROP INDEX pq_small_idx")
+    conn.execute(f"CREATE INDEX pq_small_idx ON pq_small USING hnsw (embedding vector_l2_ops) {PQ}")
+    assert conn.execute(size).fetchone()[0] == pending_compact
     notices.clear()
     conn.execute("DROP INDEX pq_train_idx")
     conn.execute("CREATE INDEX pq_train_idx ON pq_train USING hnsw (embedding vector_l2_ops) "
