@@ -242,7 +242,7 @@ pub unsafe extern "C-unwind" fn ambuild(
 
     let codes = pq_codes(&graph, &opts);
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    let without_codes = Meta {
+    let without_pq = Meta {
         // SAFETY: plain reads of the WAL position and the clock.
         last_change_lsn: unsafe { pg_sys::GetXLogInsertRecPtr() },
         last_change_time: unsafe { pg_sys::GetCurrentTimestamp() },
@@ -251,10 +251,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         } else {
             0
         },
-        quantization: match opts.quantization {
-            Quantization::Pq => Quantization::None,
-            quantization => quantization,
-        },
+        quantization: opts.quantization,
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -263,7 +260,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             element,
         )
     };
-    let meta = codes.describe(opts.compact, without_codes);
+    let meta = codes.describe(opts.compact, without_pq);
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
         write_index(&graph, &tids, meta, codes.codebook(), sink);
     });
@@ -291,8 +288,9 @@ enum PqCodes {
 }
 
 impl PqCodes {
-    /// The meta page of an index of these codes, from `meta` (an index without codes).
-    /// A pending index is never compact: a compact one keeps no vectors to search on.
+    /// The meta page of an index of these codes, from `meta` (the index's other fields:
+    /// its product-quantization fields are set here). A pending index is never compact: a
+    /// compact one keeps no vectors to search on.
     fn describe(&self, compact: bool, meta: Meta) -> Meta {
         let (subvectors, pending) = match self {
             PqCodes::None => return meta,
@@ -432,11 +430,8 @@ fn log_pages(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type, nblocks: u
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let opts = options(index);
     let dim = dimensions(index);
-    let without_codes = Meta {
-        quantization: match opts.quantization {
-            Quantization::Pq => Quantization::None,
-            other => other,
-        },
+    let without_pq = Meta {
+        quantization: opts.quantization,
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -451,7 +446,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         Quantization::Pq => PqCodes::Pending(pq_subvectors(&opts, dim as usize, false, false)),
         _ => PqCodes::None,
     };
-    let meta = codes.describe(opts.compact, without_codes);
+    let meta = codes.describe(opts.compact, without_pq);
     let nblocks = write_pages(index, pg_sys::ForkNumber::INIT_FORKNUM, |sink| {
         let mut page = vec![0u8; PAGE_SIZE];
         hnsw_core::page::init_page(

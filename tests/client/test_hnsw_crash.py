@@ -16,7 +16,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from server import crash_during_insert, reachable, restart_after_crash
-from tables import copy_rows, format_version
+from tables import copy_rows, create_and_load, format_version
 
 # It stops, crashes and restarts its server: a cluster of its own (conftest.py).
 CLUSTER_PORT = 55441
@@ -241,8 +241,7 @@ def test_crash_while_an_insert_trains_a_pending_codebook():
     rows = rng.standard_normal((4300, dim)).astype(np.float32)
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
-        c.execute("DROP TABLE IF EXISTS pending")
-        c.execute(f"CREATE TABLE pending (id int PRIMARY KEY, embedding vector({dim}))")
+        create_and_load(c, "pending", dim, [])
         c.execute("CREATE INDEX pending_v ON pending USING hnsw (embedding) WITH (quantization = 'pq')")
         copy_rows(c, "pending", enumerate(rows[:4000]))
         index = c.execute("SELECT 'pending_v'::regclass::oid").fetchone()[0]
