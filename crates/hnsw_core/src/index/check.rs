@@ -81,8 +81,10 @@ pub fn graph_problems<S: PageWrite>(
         if r.is_occupied() {
             // A node joins the tree only after its code is written; a crash before that
             // may leave an occupied node, unreachable, with its vector and not its code.
+            // Its key is written before its vector.
             let code = r.in_tree().then(|| graph.code_problem(id)).flatten();
-            let problems = [graph.record_problem(id), code];
+            let key = r.in_tree().then(|| graph.key_problem(id)).flatten();
+            let problems = [graph.record_problem(id), code, key];
             for problem in problems.into_iter().flatten() {
                 found.push(format!("node {id}: {problem}"));
             }

@@ -17,6 +17,18 @@ pub fn rows_of<S: PageStore>(
     id: u32,
     distance: f32,
 ) -> Result<Option<Vec<HeapTid>>, TryReserveError> {
+    rows_of_matching(graph, query, id, distance, |_| true)
+}
+
+/// `rows_of`, with only the rows of the records (the node's and its aliases') whose id
+/// `keep` accepts: a filtered scan's matches (`index::keys`).
+pub fn rows_of_matching<S: PageStore>(
+    graph: &PagedGraph<S>,
+    query: &[f32],
+    id: u32,
+    distance: f32,
+    keep: impl Fn(u32) -> bool,
+) -> Result<Option<Vec<HeapTid>>, TryReserveError> {
     let node = graph.node(id);
     if !node.is_occupied() || node.flags & FLAG_ALIAS != 0 {
         return Ok(None); // freed, being reused, or an alias reached by a stale link
@@ -29,7 +41,7 @@ pub fn rows_of<S: PageStore>(
         return Ok(None);
     }
     let mut tids = Vec::new();
-    if node.flags & FLAG_DELETED == 0 {
+    if node.flags & FLAG_DELETED == 0 && keep(id) {
         tids.try_reserve(1)?;
         tids.push(node.tid);
     }
@@ -41,7 +53,7 @@ pub fn rows_of<S: PageStore>(
         if !record.is_occupied() || record.flags & FLAG_ALIAS == 0 {
             break; // a chain holds aliases only
         }
-        if record.flags & FLAG_DELETED == 0 {
+        if record.flags & FLAG_DELETED == 0 && keep(a) {
             tids.try_reserve(1)?;
             tids.push(record.tid);
         }

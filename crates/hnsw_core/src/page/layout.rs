@@ -7,6 +7,8 @@
 //! - node pages: the node records of ids [g*G, (g+1)*G), `nodes_per_page` to a page;
 //! - code pages (an index with `quantization`, format 6): the same ids' codes (`codes`),
 //!   end to end in one byte stream as vectors are;
+//! - key pages (a multicolumn index, format 9): the same ids' keys, the values of the
+//!   columns after the vector (`keys`), end to end in one byte stream as codes are;
 //! - vector pages: the same ids' vectors, end to end in one byte stream over the group's
 //!   vector pages, so a vector may start on one page and end on the next (format 5; older
 //!   formats kept whole vectors on a page, or one vector over whole pages when it was
@@ -33,6 +35,7 @@ pub enum PageKind {
     Records = 0x5231,
     Codes = 0x4331,
     Codebook = 0x4231,
+    Keys = 0x4b31,
 }
 
 impl PageKind {
@@ -45,6 +48,7 @@ impl PageKind {
             PageKind::Records,
             PageKind::Codes,
             PageKind::Codebook,
+            PageKind::Keys,
         ]
         .into_iter()
         .find(|k| *k as u16 == v)
@@ -74,6 +78,8 @@ pub struct Layout {
     /// The codes scans search on, and the bytes of one (0 without codes).
     pub quantization: Quantization,
     pub code_size: usize,
+    /// Bytes of one node's key (`keys`; 0 in an index of the vector alone).
+    pub key_size: usize,
     /// Product quantization's subvectors, and the pages after the meta page its codebook
     /// takes (0 and 0 for other indexes).
     pub subvectors: usize,
@@ -87,6 +93,7 @@ pub struct Layout {
     pub group_nodes: usize,
     pub node_pages: usize,
     pub code_pages: usize,
+    pub key_pages: usize,
     pub vector_pages: usize,
     pub upper_pages: usize,
     /// Record pages per group (0 unless vectors vary in length).
@@ -123,6 +130,22 @@ impl Layout {
             meta.quantization,
             meta.pq_subvectors as usize,
             meta.compact,
+            meta.key_bytes as usize,
+        )
+    }
+
+    /// This layout with keys of `key_size` bytes (a multicolumn index; 0: none).
+    pub fn with_keys(&self, key_size: usize) -> Layout {
+        Layout::build(
+            self.dim,
+            self.m,
+            self.element,
+            self.record_pages,
+            self.packed,
+            self.quantization,
+            self.subvectors,
+            !self.vectors_kept,
+            key_size,
         )
     }
 
@@ -143,6 +166,7 @@ impl Layout {
             Quantization::None,
             0,
             false,
+            0,
         )
     }
 
@@ -155,7 +179,7 @@ impl Layout {
         quantization: Quantization,
         subvectors: usize,
     ) -> Layout {
-        Layout::build(dim, m, element, 0, true, quantization, subvectors, false)
+        Layout::build(dim, m, element, 0, true, quantization, subvectors, false, 0)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -168,6 +192,7 @@ impl Layout {
         quantization: Quantization,
         subvectors: usize,
         compact: bool,
+        key_size: usize,
     ) -> Layout {
         assert!(dim >= 1 && m >= 2);
         let vectors_kept = !(compact && quantization == Quantization::Pq);
@@ -208,23 +233,25 @@ impl Layout {
                 nodes * pages_per_vector
             };
             let code_pages = (nodes * code_size).div_ceil(CONTENT_SIZE);
+            let key_pages = (nodes * key_size).div_ceil(CONTENT_SIZE);
             // About one node in m - 1 has upper layers (sum of m^-L); allow twice that.
             let upper_pages = (2 * nodes).div_ceil((m - 1) * uppers_per_page).max(1);
             (
                 node_pages,
                 code_pages,
+                key_pages,
                 vector_pages,
                 upper_pages,
-                node_pages + code_pages + vector_pages + upper_pages + record_pages,
+                node_pages + code_pages + key_pages + vector_pages + upper_pages + record_pages,
             )
         };
         let mut pages_of_nodes = MAX_GROUP_NODES.div_ceil(nodes_per_page);
-        while pages_of_nodes > 1 && with_nodes(pages_of_nodes * nodes_per_page).4 > MAX_GROUP_PAGES
+        while pages_of_nodes > 1 && with_nodes(pages_of_nodes * nodes_per_page).5 > MAX_GROUP_PAGES
         {
             pages_of_nodes -= 1;
         }
         let group_nodes = pages_of_nodes * nodes_per_page;
-        let (node_pages, code_pages, vector_pages, upper_pages, group_pages) =
+        let (node_pages, code_pages, key_pages, vector_pages, upper_pages, group_pages) =
             with_nodes(group_nodes);
         Layout {
             dim,
@@ -238,6 +265,7 @@ impl Layout {
             pages_per_vector,
             quantization,
             code_size,
+            key_size,
             subvectors,
             codebook_pages,
             vectors_kept,
@@ -246,6 +274,7 @@ impl Layout {
             group_nodes,
             node_pages,
             code_pages,
+            key_pages,
             vector_pages,
             upper_pages,
             record_pages,
@@ -342,9 +371,26 @@ impl Layout {
         )
     }
 
+    /// The block of the group's first key page, and node `id`'s key stream position.
+    fn key_start(&self, id: u32) -> (u32, usize) {
+        let (g, r) = (
+            id as usize / self.group_nodes,
+            id as usize % self.group_nodes,
+        );
+        (
+            self.group_start(g) + self.first_key_page() as u32,
+            r * self.key_size,
+        )
+    }
+
+    /// Within a group: the first key page's number.
+    pub fn first_key_page(&self) -> usize {
+        self.node_pages + self.code_pages
+    }
+
     /// Within a group: the first vector page's number.
     pub fn first_vector_page(&self) -> usize {
-        self.node_pages + self.code_pages
+        self.first_key_page() + self.key_pages
     }
 
     /// Within a group: the first upper page's number.
@@ -376,6 +422,19 @@ impl Layout {
         parts(first, start, self.code_size)
     }
 
+    /// The same for node `id`'s key (a multicolumn index).
+    pub fn key_parts(&self, id: u32) -> impl Iterator<Item = VectorPart> {
+        debug_assert!(self.key_size > 0);
+        let (first, start) = self.key_start(id);
+        parts(first, start, self.key_size)
+    }
+
+    /// The blocks of group `group`'s key pages.
+    pub fn key_blocks(&self, group: usize) -> std::ops::Range<u32> {
+        let first = self.group_start(group) + self.first_key_page() as u32;
+        first..first + self.key_pages as u32
+    }
+
     /// The node ids (of group `group`) whose vectors touch the group's vector page
     /// number `index`.
     pub fn vectors_on_page(&self, group: usize, index: usize) -> std::ops::Range<usize> {
@@ -400,8 +459,18 @@ impl Layout {
 
     /// The node ids (of group `group`) whose codes touch the group's code page `index`.
     pub fn codes_on_page(&self, group: usize, index: usize) -> std::ops::Range<usize> {
+        self.stream_on_page(group, index, self.code_size)
+    }
+
+    /// The node ids (of group `group`) whose keys touch the group's key page `index`.
+    pub fn keys_on_page(&self, group: usize, index: usize) -> std::ops::Range<usize> {
+        self.stream_on_page(group, index, self.key_size)
+    }
+
+    /// The node ids (of group `group`) whose `size`-byte pieces of a stream kept end to end
+    /// touch the stream's page `index`.
+    fn stream_on_page(&self, group: usize, index: usize, size: usize) -> std::ops::Range<usize> {
         let base = group * self.group_nodes;
-        let size = self.code_size;
         let (first, last) = (
             index * CONTENT_SIZE / size,
             ((index + 1) * CONTENT_SIZE).div_ceil(size),
@@ -472,8 +541,10 @@ impl Layout {
         let within = self.group_of(block).1;
         if within < self.node_pages {
             (PageKind::Nodes, self.nodes_per_page * self.node_size)
-        } else if within < self.first_vector_page() {
+        } else if within < self.first_key_page() {
             (PageKind::Codes, CONTENT_SIZE)
+        } else if within < self.first_vector_page() {
+            (PageKind::Keys, CONTENT_SIZE)
         } else if within < self.first_upper_page() {
             (PageKind::Vectors, self.vector_page_used())
         } else if within < self.first_upper_page() + self.upper_pages {

@@ -10,6 +10,10 @@ use crate::graph::{EntryPoint, NO_NODE};
 use std::fmt;
 
 pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
+/// Version 9 is a multicolumn index: key pages in every group (`keys`), the key's bytes on
+/// the meta page, and whether codes are pending in a flag of its own (its quantization
+/// and compact flag read as in version 7, whatever they are). Only an index with keys is
+/// written as 9, so a build older than keys refuses it and reads every other index.
 /// Version 8 is a product-quantization index whose codebook is not trained yet (built on
 /// too few rows; `index::train_pending` trains it and writes the index as 7): its codebook
 /// and code pages are reserved, and nothing reads them. Version 7 adds product
@@ -20,7 +24,9 @@ pub const MAGIC: u32 = 0x5753_4e48; // "HNSW" read as little-endian bytes
 /// (float32 only) reads as float32. Versions 2 to 4 keep whole vectors on a page: they
 /// read with that layout and keep their version when written (2 and 3 become 4, which is
 /// what they are, without record pages).
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
+/// The version of a multicolumn index (keys), whatever its codes.
+pub const KEYS_VERSION: u32 = 9;
 /// The version of an index with product quantization, trained.
 pub const PQ_VERSION: u32 = 7;
 /// The version of an index with product quantization, its codebook not trained yet.
@@ -78,6 +84,9 @@ pub struct Meta {
     /// `compact`): the codebook and code pages hold nothing, and the index is searched on
     /// its vectors.
     pub codes_pending: bool,
+    /// Bytes of each node's key, the values of the columns after the vector (version 9;
+    /// 0 in an index of the vector alone).
+    pub key_bytes: u16,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +167,11 @@ const O_QUANTIZATION: usize = 88;
 const O_PQ_SUBVECTORS: usize = 90;
 /// Version 7 on.
 const O_COMPACT: usize = 92;
-const _: () = assert!(O_COMPACT < META_SIZE);
+/// Version 9 on.
+const O_PENDING: usize = 93;
+/// Version 9 on.
+const O_KEY_BYTES: usize = 94;
+const _: () = assert!(O_KEY_BYTES + 2 <= META_SIZE);
 
 impl Meta {
     /// The meta page of an index with these parameters and no nodes yet (generation 1),
@@ -190,12 +203,15 @@ impl Meta {
             pq_subvectors: 0,
             compact: false,
             codes_pending: false,
+            key_bytes: 0,
         }
     }
 
     /// The format version this meta page is written as.
     pub fn version(&self) -> u32 {
-        if self.quantization == Quantization::Pq && self.codes_pending {
+        if self.key_bytes > 0 {
+            KEYS_VERSION
+        } else if self.quantization == Quantization::Pq && self.codes_pending {
             PENDING_VERSION
         } else if self.quantization == Quantization::Pq {
             PQ_VERSION
@@ -241,6 +257,10 @@ impl Meta {
         c[O_QUANTIZATION] = self.quantization.code();
         put_u16(c, O_PQ_SUBVECTORS, self.pq_subvectors);
         c[O_COMPACT] = self.compact as u8;
+        if self.key_bytes > 0 {
+            c[O_PENDING] = self.codes_pending as u8;
+            put_u16(c, O_KEY_BYTES, self.key_bytes);
+        }
         // A page written by an older version ends its content sooner: move pd_lower past
         // the fields above, or generic WAL would leave them out as part of the hole.
         let lower = (HEADER_SIZE + META_SIZE) as u16;
@@ -290,11 +310,12 @@ impl Meta {
             ));
         }
         let expected = match version {
-            SQ8_VERSION => Quantization::Sq8,
-            PQ_VERSION | PENDING_VERSION => Quantization::Pq,
-            _ => Quantization::None,
+            SQ8_VERSION => Some(Quantization::Sq8),
+            PQ_VERSION | PENDING_VERSION => Some(Quantization::Pq),
+            KEYS_VERSION => None,
+            _ => Some(Quantization::None),
         };
-        if quantization != expected {
+        if expected.is_some_and(|expected| quantization != expected) {
             return Err(FormatError::Corrupt(
                 "codes of another kind than the format version's",
             ));
@@ -313,7 +334,18 @@ impl Meta {
         if version >= PQ_VERSION && c[O_COMPACT] > 1 {
             return Err(FormatError::Corrupt("compact flag neither 0 nor 1"));
         }
-        let codes_pending = version == PENDING_VERSION;
+        let (codes_pending, key_bytes) = if version == KEYS_VERSION {
+            if c[O_PENDING] > 1 || (c[O_PENDING] == 1 && quantization != Quantization::Pq) {
+                return Err(FormatError::Corrupt("pending flag of an index without a codebook"));
+            }
+            let key_bytes = get_u16(c, O_KEY_BYTES);
+            if !(1..=super::keys::MAX_KEY_BYTES).contains(&(key_bytes as usize)) {
+                return Err(FormatError::Corrupt("key bytes out of range"));
+            }
+            (c[O_PENDING] == 1, key_bytes)
+        } else {
+            (version == PENDING_VERSION, 0)
+        };
         if codes_pending && compact {
             return Err(FormatError::Corrupt("a compact index without a codebook"));
         }
@@ -344,6 +376,7 @@ impl Meta {
             pq_subvectors,
             compact,
             codes_pending,
+            key_bytes,
         })
     }
 }

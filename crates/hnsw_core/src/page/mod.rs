@@ -3,6 +3,7 @@
 //! same code reads pages from an in-memory store in tests and from shared buffers in
 //! Postgres.
 
+pub mod keys;
 pub mod layout;
 pub mod meta;
 pub mod node;
@@ -17,7 +18,7 @@ pub use meta::{FormatError, Meta};
 pub use node::{HeapTid, NodeRecord};
 pub use paged::PagedGraph;
 pub use store::{Crash, MemStore, PageStore, PageWrite, PAGES_AT_ONCE};
-pub use writer::write_index;
+pub use writer::{write_index, write_index_with_keys};
 
 /// Postgres' block size (BLCKSZ), the only one supported.
 pub const PAGE_SIZE: usize = 8192;

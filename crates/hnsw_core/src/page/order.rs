@@ -41,6 +41,11 @@ impl<'a> Ordered<'a> {
         self.new_of.get(old as usize).copied().unwrap_or(old)
     }
 
+    /// The graph's id of written node `id`.
+    pub fn graph_id(&self, id: u32) -> u32 {
+        self.old(id)
+    }
+
     pub fn vector(&self, id: u32) -> &[f32] {
         self.graph.vector(self.old(id))
     }

@@ -175,6 +175,25 @@ impl<S: PageStore> PagedGraph<S> {
         (code != expected).then(|| "its code is not the code of its vector".to_string())
     }
 
+    /// What is wrong with node `id`'s key, if anything: a node in a multicolumn index has
+    /// one written (`None` in an index of the vector alone).
+    pub fn key_problem(&self, id: u32) -> Option<String> {
+        if self.layout.key_size == 0 {
+            return None;
+        }
+        let mut key = Vec::new();
+        self.read_key(id, &mut key);
+        (!super::keys::KeyFormat::is_written(&key))
+            .then(|| "its filter values are not written".to_string())
+    }
+
+    /// Node `id`'s key bytes (a multicolumn index), replacing `out`'s contents.
+    pub fn read_key(&self, id: u32, out: &mut Vec<u8>) {
+        out.clear();
+        let parts: Vec<_> = self.layout.key_parts(id).collect();
+        self.read_parts(&parts, |bytes| out.extend_from_slice(bytes));
+    }
+
     /// Copies node `id`'s vector into `out`, as float32 (a sparse vector's slot form); in
     /// a compact index, the vector its code stands for.
     pub fn read_vector(&self, id: u32, out: &mut Vec<f32>) {

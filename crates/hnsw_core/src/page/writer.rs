@@ -22,10 +22,24 @@ use crate::graph::Graph;
 pub fn write_index<'a>(
     graph: &'a Graph,
     tids: &'a [HeapTid],
+    meta: Meta,
+    codebook: Option<&Codebook>,
+    sink: impl FnMut(u32, &[u8]),
+) -> (Meta, Ordered<'a>) {
+    write_index_with_keys(graph, tids, &[], meta, codebook, sink)
+}
+
+/// `write_index` of a multicolumn index: the graph's node `i` has key
+/// `keys[i * k..(i + 1) * k]`, `k` being `meta.key_bytes` (see `keys`).
+pub fn write_index_with_keys<'a>(
+    graph: &'a Graph,
+    tids: &'a [HeapTid],
+    keys: &[u8],
     mut meta: Meta,
     codebook: Option<&Codebook>,
     mut sink: impl FnMut(u32, &[u8]),
 ) -> (Meta, Ordered<'a>) {
+    assert_eq!(keys.len(), graph.len() * meta.key_bytes as usize, "a key for every node");
     let trained = meta.quantization == Quantization::Pq && !meta.codes_pending;
     assert_eq!(
         codebook.map(Codebook::subvectors),
@@ -145,6 +159,21 @@ pub fn write_index<'a>(
             PageKind::Vectors => {
                 let first_vector = within - layout.first_vector_page();
                 write_vectors(&nodes, &layout, block, group, first_vector, n, &mut page);
+            }
+            PageKind::Keys => {
+                let size = layout.key_size;
+                write_pieces(
+                    layout.keys_on_page(group, within - layout.first_key_page()),
+                    n,
+                    block,
+                    &mut page,
+                    size,
+                    |id| layout.key_parts(id),
+                    |id, out| {
+                        let at = nodes.graph_id(id) as usize * size;
+                        out.copy_from_slice(&keys[at..at + size]);
+                    },
+                );
             }
             PageKind::Codes if meta.codes_pending => {}
             PageKind::Codes => {

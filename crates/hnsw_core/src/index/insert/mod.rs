@@ -46,8 +46,21 @@ use std::collections::HashMap;
 /// Inserts `vector` (already in the index's stored form: unit length under cosine) for
 /// heap row `tid` into the index in `store`. `seed` seeds the level draw, as the build's.
 pub fn insert<S: PageWrite>(store: &S, vector: &[f32], tid: HeapTid, seed: u64) {
+    insert_with_key(store, vector, tid, &[], seed)
+}
+
+/// `insert` into a multicolumn index: `key` holds the row's values of the columns after
+/// the vector (`page::keys`; empty in an index of the vector alone).
+pub fn insert_with_key<S: PageWrite>(
+    store: &S,
+    vector: &[f32],
+    tid: HeapTid,
+    key: &[u8],
+    seed: u64,
+) {
     let meta = store.meta();
-    Inserter::new(store, &meta, seed).insert(vector, tid);
+    assert_eq!(key.len(), meta.key_bytes as usize, "a key of the index's width");
+    Inserter::new(store, &meta, key, seed).insert(vector, tid);
 }
 
 struct Inserter<'a, S: PageWrite> {
@@ -58,10 +71,12 @@ struct Inserter<'a, S: PageWrite> {
     ef_construction: usize,
     graph: PagedGraph<&'a S>,
     vectors: HashMap<u32, Vec<f32>>,
+    /// The new row's key (multicolumn indexes).
+    key: &'a [u8],
 }
 
 impl<'a, S: PageWrite> Inserter<'a, S> {
-    fn new(store: &'a S, meta: &Meta, seed: u64) -> Self {
+    fn new(store: &'a S, meta: &Meta, key: &'a [u8], seed: u64) -> Self {
         Inserter {
             store,
             seed,
@@ -70,6 +85,7 @@ impl<'a, S: PageWrite> Inserter<'a, S> {
             ef_construction: meta.ef_construction as usize,
             graph: PagedGraph::new(store, *meta).with_estimates(true),
             vectors: HashMap::new(),
+            key,
         }
     }
 

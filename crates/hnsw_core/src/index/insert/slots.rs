@@ -184,12 +184,17 @@ impl<S: PageWrite> Inserter<'_, S> {
         )
     }
 
-    /// Writes node `id`'s vector (and its code, in an index with codes): one page, or
+    /// Writes node `id`'s key (in a multicolumn index) and vector (and its code, in an
+    /// index with codes): one page, or
     /// several (four to a WAL record). A sparse
     /// vector goes into a record first, then its slot names it: over the old record of a
     /// `reused` slot (one VACUUM freed) when it fits, else a new one.
     pub(super) fn write_vector(&self, id: u32, vector: &[f32], reused: bool) {
         let layout = self.layout;
+        if layout.key_size > 0 {
+            let parts: Vec<_> = layout.key_parts(id).collect();
+            self.write_parts(&parts, self.key, PageKind::Keys, CONTENT_SIZE);
+        }
         if layout.element.is_variable() {
             let nnz = crate::sparse::slots::nnz(vector);
             let old = reused.then(|| self.old_record(id)).flatten();

@@ -1,0 +1,218 @@
+//! Filter values: the columns after the vector in a multicolumn index (`CREATE INDEX ON
+//! items USING hnsw (embedding vector_l2_ops, category, tenant_id)`). Every node record
+//! has a fixed-width *key* holding its row's values of those columns, kept in the group's
+//! key pages (format 9), so a scan tests a filter without reading the table.
+//!
+//! A key is a header of flag bits, then each column's value in its width:
+//! bit 0 of byte 0 says the key is written (a slot never written is all zero and matches
+//! no filter), bit `1 + c` says column `c` is NULL (its value bytes are then zero). The
+//! extension writes values so that equal SQL values have equal bytes (every integer type
+//! as an i64, so `bigint_column = 42` compares the same bytes as `int_column = 42`); this
+//! module compares bytes only.
+
+/// The most columns a key holds (the vector's column is not one of them).
+pub const MAX_KEY_COLUMNS: usize = 16;
+/// The widest value a column holds (a uuid).
+pub const MAX_VALUE_BYTES: usize = 16;
+/// The widest key: the header and every column at the widest value.
+pub const MAX_KEY_BYTES: usize = (1 + MAX_KEY_COLUMNS).div_ceil(8) + MAX_KEY_COLUMNS * MAX_VALUE_BYTES;
+
+const WRITTEN: u8 = 1;
+
+/// The widths of a key's columns, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyFormat {
+    widths: Vec<usize>,
+}
+
+impl KeyFormat {
+    /// A key of columns `widths` bytes wide (1 to `MAX_KEY_COLUMNS` of them, each 1 to
+    /// `MAX_VALUE_BYTES`).
+    pub fn new(widths: Vec<usize>) -> KeyFormat {
+        assert!((1..=MAX_KEY_COLUMNS).contains(&widths.len()));
+        assert!(widths.iter().all(|w| (1..=MAX_VALUE_BYTES).contains(w)));
+        KeyFormat { widths }
+    }
+
+    pub fn columns(&self) -> usize {
+        self.widths.len()
+    }
+
+    pub fn width(&self, column: usize) -> usize {
+        self.widths[column]
+    }
+
+    fn header_bytes(&self) -> usize {
+        (1 + self.widths.len()).div_ceil(8)
+    }
+
+    /// Bytes of one key.
+    pub fn key_bytes(&self) -> usize {
+        self.header_bytes() + self.widths.iter().sum::<usize>()
+    }
+
+    fn offset(&self, column: usize) -> usize {
+        self.header_bytes() + self.widths[..column].iter().sum::<usize>()
+    }
+
+    /// The key of a row whose columns hold `values` (`None`: NULL), each of its column's
+    /// width.
+    pub fn encode(&self, values: &[Option<&[u8]>]) -> Vec<u8> {
+        assert_eq!(values.len(), self.widths.len());
+        let mut key = vec![0u8; self.key_bytes()];
+        key[0] = WRITTEN;
+        for (column, value) in values.iter().enumerate() {
+            match value {
+                None => key[(1 + column) / 8] |= 1 << ((1 + column) % 8),
+                Some(bytes) => {
+                    assert_eq!(bytes.len(), self.widths[column]);
+                    let at = self.offset(column);
+                    key[at..at + bytes.len()].copy_from_slice(bytes);
+                }
+            }
+        }
+        key
+    }
+
+    /// Whether `key` was written (a never-written slot's key is all zero).
+    pub fn is_written(key: &[u8]) -> bool {
+        key.first().is_some_and(|b| b & WRITTEN != 0)
+    }
+
+    fn is_null(key: &[u8], column: usize) -> bool {
+        key[(1 + column) / 8] & (1 << ((1 + column) % 8)) != 0
+    }
+}
+
+/// What one column must hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Test {
+    /// One of these values (sorted, distinct); none at all matches no row.
+    OneOf(Vec<Vec<u8>>),
+    IsNull,
+    NotNull,
+}
+
+/// The conditions a scan's keys put on the columns, all of which a row must meet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyFilter {
+    format: KeyFormat,
+    tests: Vec<(usize, Test)>,
+}
+
+impl KeyFilter {
+    /// A filter every written key passes, until conditions are added.
+    pub fn new(format: KeyFormat) -> KeyFilter {
+        KeyFilter {
+            format,
+            tests: Vec::new(),
+        }
+    }
+
+    /// Column `column` must hold one of `values` (each of the column's width; none: no
+    /// row passes, as `column = NULL` or `column = ANY('{}')`).
+    pub fn one_of(&mut self, column: usize, mut values: Vec<Vec<u8>>) {
+        assert!(values.iter().all(|v| v.len() == self.format.width(column)));
+        values.sort_unstable();
+        values.dedup();
+        self.tests.push((column, Test::OneOf(values)));
+    }
+
+    /// Column `column` must be NULL (`IS NULL`), or not (`IS NOT NULL`).
+    pub fn null(&mut self, column: usize, null: bool) {
+        assert!(column < self.format.columns());
+        let test = if null { Test::IsNull } else { Test::NotNull };
+        self.tests.push((column, test));
+    }
+
+    /// Whether no condition was added.
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty()
+    }
+
+    /// Whether no key can pass (a column asked for no value at all).
+    pub fn is_unsatisfiable(&self) -> bool {
+        self.tests
+            .iter()
+            .any(|(_, t)| matches!(t, Test::OneOf(values) if values.is_empty()))
+    }
+
+    pub fn format(&self) -> &KeyFormat {
+        &self.format
+    }
+
+    /// Whether `key` (a stored key of this filter's format) passes every condition.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        if !KeyFormat::is_written(key) {
+            return false;
+        }
+        self.tests.iter().all(|(column, test)| {
+            let null = KeyFormat::is_null(key, *column);
+            match test {
+                Test::IsNull => null,
+                Test::NotNull => !null,
+                Test::OneOf(values) => {
+                    let at = self.format.offset(*column);
+                    let value = &key[at..at + self.format.width(*column)];
+                    !null && values.binary_search_by(|v| v.as_slice().cmp(value)).is_ok()
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(v: i64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_filter_tests_values_nulls_and_unwritten_keys() {
+        let format = KeyFormat::new(vec![8, 16]);
+        assert_eq!(format.key_bytes(), 1 + 8 + 16);
+        let uuid = [7u8; 16];
+        let key = format.encode(&[Some(&int(42)), Some(&uuid)]);
+        let null_key = format.encode(&[None, Some(&uuid)]);
+        let mut filter = KeyFilter::new(format.clone());
+        assert!(filter.matches(&key) && filter.matches(&null_key));
+        assert!(!filter.matches(&vec![0; format.key_bytes()]), "never written");
+        filter.one_of(0, vec![int(3), int(42), int(42)]);
+        assert!(filter.matches(&key));
+        assert!(!filter.matches(&null_key), "NULL equals nothing");
+        filter.one_of(1, vec![vec![8u8; 16]]);
+        assert!(!filter.matches(&key), "every condition must hold");
+
+        let mut nulls = KeyFilter::new(format.clone());
+        nulls.null(0, true);
+        assert!(nulls.matches(&null_key) && !nulls.matches(&key));
+        let mut not_null = KeyFilter::new(format.clone());
+        not_null.null(0, false);
+        assert!(!not_null.matches(&null_key) && not_null.matches(&key));
+
+        let mut none = KeyFilter::new(format);
+        assert!(!none.is_unsatisfiable());
+        none.one_of(0, Vec::new());
+        assert!(none.is_unsatisfiable() && !none.matches(&key));
+    }
+
+    #[test]
+    fn null_bits_of_many_columns_stay_apart() {
+        let format = KeyFormat::new(vec![1; MAX_KEY_COLUMNS]);
+        assert!(format.key_bytes() <= MAX_KEY_BYTES);
+        for null_column in 0..MAX_KEY_COLUMNS {
+            let ones = [1u8];
+            let values: Vec<Option<&[u8]>> = (0..MAX_KEY_COLUMNS)
+                .map(|c| (c != null_column).then_some(&ones[..]))
+                .collect();
+            let key = format.encode(&values);
+            for column in 0..MAX_KEY_COLUMNS {
+                let mut filter = KeyFilter::new(format.clone());
+                filter.null(column, true);
+                assert_eq!(filter.matches(&key), column == null_column);
+            }
+        }
+    }
+}
