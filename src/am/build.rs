@@ -10,7 +10,7 @@ use hnsw_core::element::Element;
 use hnsw_core::graph::storage::ArenaBuilder;
 use hnsw_core::graph::{build_supervised, BuildInput, Params};
 use hnsw_core::page::records::{self, record_size};
-use hnsw_core::page::{write_index, HeapTid, Meta, PAGE_SIZE};
+use hnsw_core::page::{write_index_with_keys, HeapTid, Meta, PAGE_SIZE};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,6 +40,9 @@ pub const LEVEL_SEED: u64 = 0x686e_7377_5f70_67; // "hnsw_pg"
 struct LoadState {
     arena: ArenaBuilder,
     tids: Vec<HeapTid>,
+    /// A multicolumn index's key columns, and each indexed row's key, in `tids` order.
+    key_columns: Option<super::keys::KeyColumns>,
+    keys: Vec<u8>,
     dim: usize,
     metric: Metric,
     element: Element,
@@ -56,7 +59,8 @@ unsafe extern "C-unwind" fn load_callback(
     state: *mut std::ffi::c_void,
 ) {
     // SAFETY: `state` is the LoadState passed to table_index_build_scan below; values and
-    // isnull hold one key column; `tid` points at the heap tuple's ItemPointer.
+    // isnull hold the index's columns, the vector first; `tid` points at the heap tuple's
+    // ItemPointer.
     let (state, datum, null, tid) = unsafe {
         (
             &mut *(state as *mut LoadState),
@@ -109,6 +113,17 @@ unsafe extern "C-unwind" fn load_callback(
             block: tid.0,
             offset: tid.1,
         });
+        if let Some(columns) = &state.key_columns {
+            // SAFETY: the callback's values and isnull, one per index column.
+            let key = unsafe { columns.encode(values, isnull) };
+            if let Err(e) = state.keys.try_reserve(key.len()) {
+                io_error(
+                    "could not store the filter values of the hnsw build",
+                    hnsw_core::graph::storage::out_of_memory("keys", state.keys.len(), e),
+                );
+            }
+            state.keys.extend_from_slice(&key);
+        }
         if state.tids.len() % 1024 == 0 {
             progress(
                 pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
@@ -168,6 +183,8 @@ pub unsafe extern "C-unwind" fn ambuild(
             ArenaBuilder::new(element.slots(dim), budget, TempFile::maker())
         },
         tids: Vec::new(),
+        key_columns: super::keys::key_columns(index),
+        keys: Vec::new(),
         dim,
         metric,
         element,
@@ -186,7 +203,13 @@ pub unsafe extern "C-unwind" fn ambuild(
             std::ptr::null_mut(),
         )
     };
-    let LoadState { arena, tids, .. } = state;
+    let LoadState {
+        arena,
+        tids,
+        key_columns,
+        keys,
+        ..
+    } = state;
     let n = tids.len();
     let links_bytes = n * (2 * opts.m + 1) * 4;
     let spill = arena.is_spilled() || arena.bytes() + links_bytes > budget;
@@ -252,6 +275,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             0
         },
         quantization: opts.quantization,
+        key_bytes: key_bytes(&key_columns),
         ..Meta::new(
             dim as u32,
             opts.m as u16,
@@ -262,7 +286,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     };
     let meta = codes.describe(opts.compact, without_pq);
     let nblocks = write_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, |sink| {
-        write_index(&graph, &tids, meta, codes.codebook(), sink);
+        write_index_with_keys(&graph, &tids, &keys, meta, codes.codebook(), sink);
     });
     log_pages(index, pg_sys::ForkNumber::MAIN_FORKNUM, nblocks, false);
 
@@ -273,6 +297,13 @@ pub unsafe extern "C-unwind" fn ambuild(
         result.index_tuples = n as f64;
         result.into_pg()
     }
+}
+
+/// The key bytes of an index of these key columns (0: the vector alone).
+fn key_bytes(columns: &Option<super::keys::KeyColumns>) -> u16 {
+    columns
+        .as_ref()
+        .map_or(0, |c| c.format().key_bytes() as u16)
 }
 
 /// What a build writes for product quantization (`quantization = 'pq'`).
@@ -432,6 +463,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let dim = dimensions(index);
     let without_pq = Meta {
         quantization: opts.quantization,
+        key_bytes: key_bytes(&super::keys::key_columns(index)),
         ..Meta::new(
             dim as u32,
             opts.m as u16,

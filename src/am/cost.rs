@@ -6,7 +6,15 @@
 //! apply itself. A selective filter makes the index walk far, and the exact plan (a
 //! scan of the passing rows and a sort) wins, as it does in time; the distances such a
 //! plan computes are costed by `distance_support` (vectors' width, out-of-line reads).
-//! Without ORDER BY the index is useless. The arithmetic is `hnsw_core::cost`.
+//! Without ORDER BY the index is useless.
+//!
+//! In a multicolumn index the quals on the columns after the vector are index quals the
+//! scan applies itself: it reads the key pages first (`key_pass_cost`), then ranks the
+//! passing slots exactly when they are few (`hnsw_core::index::ranks_exactly`, each
+//! `exact_match_cost`, all before the first row), else walks as above, the planner's
+//! LIMIT proration charging LIMIT / selectivity rows. A qual on the vector's own column
+//! (`IS NULL`) keeps the index out: it holds no NULL vector. The arithmetic is
+//! `hnsw_core::cost`.
 
 use super::options::{ef_search, stored_options};
 use pgrx::pg_sys;
@@ -36,11 +44,21 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             *pages = 0.0;
             return;
         }
+        if clause_columns(path).contains(&0) {
+            crate::compat::disable_path(path);
+            *startup_cost = f64::MAX;
+            *total_cost = f64::MAX;
+            *selectivity = 0.0;
+            *correlation = 0.0;
+            *pages = 0.0;
+            return;
+        }
         let info = (*path).indexinfo;
         let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as i32);
         let m = stored_options(index).m as f64;
         let element = super::options::element(index);
         let (typmod, _) = crate::compat::key_column(index);
+        let key_bytes = super::keys::key_columns(index).map(|c| c.format().key_bytes());
         pg_sys::index_close(index, pg_sys::NoLock as i32);
         let tuples = (*info).tuples.max(1.0);
         // Descent through the upper layers plus the layer-0 beam: about ef_search nodes
@@ -58,11 +76,53 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             typmod.max(1) as usize,
             &settings(),
         );
-        *startup_cost = costs.indexTotalCost;
-        *total_cost = costs.indexTotalCost + tuples * per_row;
+        let dims = typmod.max(1) as usize;
+        let filtered = key_bytes.filter(|_| !clause_columns(path).is_empty());
+        let (startup, total) = match filtered {
+            None => (
+                costs.indexTotalCost,
+                costs.indexTotalCost + tuples * per_row,
+            ),
+            Some(key_bytes) => {
+                let s = settings();
+                let pass = hnsw_core::cost::key_pass_cost(tuples, key_bytes, &s);
+                let matches = (tuples * costs.indexSelectivity).max(1.0);
+                if hnsw_core::index::ranks_exactly(matches as usize, ef_search(), tuples as usize) {
+                    let rank = matches * hnsw_core::cost::exact_match_cost(element, dims, &s)
+                        + matches * matches.log2().max(1.0) * s.cpu_operator_cost;
+                    let startup = pass + rank;
+                    (startup, startup + matches * s.cpu_index_tuple_cost)
+                } else {
+                    let startup = pass + costs.indexTotalCost;
+                    (startup, startup + tuples * per_row)
+                }
+            }
+        };
+        *startup_cost = startup;
+        *total_cost = total;
         *selectivity = costs.indexSelectivity;
         *correlation = 0.0;
         *pages = costs.numIndexPages;
+    }
+}
+
+/// The index columns (0 the vector's) the path's index quals are on.
+///
+/// # Safety
+/// `path` is the index path the planner is costing.
+unsafe fn clause_columns(path: *mut pg_sys::IndexPath) -> Vec<i32> {
+    // SAFETY: `indexclauses` is a List of IndexClause nodes (or NIL).
+    unsafe {
+        let list = (*path).indexclauses;
+        if list.is_null() {
+            return Vec::new();
+        }
+        (0..(*list).length as usize)
+            .map(|i| {
+                let clause = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::IndexClause;
+                (*clause).indexcol as i32
+            })
+            .collect()
     }
 }
 

@@ -24,7 +24,8 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: one key column; values/isnull/heap_tid are valid for this call.
+    // SAFETY: the vector is the first column; values/isnull/heap_tid are valid for this
+    // call.
     let (datum, null, tid) = unsafe {
         (
             *values,
@@ -38,15 +39,18 @@ pub unsafe extern "C-unwind" fn aminsert(
     let meta = read_meta(index);
     super::options::check_element(index, &meta);
     // SAFETY: the key column is of the index's element type.
-    let values = unsafe { Values::from_datum(datum, meta.element) };
-    if values.dims() != meta.dim as usize {
+    let vectors = unsafe { Values::from_datum(datum, meta.element) };
+    if vectors.dims() != meta.dim as usize {
         pgrx::ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {} dimensions, not {}", meta.dim, values.dims())
+            format!("expected {} dimensions, not {}", meta.dim, vectors.dims())
         );
     }
-    let vector = values.as_slice();
+    // SAFETY: values and isnull hold one entry per index column.
+    let key =
+        super::keys::key_columns(index).map_or(Vec::new(), |c| unsafe { c.encode(values, isnull) });
+    let vector = vectors.as_slice();
     // As the pages store it (see Element::stored_form); a zero vector under cosine is
     // not indexed.
     let Some(vector) = meta.element.stored_form(meta.metric, vector) else {
@@ -56,15 +60,18 @@ pub unsafe extern "C-unwind" fn aminsert(
         block: tid.0,
         offset: tid.1,
     };
+    if key.len() != meta.key_bytes as usize {
+        super::keys::key_mismatch(&meta, key.len());
+    }
     let store = BufferStore::new(index);
     if !meta.codes_pending {
-        hnsw_core::index::insert(&store, &vector, tid, LEVEL_SEED);
+        hnsw_core::index::insert_with_key(&store, &vector, tid, &key, LEVEL_SEED);
         return false;
     }
     // SAFETY: the index is open and locked by the executor; a page lock is released here
     // or, after an ERROR, at the end of the transaction.
     unsafe { pg_sys::LockPage(index, 0, pg_sys::ShareLock as i32) };
-    hnsw_core::index::insert(&store, &vector, tid, LEVEL_SEED);
+    hnsw_core::index::insert_with_key(&store, &vector, tid, &key, LEVEL_SEED);
     // SAFETY: taken above.
     unsafe { pg_sys::UnlockPage(index, 0, pg_sys::ShareLock as i32) };
     if hnsw_core::index::ready_to_train(&read_meta(index)) {

@@ -7,6 +7,7 @@ mod distance_support;
 mod free;
 mod insert;
 mod ivfflat;
+mod keys;
 pub mod options;
 mod repair;
 mod scan;
@@ -24,18 +25,20 @@ pub fn register() {
 /// The access method handler: what CREATE ACCESS METHOD hnsw points at.
 #[pg_extern(sql = false)]
 fn hnswhandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    routine(options::amoptions)
+    routine(options::amoptions, true)
 }
 
 /// The handler of `USING ivfflat`: the same index, with ivfflat's reloption (`lists`).
 #[pg_extern(sql = false)]
 fn ivfflathandler(_fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    routine(ivfflat::amoptions)
+    routine(ivfflat::amoptions, false)
 }
 
 type AmOptions = unsafe extern "C-unwind" fn(pg_sys::Datum, bool) -> *mut pg_sys::bytea;
 
-fn routine(amoptions: AmOptions) -> Internal {
+/// The routine of both access methods; `multicolumn` for hnsw, whose columns after the
+/// vector are filter columns (`keys`): ivfflat has no operator classes for them.
+fn routine(amoptions: AmOptions, multicolumn: bool) -> Internal {
     // SAFETY: makeNode-style allocation of the routine struct, handed to Postgres.
     let mut am =
         unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
@@ -46,10 +49,10 @@ fn routine(amoptions: AmOptions) -> Internal {
     am.amcanorderbyop = true;
     am.amcanbackward = false;
     am.amcanunique = false;
-    am.amcanmulticol = false;
+    am.amcanmulticol = multicolumn;
     am.amoptionalkey = true;
-    am.amsearcharray = false;
-    am.amsearchnulls = false;
+    am.amsearcharray = multicolumn;
+    am.amsearchnulls = multicolumn;
     am.amstorage = false;
     am.amclusterable = false;
     am.ampredlocks = false;

@@ -11,6 +11,14 @@
 //! one stopped by the memory limit, it ends at the bound, as pgvector's does. An
 //! ivfflat index's scan takes its beam and bounds from the `ivfflat.*` settings, or
 //! returns every row in exact order (`ivfflat.probes` >= `lists`).
+//!
+//! In a multicolumn index the scan applies the quals on the columns after the vector
+//! itself (`keys`): it first reads the key pages for the slots that pass, and ranks those
+//! exactly when they are few (`ranks_exactly`), else walks the graph returning only their
+//! rows (no heap fetch for a row that fails) and, at its bound, finishes with the passing
+//! slots it has not returned in exact order. A filter no row passes ends the scan after
+//! the key pages. Without ORDER BY (a plan the planner does not choose, see `cost`) it
+//! returns the passing rows in slot order.
 
 use super::ivfflat::{self, ScanPlan};
 use super::options::{
@@ -21,7 +29,11 @@ use crate::storage::{read_meta, BufferStore};
 use crate::types::Values;
 use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
-use hnsw_core::index::{exact_finish_after, exact_order, exact_rest, rows_of};
+use hnsw_core::index::{
+    exact_finish_after, exact_matches, exact_order, exact_rest, matching, ranks_exactly, row_of,
+    rows_of, rows_of_matching, Matches,
+};
+use hnsw_core::page::keys::KeyFilter;
 use hnsw_core::page::node::HeapTid;
 use hnsw_core::page::PagedGraph;
 use pgrx::prelude::*;
@@ -61,6 +73,15 @@ struct ScanState {
     /// The distance of the last node taken (a strict-order scan finishes past it).
     last_distance: Option<f32>,
     strict: bool,
+    /// The scan's quals on the columns after the vector (a multicolumn index), and the
+    /// slots that pass them, read when the scan starts.
+    filter: Option<KeyFilter>,
+    matches: Option<Matches>,
+    /// The nodes `search` gives are slots of `matches`, each standing for its own row
+    /// (`row_of`), not a node and its duplicates.
+    per_record: bool,
+    /// The scan has an ORDER BY (so ORDER BY values to return).
+    ordered: bool,
 }
 
 /// Where the nodes come from: a graph search, or every node in exact order (an ivfflat
@@ -116,6 +137,10 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         taken_ids: None,
         last_distance: None,
         strict: false,
+        filter: None,
+        matches: None,
+        per_record: false,
+        ordered: norderbys > 0,
     };
     if norderbys > 0 {
         // SAFETY: `scan` was just allocated; the arrays live in the scan's memory context,
@@ -138,8 +163,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amrescan(
     scan: pg_sys::IndexScanDesc,
-    _keys: pg_sys::ScanKey,
-    _nkeys: std::ffi::c_int,
+    keys: pg_sys::ScanKey,
+    nkeys: std::ffi::c_int,
     orderbys: pg_sys::ScanKey,
     norderbys: std::ffi::c_int,
 ) {
@@ -150,6 +175,11 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.last_distance = None;
     state.query = Query::None;
     state.pending.clear();
+    state.matches = None;
+    state.per_record = false;
+    // SAFETY: the scan's index is open; `keys` holds `nkeys` scan keys of it.
+    state.filter =
+        unsafe { super::keys::scan_filter((*scan).indexRelation, keys, nkeys.max(0) as usize) };
     if norderbys < 1 || orderbys.is_null() {
         return;
     }
@@ -176,13 +206,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let index = unsafe { (*scan).indexRelation };
         let (query, dims, meta) = match state.query.clone() {
             // The planner never picks a scan without ORDER BY (see `cost`): returning no
-            // rows would be a wrong answer, so anything that forces one gets an ERROR.
-            Query::None => crate::error::raise_with_hint(
+            // rows would be a wrong answer, so anything that forces one gets an ERROR, but
+            // for a filtered one, which returns the passing rows.
+            Query::None if state.filter.is_none() => crate::error::raise_with_hint(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 "an hnsw index can only be scanned in ORDER BY distance order".into(),
                 "Order by the distance operator, or let the planner choose another scan.",
             ),
-            Query::Null => {
+            Query::Null | Query::None => {
                 let meta = read_meta(index);
                 let zero = vec![0.0; meta.element.slots(meta.dim as usize)];
                 (zero, meta.dim as usize, meta)
@@ -232,9 +263,30 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let graph = PagedGraph::new(BufferStore::new(index), meta)
             .with_estimates(true)
             .with_rerank(super::options::rerank());
+        if let Some(filter) = &state.filter {
+            if filter.format().key_bytes() != graph.layout.key_size {
+                super::keys::key_mismatch(&graph.meta, filter.format().key_bytes());
+            }
+            let matches = matching(&graph, filter)
+                .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e));
+            state.matches = Some(matches);
+        }
+        let slots = graph.meta.groups as usize * graph.layout.group_nodes;
+        let exact_matches_first = state.matches.as_ref().is_some_and(|m| {
+            matches!(state.query, Query::None) || ranks_exactly(m.len(), plan.ef, slots)
+        });
         let search = if plan.exact {
             let order = exact_order(&graph, &query)
                 .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            Search::Exact {
+                order: order.into_iter(),
+                query,
+            }
+        } else if exact_matches_first {
+            let matches = state.matches.as_ref().expect("checked above");
+            let order = exact_matches(&graph, &query, matches, |_| false, None)
+                .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            state.per_record = true;
             Search::Exact {
                 order: order.into_iter(),
                 query,
@@ -245,12 +297,22 @@ pub unsafe extern "C-unwind" fn amgettuple(
                     .with_resume(resume, scan_memory_limit()),
             )
         };
-        let finish_after = (!plan.exact && !ivfflat::is_ivfflat(index) && resume != Resume::Off)
-            .then(|| exact_finish_after(&graph, plan.limit, scan_memory_limit()))
-            .flatten();
+        let walks = !plan.exact && !state.per_record;
+        let finish_after = if !walks || resume == Resume::Off || ivfflat::is_ivfflat(index) {
+            None
+        } else if state.matches.is_some() {
+            // The passing slots it has not returned, whatever the index's size.
+            Some(plan.limit)
+        } else {
+            exact_finish_after(&graph, plan.limit, scan_memory_limit())
+        };
         state.taken_ids = finish_after.map(|_| HashSet::new());
         state.strict = resume == Resume::StrictOrder;
-        state.limit = finish_after.unwrap_or(plan.limit);
+        state.limit = if state.per_record {
+            usize::MAX
+        } else {
+            finish_after.unwrap_or(plan.limit)
+        };
         state.search = Some((graph, search));
     }
     let (graph, search) = state.search.as_mut().expect("set just above");
@@ -261,9 +323,11 @@ pub unsafe extern "C-unwind" fn amgettuple(
             // ORDER BY key an hnsw scan has.
             unsafe {
                 pgrx::itemptr::item_pointer_set_all(&mut (*scan).xs_heaptid, tid.block, tid.offset);
-                (*scan).xs_recheck = false;
+                // The filter is exact; the executor checks it again all the same, so a slot
+                // reused while the scan held it can never return a row that fails.
+                (*scan).xs_recheck = state.filter.is_some();
                 (*scan).xs_recheckorderby = state.pending_bound.is_some();
-                if let Some(bound) = state.pending_bound {
+                if let Some(bound) = state.pending_bound.filter(|_| state.ordered) {
                     *(*scan).xs_orderbyvals = bound.into_datum().expect("a float8 is a datum");
                     *(*scan).xs_orderbynulls = matches!(state.query, Query::Null);
                 }
@@ -282,8 +346,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 order: Vec::new().into_iter(),
                 query: Vec::new(),
             };
-            let rest = exact_rest(graph, &query, &taken, after)
-                .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            let rest = match &state.matches {
+                Some(matches) => {
+                    state.per_record = true;
+                    exact_matches(graph, &query, matches, |id| taken.contains(&id), after)
+                }
+                None => exact_rest(graph, &query, &taken, after),
+            }
+            .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
             *search = Search::Exact {
                 order: rest.into_iter(),
                 query,
@@ -299,15 +369,33 @@ pub unsafe extern "C-unwind" fn amgettuple(
         };
         state.taken += 1;
         state.last_distance = Some(found.distance);
-        if let Some(taken) = state.taken_ids.as_mut() {
-            if let Err(e) = taken.try_reserve(1) {
-                out_of_memory("the ids of the nodes it took", e);
-            }
-            taken.insert(found.id);
-        }
         let query = search.query();
-        let tids = rows_of(graph, query, found.id, found.distance)
-            .unwrap_or_else(|e| out_of_memory("the rows of one duplicate chain", e));
+        let tids = if state.per_record {
+            Ok(row_of(graph, found.id).map(|tid| vec![tid]))
+        } else if let Some(matches) = &state.matches {
+            // A filtered walk: the rows of the node's chain that pass, each noted as
+            // returned, for the exact finish.
+            let taken = &mut state.taken_ids;
+            rows_of_matching(graph, query, found.id, found.distance, |id| {
+                let keep = matches.contains(id);
+                if let (true, Some(taken)) = (keep, taken.as_mut()) {
+                    if let Err(e) = taken.try_reserve(1) {
+                        out_of_memory("the ids of the rows it returned", e);
+                    }
+                    taken.insert(id);
+                }
+                keep
+            })
+        } else {
+            if let Some(taken) = state.taken_ids.as_mut() {
+                if let Err(e) = taken.try_reserve(1) {
+                    out_of_memory("the ids of the nodes it took", e);
+                }
+                taken.insert(found.id);
+            }
+            rows_of(graph, query, found.id, found.distance)
+        }
+        .unwrap_or_else(|e| out_of_memory("the rows of one duplicate chain", e));
         if let Some(tids) = tids {
             if let Err(e) = state.pending.try_reserve(tids.len()) {
                 out_of_memory("the rows of one duplicate chain", e);

@@ -23,9 +23,10 @@ CLUSTER_PORT = 55441
 pytestmark = pytest.mark.usefixtures("restartable_cluster")
 
 
-@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')",
-                                     "WITH (quantization = 'pq', compact = true)"])
-def test_index_survives_an_immediate_shutdown(options):
+@pytest.mark.parametrize("definition", ["(v)", "(v) WITH (quantization = 'sq8')", "(v) WITH (quantization = 'pq')",
+                                        "(v) WITH (quantization = 'pq', compact = true)",
+                                        "(v vector_l2_ops, id)"])
+def test_index_survives_an_immediate_shutdown(definition):
     dim = 12
     rng = np.random.default_rng(5)
     with psycopg.connect(autocommit=True) as c:
@@ -36,7 +37,7 @@ def test_index_survives_an_immediate_shutdown(options):
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s)",
                             [(i, v) for i, v in enumerate(rng.standard_normal((1500, dim)).astype(np.float32))])
-        c.execute(f"CREATE INDEX crash_v ON crash USING hnsw (v) {options}")
+        c.execute(f"CREATE INDEX crash_v ON crash USING hnsw {definition}")
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s)",
                             [(1500 + i, v) for i, v in enumerate(rng.standard_normal((1500, dim)).astype(np.float32))])
@@ -50,6 +51,11 @@ def test_index_survives_an_immediate_shutdown(options):
         assert len(expected) == 2700 and 9999 not in expected
         assert reachable(c, "crash", dim) == expected
         assert c.execute("SELECT * FROM hnsw_pg_check('crash_v')").fetchall() == []
+        # Each committed row by its id (a multicolumn index applies the filter itself).
+        by_id = "SELECT id FROM crash WHERE id = %s ORDER BY v <-> %s LIMIT 5"
+        for k in range(0, 3000, 37):
+            found = [r[0] for r in c.execute(by_id, (k, np.zeros(dim, np.float32))).fetchall()]
+            assert found == ([k] if k in expected else []), k
         c.execute("INSERT INTO crash VALUES (10000, %s)", (np.full(dim, 0.5, np.float32),))
         nearest = c.execute("SELECT id FROM crash ORDER BY v <-> %s LIMIT 1",
                             (np.full(dim, 0.5, np.float32),)).fetchone()[0]

@@ -89,9 +89,10 @@ def insert_rows(conn, table, first_id, rows):
         cur.executemany(f"INSERT INTO {table} VALUES (%s, %s)", [(first_id + i, v) for i, v in enumerate(rows)])
 
 
-@pytest.mark.parametrize("options", ["", "WITH (quantization = 'sq8')", "WITH (quantization = 'pq')",
-                                     "WITH (quantization = 'pq', compact = true)"])
-def test_standby_replays_and_matches_the_primary(options):
+@pytest.mark.parametrize("definition", ["(v)", "(v) WITH (quantization = 'sq8')", "(v) WITH (quantization = 'pq')",
+                                        "(v) WITH (quantization = 'pq', compact = true)",
+                                        "(v vector_l2_ops, id)"])
+def test_standby_replays_and_matches_the_primary(definition):
     primary_port = int(os.environ["PGPORT"])
     rng = np.random.default_rng(11)
     queries = rng.standard_normal((20, DIM)).astype(np.float32)
@@ -109,12 +110,17 @@ def test_standby_replays_and_matches_the_primary(options):
                 insert_rows(primary, "rep", next_id, rows)
                 next_id += len(rows)
                 if round_ == 0:
-                    primary.execute(f"CREATE INDEX rep_v ON rep USING hnsw (v) {options}")
+                    primary.execute(f"CREATE INDEX rep_v ON rep USING hnsw {definition}")
                 primary.execute("DELETE FROM rep WHERE id %% 7 = %s", (round_,))
                 primary.execute("VACUUM rep")
                 catch_up(primary, replica)
                 assert replica.execute("SELECT 1").fetchone()[0] == 1
                 assert knn(replica, queries) == knn(primary, queries), f"round {round_}"
+                # A multicolumn index's filter values replay too (id is its second column).
+                filtered = "SELECT id FROM rep WHERE id = %s ORDER BY v <-> %s LIMIT 1"
+                for k in range(0, next_id, 97):
+                    assert (replica.execute(filtered, (k, queries[0])).fetchall()
+                            == primary.execute(filtered, (k, queries[0])).fetchall()), k
 
 
 def test_standby_replays_a_deferred_codebook_training():

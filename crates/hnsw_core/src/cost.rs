@@ -61,6 +61,23 @@ pub fn read_cost(element: Element, dims: usize, s: &Settings) -> f64 {
     toast_chunks(element, dims) as f64 * s.random_page_cost / 10.0
 }
 
+/// What visiting one node costs, in index tuples (see `index_row_cost`).
+const NEIGHBOUR_VISIT_TUPLES: f64 = 8.0;
+
+/// A filtered scan's pass over the key pages of a multicolumn index: `slots` keys of
+/// `key_bytes`, read in page order (mostly cached pages, a tenth of `random_page_cost`
+/// each, as in `read_cost`), one operator a key.
+pub fn key_pass_cost(slots: f64, key_bytes: usize, s: &Settings) -> f64 {
+    let pages = (slots * key_bytes as f64 / crate::page::CONTENT_SIZE as f64).ceil();
+    pages * s.random_page_cost / 10.0 + slots * s.cpu_operator_cost
+}
+
+/// Ranking one slot that passed a filter exactly: its vector read, as a neighbour's
+/// visit, and its distance.
+pub fn exact_match_cost(element: Element, dims: usize, s: &Settings) -> f64 {
+    NEIGHBOUR_VISIT_TUPLES * s.cpu_index_tuple_cost + distance_cost(element, dims, s)
+}
+
 /// The cost of one row an hnsw scan returns past its first beam: about two nodes expanded,
 /// each of their 2m layer-0 neighbours a visit and a distance (index pages hold vectors
 /// inline, so no out-of-line reads). A neighbour's visit counts as eight index tuples:
@@ -74,7 +91,6 @@ pub fn read_cost(element: Element, dims: usize, s: &Settings) -> f64 {
 /// still grows with the width (a row of 784 floats costs 1.7 times one of 50 at m 16),
 /// so wide vectors are charged somewhat more than they measured.
 pub fn index_row_cost(m: usize, element: Element, dims: usize, s: &Settings) -> f64 {
-    const NEIGHBOUR_VISIT_TUPLES: f64 = 8.0;
     let neighbour = NEIGHBOUR_VISIT_TUPLES * s.cpu_index_tuple_cost
         + s.cpu_operator_cost * distance_operators(element, dims);
     2.0 * (2.0 * m as f64) * neighbour
@@ -118,6 +134,17 @@ mod tests {
         assert_eq!(toast_chunks(Element::Bit, 64_000), 5);
         assert_eq!(distance_operators(Element::Sparse, 1_000_000), 2.0);
         assert_eq!(toast_chunks(Element::Sparse, 1_000_000), 0);
+    }
+
+    #[test]
+    fn a_filter_costs_its_key_pages_and_its_matches() {
+        // 60,000 keys of 9 bytes: 67 pages, and an operator a key.
+        let pass = key_pass_cost(60_000.0, 9, &DEFAULTS);
+        assert!((pass - (67.0 * 0.4 + 60_000.0 * 0.0025)).abs() < 1e-9);
+        let one = exact_match_cost(Element::F32, 784, &DEFAULTS);
+        assert!((one - (0.04 + 0.0025 * 12.25)).abs() < 1e-12);
+        // Ranking a match exactly costs less than a row a walk returns.
+        assert!(one < index_row_cost(16, Element::F32, 784, &DEFAULTS) / 10.0);
     }
 
     #[test]

@@ -16,9 +16,7 @@ use hnsw_core::index::{
 };
 use hnsw_core::page::keys::{KeyFilter, KeyFormat};
 use hnsw_core::page::meta::KEYS_VERSION;
-use hnsw_core::page::{
-    write_index_with_keys, HeapTid, Meta, MemStore, PageWrite, PagedGraph,
-};
+use hnsw_core::page::{write_index_with_keys, HeapTid, MemStore, Meta, PageWrite, PagedGraph};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
@@ -144,7 +142,10 @@ fn every_row_keeps_its_own_key_through_build_inserts_and_duplicates() {
             .collect();
         assert_eq!(
             rows,
-            expected_rows(n, &[4]).into_iter().filter(|i| i % 3 == 1).collect()
+            expected_rows(n, &[4])
+                .into_iter()
+                .filter(|i| i % 3 == 1)
+                .collect()
         );
     }
 }
@@ -176,7 +177,9 @@ fn exact_matches_rank_every_match_and_walks_return_only_matches() {
     // `after` and `taken` leave rows out.
     let cut = order[10].distance;
     let rest = exact_matches(&graph, &query, &matches, |id| id == order[11].id, Some(cut)).unwrap();
-    assert!(rest.iter().all(|r| r.distance >= cut && r.id != order[11].id));
+    assert!(rest
+        .iter()
+        .all(|r| r.distance >= cut && r.id != order[11].id));
     assert_eq!(rest.len(), order.len() - 11);
 
     // A walk returns the matching rows of each node's chain only: row 0's copies hold
@@ -189,7 +192,9 @@ fn exact_matches_rank_every_match_and_walks_return_only_matches() {
     .unwrap()
     .unwrap();
     let rows: BTreeSet<u32> = rows.into_iter().map(row_number).collect();
-    let copies = (400..n).chain([0]).filter(|i| expected_rows(n, &[2, 5]).contains(i));
+    let copies = (400..n)
+        .chain([0])
+        .filter(|i| expected_rows(n, &[2, 5]).contains(i));
     assert_eq!(rows, copies.collect());
 }
 
@@ -224,7 +229,9 @@ fn an_insert_crashed_after_any_unit_leaves_a_clean_index_with_every_key() {
         // tree without its key.
         let problems = problems(&after);
         assert!(
-            problems.iter().all(|p| p.contains("not in the tree") || p.contains("not reachable")),
+            problems
+                .iter()
+                .all(|p| p.contains("not in the tree") || p.contains("not reachable")),
             "crash after {k}: {problems:?}"
         );
         insert_with_key(&after, &extra, tid(1011), &key_of(1011), 7);
@@ -237,8 +244,15 @@ fn an_insert_crashed_after_any_unit_leaves_a_clean_index_with_every_key() {
             .collect();
         assert!(by_key.keys().all(|&r| r % 10 == 0));
         let ones = matching(&graph, &category_filter(&[1])).unwrap();
-        let rows: Vec<u32> = ones.ids().filter_map(|id| row_of(&graph, id)).map(row_number).collect();
-        assert!(rows.contains(&1011), "crash after {k}: the next insert's key");
+        let rows: Vec<u32> = ones
+            .ids()
+            .filter_map(|id| row_of(&graph, id))
+            .map(row_number)
+            .collect();
+        assert!(
+            rows.contains(&1011),
+            "crash after {k}: the next insert's key"
+        );
     }
     std::panic::set_hook(quiet);
 }

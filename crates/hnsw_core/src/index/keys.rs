@@ -19,7 +19,9 @@ pub struct Matches {
 impl Matches {
     pub fn contains(&self, id: u32) -> bool {
         let word = (id / 64) as usize;
-        self.bits.get(word).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.bits
+            .get(word)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     /// How many slots passed.
@@ -50,7 +52,11 @@ pub fn matching<S: PageWrite>(
 ) -> Result<Matches, TryReserveError> {
     let layout = &graph.layout;
     let size = layout.key_size;
-    assert_eq!(size, filter.format().key_bytes(), "the filter is of the index's keys");
+    assert_eq!(
+        size,
+        filter.format().key_bytes(),
+        "the filter is of the index's keys"
+    );
     let blocks = graph.store.blocks();
     let mut matches = Matches {
         bits: Vec::new(),
@@ -78,9 +84,17 @@ pub fn matching<S: PageWrite>(
             });
         }
         let first = group * layout.group_nodes;
-        matches.bits.try_reserve((first + layout.group_nodes).div_ceil(64))?;
-        matches.bits.resize((first + layout.group_nodes).div_ceil(64), 0);
-        for (r, key) in stream.chunks_exact(size).take(layout.group_nodes).enumerate() {
+        matches
+            .bits
+            .try_reserve((first + layout.group_nodes).div_ceil(64))?;
+        matches
+            .bits
+            .resize((first + layout.group_nodes).div_ceil(64), 0);
+        for (r, key) in stream
+            .chunks_exact(size)
+            .take(layout.group_nodes)
+            .enumerate()
+        {
             if filter.matches(key) {
                 let id = first + r;
                 matches.bits[id / 64] |= 1 << (id % 64);

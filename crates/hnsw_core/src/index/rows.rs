@@ -27,7 +27,7 @@ pub fn rows_of_matching<S: PageStore>(
     query: &[f32],
     id: u32,
     distance: f32,
-    keep: impl Fn(u32) -> bool,
+    mut keep: impl FnMut(u32) -> bool,
 ) -> Result<Option<Vec<HeapTid>>, TryReserveError> {
     let node = graph.node(id);
     if !node.is_occupied() || node.flags & FLAG_ALIAS != 0 {

@@ -15,7 +15,8 @@ pub const MAX_KEY_COLUMNS: usize = 16;
 /// The widest value a column holds (a uuid).
 pub const MAX_VALUE_BYTES: usize = 16;
 /// The widest key: the header and every column at the widest value.
-pub const MAX_KEY_BYTES: usize = (1 + MAX_KEY_COLUMNS).div_ceil(8) + MAX_KEY_COLUMNS * MAX_VALUE_BYTES;
+pub const MAX_KEY_BYTES: usize =
+    (1 + MAX_KEY_COLUMNS).div_ceil(8) + MAX_KEY_COLUMNS * MAX_VALUE_BYTES;
 
 const WRITTEN: u8 = 1;
 
@@ -178,7 +179,10 @@ mod tests {
         let null_key = format.encode(&[None, Some(&uuid)]);
         let mut filter = KeyFilter::new(format.clone());
         assert!(filter.matches(&key) && filter.matches(&null_key));
-        assert!(!filter.matches(&vec![0; format.key_bytes()]), "never written");
+        assert!(
+            !filter.matches(&vec![0; format.key_bytes()]),
+            "never written"
+        );
         filter.one_of(0, vec![int(3), int(42), int(42)]);
         assert!(filter.matches(&key));
         assert!(!filter.matches(&null_key), "NULL equals nothing");

@@ -336,7 +336,9 @@ impl Meta {
         }
         let (codes_pending, key_bytes) = if version == KEYS_VERSION {
             if c[O_PENDING] > 1 || (c[O_PENDING] == 1 && quantization != Quantization::Pq) {
-                return Err(FormatError::Corrupt("pending flag of an index without a codebook"));
+                return Err(FormatError::Corrupt(
+                    "pending flag of an index without a codebook",
+                ));
             }
             let key_bytes = get_u16(c, O_KEY_BYTES);
             if !(1..=super::keys::MAX_KEY_BYTES).contains(&(key_bytes as usize)) {

@@ -39,7 +39,11 @@ pub fn write_index_with_keys<'a>(
     codebook: Option<&Codebook>,
     mut sink: impl FnMut(u32, &[u8]),
 ) -> (Meta, Ordered<'a>) {
-    assert_eq!(keys.len(), graph.len() * meta.key_bytes as usize, "a key for every node");
+    assert_eq!(
+        keys.len(),
+        graph.len() * meta.key_bytes as usize,
+        "a key for every node"
+    );
     let trained = meta.quantization == Quantization::Pq && !meta.codes_pending;
     assert_eq!(
         codebook.map(Codebook::subvectors),

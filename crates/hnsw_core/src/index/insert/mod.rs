@@ -59,7 +59,11 @@ pub fn insert_with_key<S: PageWrite>(
     seed: u64,
 ) {
     let meta = store.meta();
-    assert_eq!(key.len(), meta.key_bytes as usize, "a key of the index's width");
+    assert_eq!(
+        key.len(),
+        meta.key_bytes as usize,
+        "a key of the index's width"
+    );
     Inserter::new(store, &meta, key, seed).insert(vector, tid);
 }
 

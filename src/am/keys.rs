@@ -1,0 +1,264 @@
+//! The columns after the vector in a multicolumn index (`USING hnsw (embedding
+//! vector_l2_ops, category, tenant_id)`): which types they may have, how a row's values
+//! become its node's key (`hnsw_core::page::keys`), and how a scan's quals on them
+//! (`=`, `= ANY`, `IS NULL`, `IS NOT NULL`) become the filter the scan applies itself.
+//!
+//! Values are written so that equal SQL values have equal bytes: every integer type as
+//! an 8-byte integer (so the cross-type members of the integer family, `bigint_column =
+//! 42`, compare the same bytes), `bool` as 0 or 1, `date` as its day number,
+//! `timestamp` and `timestamptz` as their microseconds, `uuid` as its 16 bytes.
+
+use hnsw_core::page::keys::{KeyFilter, KeyFormat, MAX_KEY_COLUMNS};
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+/// The btree strategy number of `=`, the one search operator of hnsw_pg's key operator
+/// classes (the numbers follow btree's, so ranges can join them).
+pub const EQUAL_STRATEGY: u16 = 3;
+
+/// A key column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyType {
+    Int2,
+    Int4,
+    Int8,
+    Bool,
+    Date,
+    Timestamp,
+    Uuid,
+}
+
+impl KeyType {
+    fn of(type_oid: pg_sys::Oid) -> Option<KeyType> {
+        Some(match type_oid {
+            pg_sys::INT2OID => KeyType::Int2,
+            pg_sys::INT4OID => KeyType::Int4,
+            pg_sys::INT8OID => KeyType::Int8,
+            pg_sys::BOOLOID => KeyType::Bool,
+            pg_sys::DATEOID => KeyType::Date,
+            pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => KeyType::Timestamp,
+            pg_sys::UUIDOID => KeyType::Uuid,
+            _ => return None,
+        })
+    }
+
+    fn width(self) -> usize {
+        match self {
+            KeyType::Uuid => 16,
+            _ => 8,
+        }
+    }
+
+    /// The stored bytes of `datum`, a non-NULL value of this type.
+    ///
+    /// # Safety
+    /// `datum` is a valid value of this type.
+    unsafe fn encode(self, datum: pg_sys::Datum) -> Vec<u8> {
+        let integer = |v: i64| v.to_le_bytes().to_vec();
+        match self {
+            KeyType::Int2 => integer(datum.value() as i16 as i64),
+            KeyType::Int4 | KeyType::Date => integer(datum.value() as i32 as i64),
+            KeyType::Int8 | KeyType::Timestamp => integer(datum.value() as i64),
+            KeyType::Bool => integer((datum.value() as u8 != 0) as i64),
+            // SAFETY: a uuid datum points at its 16 bytes (pg_uuid_t), never toasted.
+            KeyType::Uuid => unsafe {
+                std::slice::from_raw_parts(datum.cast_mut_ptr::<u8>(), 16).to_vec()
+            },
+        }
+    }
+}
+
+/// The key columns of an index and the key they make.
+pub struct KeyColumns {
+    types: Vec<KeyType>,
+    format: KeyFormat,
+}
+
+/// The key columns of `index` (its key columns after the first), or `None` for an index
+/// of the vector alone. A column of a type no key operator class takes (an operator class
+/// given for the wrong column) is an ERROR.
+pub fn key_columns(index: pg_sys::Relation) -> Option<KeyColumns> {
+    // SAFETY: an open index relation's rd_index and rd_opcintype (one type per key
+    // column) are valid for the relation's lifetime.
+    let (columns, types) = unsafe {
+        let columns = (*(*index).rd_index).indnkeyatts as usize;
+        let types = std::slice::from_raw_parts((*index).rd_opcintype, columns);
+        (columns, types)
+    };
+    if columns <= 1 {
+        return None;
+    }
+    if columns - 1 > MAX_KEY_COLUMNS {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_TOO_MANY_COLUMNS,
+            format!(
+                "an hnsw index holds at most {MAX_KEY_COLUMNS} columns after the vector, not {}",
+                columns - 1
+            )
+        );
+    }
+    let types: Vec<KeyType> = types[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, &oid)| {
+            KeyType::of(oid).unwrap_or_else(|| {
+                crate::error::raise_with_hint(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    format!("column {} of an hnsw index cannot be a filter column", i + 2),
+                    "The first column of an hnsw index is the vector; the columns after it may be smallint, integer, bigint, boolean, date, timestamp, timestamptz or uuid.",
+                )
+            })
+        })
+        .collect();
+    let format = KeyFormat::new(types.iter().map(|t| t.width()).collect());
+    Some(KeyColumns { types, format })
+}
+
+impl KeyColumns {
+    pub fn format(&self) -> &KeyFormat {
+        &self.format
+    }
+
+    /// The key of a row whose index columns hold `values` and `isnull` (the vector first).
+    ///
+    /// # Safety
+    /// `values` and `isnull` hold one entry per index column, as an insert or a build
+    /// callback gets them.
+    pub unsafe fn encode(&self, values: *const pg_sys::Datum, isnull: *const bool) -> Vec<u8> {
+        let bytes: Vec<Option<Vec<u8>>> = self
+            .types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                // SAFETY: entries 1..=columns exist (see above), each valid of its type
+                // when not NULL.
+                unsafe { (!*isnull.add(i + 1)).then(|| t.encode(*values.add(i + 1))) }
+            })
+            .collect();
+        let refs: Vec<Option<&[u8]>> = bytes.iter().map(|b| b.as_deref()).collect();
+        self.format.encode(&refs)
+    }
+
+    /// The filter of a scan's `keys`, each a qual on one column after the vector (see
+    /// `scan_filter` for the vector's own column).
+    ///
+    /// # Safety
+    /// `keys` holds `nkeys` scan keys of this index.
+    unsafe fn filter(&self, keys: pg_sys::ScanKey, nkeys: usize) -> KeyFilter {
+        let mut filter = KeyFilter::new(self.format.clone());
+        for k in 0..nkeys {
+            // SAFETY: the caller's keys.
+            let key = unsafe { &*keys.add(k) };
+            let flags = key.sk_flags as u32;
+            let column = key.sk_attno as usize;
+            if column == 1 {
+                continue; // IS NOT NULL (see `scan_filter`)
+            }
+            let column = column - 2;
+            assert!(
+                column < self.types.len(),
+                "a scan key of one of the index's columns"
+            );
+            if flags & pg_sys::SK_SEARCHNULL != 0 {
+                filter.null(column, true);
+            } else if flags & pg_sys::SK_SEARCHNOTNULL != 0 {
+                filter.null(column, false);
+            } else if flags & pg_sys::SK_ISNULL != 0 {
+                filter.one_of(column, Vec::new()); // `= NULL` passes no row
+            } else {
+                // The column's type decides nothing here: `=` across integer types
+                // compares the same 8 bytes.
+                assert_eq!(key.sk_strategy, EQUAL_STRATEGY, "hnsw key operators are =");
+                // SAFETY: the argument is of the operator's right type, `sk_subtype`.
+                let values = unsafe { argument_values(key, flags) };
+                filter.one_of(column, values);
+            }
+        }
+        filter
+    }
+}
+
+/// The filter a scan of `index` with `keys` applies, if it has key columns and quals on
+/// them. A key on the vector's column can only be `IS NOT NULL` (which every indexed row
+/// passes) or `IS NULL`, which the index cannot answer (it holds no NULL vector): an
+/// ERROR, and a path the planner never takes (`cost`).
+///
+/// # Safety
+/// `index` is open; `keys` holds `nkeys` scan keys of it.
+pub unsafe fn scan_filter(
+    index: pg_sys::Relation,
+    keys: pg_sys::ScanKey,
+    nkeys: usize,
+) -> Option<KeyFilter> {
+    if keys.is_null() || nkeys == 0 {
+        return None;
+    }
+    let mut on_keys = false;
+    for k in 0..nkeys {
+        // SAFETY: the caller's keys.
+        let key = unsafe { &*keys.add(k) };
+        if key.sk_attno != 1 {
+            on_keys = true;
+        } else if key.sk_flags as u32 & pg_sys::SK_SEARCHNULL != 0 {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "an hnsw index does not hold rows whose vector is NULL"
+            );
+        }
+    }
+    let columns = key_columns(index).filter(|_| on_keys)?;
+    // SAFETY: the caller's keys.
+    Some(unsafe { columns.filter(keys, nkeys) })
+}
+
+/// The stored bytes of a scan key's argument: one value, or every non-NULL element of
+/// an `= ANY` array.
+///
+/// # Safety
+/// `key` is a valid scan key whose argument is of type `sk_subtype` (an array of it with
+/// `SK_SEARCHARRAY`).
+unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32) -> Vec<Vec<u8>> {
+    // The operator families hold `=` of these types only.
+    let element_type = KeyType::of(key.sk_subtype).expect("an operator of a key family");
+    if flags & pg_sys::SK_SEARCHARRAY == 0 {
+        // SAFETY: a value of the key's type.
+        return vec![unsafe { element_type.encode(key.sk_argument) }];
+    }
+    // SAFETY: an array datum of `sk_subtype` elements; deconstruct_array palloc's the
+    // element and null arrays in the current memory context.
+    unsafe {
+        let array =
+            pg_sys::pg_detoast_datum(key.sk_argument.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let (mut length, mut by_value, mut align) = (0i16, false, 0 as std::ffi::c_char);
+        pg_sys::get_typlenbyvalalign(key.sk_subtype, &mut length, &mut by_value, &mut align);
+        let (mut elements, mut nulls, mut count) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
+        pg_sys::deconstruct_array(
+            array,
+            key.sk_subtype,
+            length as i32,
+            by_value,
+            align,
+            &mut elements,
+            &mut nulls,
+            &mut count,
+        );
+        (0..count as usize)
+            .filter(|&i| !*nulls.add(i))
+            .map(|i| element_type.encode(*elements.add(i)))
+            .collect()
+    }
+}
+
+/// Refuses an index whose meta page's key width is not its columns' (a damaged page, or
+/// columns changed under it): keys read at the wrong width would filter wrongly.
+pub fn key_mismatch(meta: &hnsw_core::page::Meta, columns_bytes: usize) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!(
+            "corrupt hnsw_pg index: its meta page says {} key bytes, its columns make {columns_bytes}; REINDEX it",
+            meta.key_bytes
+        )
+    );
+}
