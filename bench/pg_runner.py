@@ -264,14 +264,17 @@ def sweep(conns, ds, queries, truth, efs, label, rounds=1):
 
 
 def plan_kind(c, sql, params):
-    """"index" when the query reads the hnsw index, "bitmap" when it sorts what a bitmap
-    scan of a btree found, "btree" for a btree index scan and a sort, "exact" otherwise (a
-    sequential scan and a sort)."""
+    """"index" when the query reads the hnsw index ("index, Index Cond" for hnsw_pg's
+    multicolumn index applying the filter, "index, Filter" for it leaving the filter to the
+    table's rows), "bitmap" when it sorts what a bitmap scan of a btree found, "btree" for
+    a btree index scan and a sort, "exact" otherwise (a sequential scan and a sort)."""
     plan = " ".join(r[0] for r in c.execute("EXPLAIN " + sql, params).fetchall())
     if "Bitmap Heap Scan" in plan:
         return "bitmap"
     if any(f"Index Scan using {b} " in plan for b in BTREES.values()):
         return "btree"
+    if f"Index Scan using {FILTER_INDEX} " in plan:
+        return "index, Index Cond" if "Index Cond" in plan else "index, Filter"
     return "index" if "Index Scan using" in plan else "exact"
 
 
@@ -280,6 +283,36 @@ def create_btrees(conn, columns):
     for column in columns:
         conn.execute(f"CREATE INDEX {BTREES[column]} ON {TABLE} ({column})")
     conn.execute(f"ANALYZE {TABLE}")
+
+
+# hnsw_pg's multicolumn index: the filter columns in the index, which the scan tests
+# itself (quals `=` and `= ANY`; PostgreSQL 15 and 16 leave `= ANY` on a column after the
+# first to a Filter).
+FILTER_INDEX = "items_embedding_filters"
+
+
+def create_filter_index(conn, metric, columns):
+    """hnsw_pg's index of the vectors with `columns` (category, and label where the table
+    has it) after them, analysed; the single-column index stays, the planner chooses."""
+    conn.execute(f"CREATE INDEX {FILTER_INDEX} ON {TABLE} USING hnsw "
+                 f"(embedding {OPS[metric][0]}, {', '.join(columns)})")
+    conn.execute(f"ANALYZE {TABLE}")
+
+
+def drop_filter_index(conn):
+    conn.execute(f"DROP INDEX IF EXISTS {FILTER_INDEX}")
+
+
+def as_equality(f):
+    """`f` with `category < bound` as the same rows by `=` (a key qual of the index):
+    `category = ANY` of the values below the bound, `category = -1` for none."""
+    prefix = "WHERE category < "
+    if not f.where.startswith(prefix):
+        return f
+    bound = int(f.where[len(prefix):])
+    where = ("WHERE category = -1" if bound == 0
+             else f"WHERE category = ANY('{{{','.join(map(str, range(bound)))}}}'::int[])")
+    return Filter(where, f.args, f.truth)
 
 
 def drop_btrees(conn):

@@ -207,10 +207,17 @@ def main():
                                              pg_runner.BTREE_VARIANTS)
     for c in conns.values():
         pg_runner.drop_btrees(c)
+    steps.next("the same with the filter columns in hnsw_pg's index (no btree)")
+    ours_only = {"hnsw_pg": conns["hnsw_pg"]}
+    pg_runner.create_filter_index(conns["hnsw_pg"], ds.metric, columns)
+    by_filter_in_index = pg_runner.filter_plans(
+        ours_only, ds, queries, {label: pg_runner.as_equality(f) for label, f in filters.items()}, FILTER_EF)
+    pg_runner.drop_filter_index(conns["hnsw_pg"])
     for name in conns:
         pg[name]["filtered"] = {label: engines_[name] for label, engines_ in by_filter.items()}
         pg[name]["filtered_btree"] = {label: engines_[name] for label, engines_ in by_filter_btree.items()}
-    for label, by_engine in (*by_filter.items(), *by_filter_btree.items()):
+    pg["hnsw_pg"]["filtered_in_index"] = {label: e["hnsw_pg"] for label, e in by_filter_in_index.items()}
+    for label, by_engine in (*by_filter.items(), *by_filter_btree.items(), *by_filter_in_index.items()):
         chosen = by_engine["hnsw_pg"]["chosen"]
         filtered_truth = filters[label].truth
         passing = 0 if filtered_truth is None else filtered_truth.shape[1]

@@ -141,6 +141,11 @@ def ratios(r):
         if p_ours and p_theirs:
             add(f"server-side time per query, {label}, ef_search 40", p_ours["server_ms"],
                 p_theirs["server_ms"], False, "ms")
+    for label in ours.get("filtered_in_index", {}):
+        # The same rows as pgvector's filter without a btree, here through the key columns.
+        mine, other = ours["filtered_in_index"][label]["chosen"], theirs["filtered"][label]["chosen"]
+        add(f"filtered queries/s, {label}, filter columns in hnsw_pg's index (plans chosen: {mine['plan']}, "
+            f"{other['plan']})", mine["qps"], other["qps"], True, "q/s")
     for key, which in (("filtered", ""), ("filtered_btree", ", with a btree")):
         for label in ours[key]:
             mine, other = ours[key][label]["chosen"], theirs[key][label]["chosen"]

@@ -46,6 +46,7 @@ fn sample_meta() -> Meta {
         pq_subvectors: 0,
         compact: false,
         codes_pending: false,
+        key_bytes: 0,
     }
 }
 
@@ -705,4 +706,46 @@ fn a_build_writes_its_nodes_breadth_first_from_the_entry_point() {
             .collect();
         assert_eq!(record.layer0, links);
     }
+}
+
+#[test]
+fn a_multicolumn_meta_page_is_version_9_whatever_its_codes() {
+    use hnsw_core::page::meta::KEYS_VERSION;
+    let mut page = vec![0u8; PAGE_SIZE];
+    init_page(&mut page, PageKind::Meta, hnsw_core::page::meta::META_SIZE);
+    for (quantization, subvectors, pending) in [
+        (Quantization::None, 0, false),
+        (Quantization::Sq8, 0, false),
+        (Quantization::Pq, 8, false),
+        (Quantization::Pq, 8, true),
+    ] {
+        let meta = Meta {
+            quantization,
+            pq_subvectors: subvectors,
+            codes_pending: pending,
+            key_bytes: 25,
+            ..sample_meta()
+        };
+        meta.write(&mut page);
+        assert_eq!(meta.version(), KEYS_VERSION);
+        assert_eq!(Meta::read(&page), Ok(meta));
+        let layout = Layout::of(&meta);
+        assert_eq!(layout.key_size, 25);
+        assert_eq!(layout.key_pages, (layout.group_nodes * 25).div_ceil(8160));
+        assert_eq!(layout.first_vector_page(), layout.first_key_page() + layout.key_pages);
+    }
+    // Key bytes out of range, and a pending flag without product quantization.
+    let meta = Meta {
+        key_bytes: 25,
+        ..sample_meta()
+    };
+    meta.write(&mut page);
+    let mut zero = page.clone();
+    zero[HEADER_SIZE + 94] = 0;
+    assert!(matches!(Meta::read(&zero), Err(FormatError::Corrupt(_))));
+    let mut pending = page.clone();
+    pending[HEADER_SIZE + 93] = 1;
+    assert!(matches!(Meta::read(&pending), Err(FormatError::Corrupt(_))));
+    // Without keys the same fields write the version they always did.
+    assert_eq!(sample_meta().version(), hnsw_core::page::meta::SQ8_VERSION);
 }
