@@ -87,7 +87,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
                 let s = settings();
                 let pass = hnsw_core::cost::key_pass_cost(tuples, key_bytes, &s);
                 let matches = (tuples * costs.indexSelectivity).max(1.0);
-                if hnsw_core::index::ranks_exactly(matches as usize, ef_search(), tuples as usize) {
+                if hnsw_core::index::ranks_exactly(matches as usize, ef_search()) {
                     let rank = matches * hnsw_core::cost::exact_match_cost(element, dims, &s)
                         + matches * matches.log2().max(1.0) * s.cpu_operator_cost;
                     let startup = pass + rank;

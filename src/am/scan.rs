@@ -14,9 +14,10 @@
 //!
 //! In a multicolumn index the scan applies the quals on the columns after the vector
 //! itself (`keys`): it first reads the key pages for the slots that pass, and ranks those
-//! exactly when they are few (`ranks_exactly`), else walks the graph returning only their
-//! rows (no heap fetch for a row that fails) and, at its bound, finishes with the passing
-//! slots it has not returned in exact order. A filter no row passes ends the scan after
+//! exactly when they are fewer than a beam's distances (`ranks_exactly`), else walks the
+//! graph returning only their rows (no heap fetch for a row that fails) and, once the walk
+//! has cost about what ranking them does (`walk_budget`), finishes with the passing slots
+//! it has not returned in exact order. A filter no row passes ends the scan after
 //! the key pages. Without ORDER BY (a plan the planner does not choose, see `cost`) it
 //! returns the passing rows in slot order.
 
@@ -31,7 +32,7 @@ use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
 use hnsw_core::index::{
     exact_finish_after, exact_matches, exact_order, exact_rest, matching, ranks_exactly, row_of,
-    rows_of, rows_of_matching, Matches,
+    rows_of, rows_of_matching, walk_budget, Matches,
 };
 use hnsw_core::page::keys::KeyFilter;
 use hnsw_core::page::node::HeapTid;
@@ -271,10 +272,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e));
             state.matches = Some(matches);
         }
-        let slots = graph.meta.groups as usize * graph.layout.group_nodes;
-        let exact_matches_first = state.matches.as_ref().is_some_and(|m| {
-            matches!(state.query, Query::None) || ranks_exactly(m.len(), plan.ef, slots)
-        });
+        let exact_matches_first = state
+            .matches
+            .as_ref()
+            .is_some_and(|m| matches!(state.query, Query::None) || ranks_exactly(m.len(), plan.ef));
         let search = if plan.exact {
             let order = exact_order(&graph, &query)
                 .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
@@ -300,9 +301,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let walks = !plan.exact && !state.per_record;
         let finish_after = if !walks || resume == Resume::Off || ivfflat::is_ivfflat(index) {
             None
-        } else if state.matches.is_some() {
-            // The passing slots it has not returned, whatever the index's size.
-            Some(plan.limit)
+        } else if let Some(matches) = &state.matches {
+            // The passing slots it has not returned, whatever the index's size, once the
+            // walk has cost what ranking them does.
+            Some(walk_budget(matches.len(), plan.ef).min(plan.limit))
         } else {
             exact_finish_after(&graph, plan.limit, scan_memory_limit())
         };

@@ -12,7 +12,7 @@ use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, BuildInput, Params, Scan, Visited};
 use hnsw_core::index::{
     exact_matches, graph_problems, insert_with_key, matching, ranks_exactly, read_records, row_of,
-    rows_of_matching,
+    rows_of_matching, walk_budget,
 };
 use hnsw_core::page::keys::{KeyFilter, KeyFormat};
 use hnsw_core::page::meta::KEYS_VERSION;
@@ -199,11 +199,12 @@ fn exact_matches_rank_every_match_and_walks_return_only_matches() {
 }
 
 #[test]
-fn the_exact_order_wins_for_few_matches() {
-    assert!(ranks_exactly(600, 40, 60_000));
-    assert!(ranks_exactly(3_000, 40, 60_000));
-    assert!(!ranks_exactly(6_000, 40, 60_000));
-    assert!(ranks_exactly(0, 0, 0));
+fn few_matches_are_ranked_exactly_and_a_walk_costs_at_most_that_ranking() {
+    assert!(ranks_exactly(600, 40) && ranks_exactly(640, 40) && !ranks_exactly(641, 40));
+    assert!(ranks_exactly(0, 0));
+    assert_eq!(walk_budget(1_000, 40), 62);
+    assert_eq!(walk_budget(100, 40), 40, "at least a beam");
+    assert_eq!(walk_budget(6_000, 40), 375);
 }
 
 #[test]

@@ -732,7 +732,10 @@ fn a_multicolumn_meta_page_is_version_9_whatever_its_codes() {
         let layout = Layout::of(&meta);
         assert_eq!(layout.key_size, 25);
         assert_eq!(layout.key_pages, (layout.group_nodes * 25).div_ceil(8160));
-        assert_eq!(layout.first_vector_page(), layout.first_key_page() + layout.key_pages);
+        assert_eq!(
+            layout.first_vector_page(),
+            layout.first_key_page() + layout.key_pages
+        );
     }
     // Key bytes out of range, and a pending flag without product quantization.
     let meta = Meta {

@@ -105,14 +105,24 @@ pub fn matching<S: PageWrite>(
     Ok(matches)
 }
 
-/// Whether a filtered scan should rank the `matches` slots exactly rather than walk the
-/// graph of `slots` slots with a beam of `ef`: a walk takes about ef / selectivity nodes
-/// from the graph, each costing a few distances (`WALK_DISTANCES_PER_NODE`), where the
-/// exact order costs one distance a match, so below about sqrt(4 * ef * slots) matches
-/// the exact order is the cheaper (Fashion-MNIST 60k at ef 40: 3,100 matches, 5%).
-pub fn ranks_exactly(matches: usize, ef: usize, slots: usize) -> bool {
-    const WALK_DISTANCES_PER_NODE: usize = 4;
-    matches.saturating_mul(matches) <= WALK_DISTANCES_PER_NODE * ef.max(1) * slots
+/// Distances a graph walk computes per node it takes, about: a node's expansion reads
+/// its 2m neighbours, half of them not seen yet (Fashion-MNIST, ef_search 40: about 640
+/// distances for the first beam's 40 nodes).
+pub const WALK_DISTANCES_PER_NODE: usize = 16;
+
+/// Whether a filtered scan ranks its `matches` exactly from the start, walking no graph:
+/// when that costs fewer distances than one beam of `ef` would.
+pub fn ranks_exactly(matches: usize, ef: usize) -> bool {
+    matches <= WALK_DISTANCES_PER_NODE * ef.max(1)
+}
+
+/// How many nodes a filtered walk takes before it ranks the matches it has not returned
+/// exactly: at least a beam, then until the walk has cost about what that ranking costs.
+/// A filter whose rows lie near the query (the query's own class) is done within the
+/// beam; one whose rows lie far from it (another class) costs at most about twice the
+/// exact ranking, never a walk of `hnsw.max_scan_tuples` nodes.
+pub fn walk_budget(matches: usize, ef: usize) -> usize {
+    (matches / WALK_DISTANCES_PER_NODE).max(ef.max(1))
 }
 
 /// The slots of `matches` not `taken` (and with `after`, none nearer than it), nearest

@@ -88,11 +88,19 @@ impl KeyFormat {
 /// What one column must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Test {
-    /// One of these values (sorted, distinct); none at all matches no row.
-    OneOf(Vec<Vec<u8>>),
+    /// One of these values (sorted, distinct, end to end, each as wide as the column at
+    /// byte `at` of the key); none at all matches no row.
+    OneOf {
+        at: usize,
+        width: usize,
+        values: Vec<u8>,
+    },
     IsNull,
     NotNull,
 }
+
+/// Up to this many values a column is compared with one by one, past it by binary search.
+const LINEAR_VALUES: usize = 8;
 
 /// The conditions a scan's keys put on the columns, all of which a row must meet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,7 +124,12 @@ impl KeyFilter {
         assert!(values.iter().all(|v| v.len() == self.format.width(column)));
         values.sort_unstable();
         values.dedup();
-        self.tests.push((column, Test::OneOf(values)));
+        let test = Test::OneOf {
+            at: self.format.offset(column),
+            width: self.format.width(column),
+            values: values.concat(),
+        };
+        self.tests.push((column, test));
     }
 
     /// Column `column` must be NULL (`IS NULL`), or not (`IS NOT NULL`).
@@ -135,7 +148,7 @@ impl KeyFilter {
     pub fn is_unsatisfiable(&self) -> bool {
         self.tests
             .iter()
-            .any(|(_, t)| matches!(t, Test::OneOf(values) if values.is_empty()))
+            .any(|(_, t)| matches!(t, Test::OneOf { values, .. } if values.is_empty()))
     }
 
     pub fn format(&self) -> &KeyFormat {
@@ -152,10 +165,25 @@ impl KeyFilter {
             match test {
                 Test::IsNull => null,
                 Test::NotNull => !null,
-                Test::OneOf(values) => {
-                    let at = self.format.offset(*column);
-                    let value = &key[at..at + self.format.width(*column)];
-                    !null && values.binary_search_by(|v| v.as_slice().cmp(value)).is_ok()
+                Test::OneOf { at, width, values } => {
+                    let value = &key[*at..*at + *width];
+                    let count = values.len() / width;
+                    !null
+                        && if count <= LINEAR_VALUES {
+                            values.chunks_exact(*width).any(|v| v == value)
+                        } else {
+                            let nth = |i: usize| &values[i * width..(i + 1) * width];
+                            let (mut lo, mut hi) = (0, count);
+                            while lo < hi {
+                                let mid = (lo + hi) / 2;
+                                match nth(mid).cmp(value) {
+                                    std::cmp::Ordering::Less => lo = mid + 1,
+                                    std::cmp::Ordering::Greater => hi = mid,
+                                    std::cmp::Ordering::Equal => return true,
+                                }
+                            }
+                            false
+                        }
                 }
             }
         })
@@ -200,6 +228,21 @@ mod tests {
         assert!(!none.is_unsatisfiable());
         none.one_of(0, Vec::new());
         assert!(none.is_unsatisfiable() && !none.matches(&key));
+    }
+
+    #[test]
+    fn long_value_lists_are_searched_whole() {
+        let format = KeyFormat::new(vec![8]);
+        let mut filter = KeyFilter::new(format.clone());
+        filter.one_of(0, (0..40).rev().map(|v| int(v * 3)).collect());
+        for v in -3..130 {
+            let key = format.encode(&[Some(&int(v))]);
+            assert_eq!(
+                filter.matches(&key),
+                v % 3 == 0 && (0..120).contains(&v),
+                "{v}"
+            );
+        }
     }
 
     #[test]
