@@ -386,13 +386,11 @@ pub fn element(index: pg_sys::Relation) -> hnsw_core::element::Element {
     let type_oid = unsafe { *(*index).rd_opcintype };
     match element_of_type(type_oid) {
         Ok(element) => element,
-        Err(name) => {
-            pgrx::ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
-                format!("hnsw_pg cannot index type \"{name}\"")
-            );
-        }
+        Err(name) => crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+            format!("hnsw_pg cannot index type \"{name}\""),
+            "The first column of the index is the vector (vector, halfvec, bit or sparsevec); filter columns come after it.",
+        ),
     }
 }
 
