@@ -11,8 +11,9 @@
 //! In a multicolumn index the quals on the columns after the vector are index quals the
 //! scan applies itself: it reads the key pages first (`key_pass_cost`), then ranks the
 //! passing slots exactly when they are few (`hnsw_core::index::ranks_exactly`, each
-//! `exact_match_cost`, all before the first row), else walks as above, the planner's
-//! LIMIT proration charging LIMIT / selectivity rows. A qual on the vector's own column
+//! `exact_match_cost`, all before the first row), else walks as above, but for at most
+//! `walk_budget` nodes before it ranks the rest of the passing slots exactly, which
+//! bounds its total cost. A qual on the vector's own column
 //! (`IS NULL`) keeps the index out: it holds no NULL vector. The arithmetic is
 //! `hnsw_core::cost`.
 
@@ -44,7 +45,10 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             *pages = 0.0;
             return;
         }
-        if clause_columns(path).contains(&0) {
+        if clause_columns(path)
+            .iter()
+            .any(|&(column, null_test)| column == 0 && null_test)
+        {
             crate::compat::disable_path(path);
             *startup_cost = f64::MAX;
             *total_cost = f64::MAX;
@@ -77,7 +81,8 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             &settings(),
         );
         let dims = typmod.max(1) as usize;
-        let filtered = key_bytes.filter(|_| !clause_columns(path).is_empty());
+        let filtered =
+            key_bytes.filter(|_| clause_columns(path).iter().any(|&(column, _)| column > 0));
         let (startup, total) = match filtered {
             None => (
                 costs.indexTotalCost,
@@ -93,8 +98,14 @@ pub unsafe extern "C-unwind" fn amcostestimate(
                     let startup = pass + rank;
                     (startup, startup + matches * s.cpu_index_tuple_cost)
                 } else {
+                    // The walk, which stops after `walk_budget` nodes and ranks the rest
+                    // of the passing rows exactly.
+                    let bounded = hnsw_core::index::walk_budget(matches as usize, ef_search())
+                        as f64
+                        * per_row
+                        + matches * hnsw_core::cost::exact_match_cost(element, dims, &s);
                     let startup = pass + costs.indexTotalCost;
-                    (startup, startup + tuples * per_row)
+                    (startup, startup + (tuples * per_row).min(bounded))
                 }
             }
         };
@@ -106,12 +117,14 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     }
 }
 
-/// The index columns (0 the vector's) the path's index quals are on.
+/// The index column (0 the vector's) each of the path's index quals is on, and whether
+/// it is an `IS NULL` test.
 ///
 /// # Safety
 /// `path` is the index path the planner is costing.
-unsafe fn clause_columns(path: *mut pg_sys::IndexPath) -> Vec<i32> {
-    // SAFETY: `indexclauses` is a List of IndexClause nodes (or NIL).
+unsafe fn clause_columns(path: *mut pg_sys::IndexPath) -> Vec<(i32, bool)> {
+    // SAFETY: `indexclauses` is a List of IndexClause nodes (or NIL), each with its
+    // RestrictInfo.
     unsafe {
         let list = (*path).indexclauses;
         if list.is_null() {
@@ -120,7 +133,11 @@ unsafe fn clause_columns(path: *mut pg_sys::IndexPath) -> Vec<i32> {
         (0..(*list).length as usize)
             .map(|i| {
                 let clause = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::IndexClause;
-                (*clause).indexcol as i32
+                let expr = (*(*clause).rinfo).clause as *mut pg_sys::Node;
+                let is_null = (*expr).type_ == pg_sys::NodeTag::T_NullTest
+                    && (*(expr as *mut pg_sys::NullTest)).nulltesttype
+                        == pg_sys::NullTestType::IS_NULL;
+                ((*clause).indexcol as i32, is_null)
             })
             .collect()
     }

@@ -366,6 +366,12 @@ pub unsafe extern "C-unwind" fn amgettuple(
         pg_sys::check_for_interrupts!();
         let found = match search.next(graph) {
             Ok(Some(found)) => found,
+            // A filtered walk that ends early (the graph exhausted, or the memory limit
+            // reached) still has its passing slots to finish with.
+            Ok(None) if state.matches.is_some() && state.taken_ids.is_some() => {
+                state.limit = state.taken;
+                continue;
+            }
             Ok(None) => return false,
             Err(e) => out_of_memory("its visited set", e),
         };

@@ -215,3 +215,51 @@ def test_single_column_indexes_keep_their_format_and_mistakes_are_errors():
         rows = c.execute("SELECT id FROM wrong WHERE v IS NULL ORDER BY v <-> '[1,1,1]' LIMIT 5").fetchall()
         assert rows == [(2,)]
         c.execute("DROP TABLE wrong")
+
+
+def test_far_filters_get_their_limit_under_a_small_memory_limit_and_the_planner_takes_the_filter_index():
+    """Four tight clusters, a query near cluster 0 and a filter on cluster 2: the walk
+    finds no passing row near the query. With 64 kB of work_mem the walk stops on its
+    memory limit, and the scan still ranks the passing rows it has not returned. With a
+    single-column index beside it, the planner takes the one that applies the filter."""
+    rng = np.random.default_rng(9)
+    n, dim = 20000, 16
+    centres = rng.standard_normal((4, dim)).astype(np.float32) * 10
+    lab = np.arange(n) % 4
+    vectors = (centres[lab] + rng.standard_normal((n, dim)).astype(np.float32) * 0.1).astype(np.float32)
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("DROP TABLE IF EXISTS far")
+        c.execute(f"CREATE TABLE far (id int, lab int, embedding vector({dim}))")
+        with c.cursor() as cur:
+            with cur.copy("COPY far FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "int4", "vector"])
+                for i in range(n):
+                    copy.write_row((i, int(lab[i]), vectors[i]))
+        c.execute("CREATE INDEX far_filters ON far USING hnsw (embedding vector_l2_ops, lab)")
+        c.execute("CREATE INDEX far_single ON far USING hnsw (embedding vector_l2_ops)")
+        c.execute("ANALYZE far")
+        sql = "SELECT id FROM far WHERE lab = 2 ORDER BY embedding <-> %s LIMIT 10"
+        for q in centres[0] + rng.standard_normal((5, dim)).astype(np.float32) * 0.1:
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, (q,)).fetchall())
+            assert "far_filters" in plan and "Index Cond" in plan, plan
+            c.execute("SET work_mem = '64kB'")
+            found = [r[0] for r in c.execute(sql, (q,)).fetchall()]
+            c.execute("RESET work_mem")
+            passing = np.flatnonzero(lab == 2)
+            assert found == exact_ids(vectors, passing, q)
+        # Every row, past the memory limit of the walk.
+        c.execute("SET work_mem = '64kB'")
+        c.execute("SET enable_seqscan = off")
+        every = c.execute("SELECT count(DISTINCT id) FROM (SELECT id FROM far WHERE lab IS NOT NULL "
+                          "ORDER BY embedding <-> %s LIMIT 30000) t", (centres[0],)).fetchone()[0]
+        assert every == n
+        c.execute("RESET work_mem")
+        # IS NOT NULL on the vector column keeps an index usable (every indexed row has a
+        # vector); IS NULL keeps it out.
+        c.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in c.execute(
+            "EXPLAIN SELECT id FROM far WHERE embedding IS NOT NULL ORDER BY embedding <-> %s LIMIT 10",
+            (centres[0],)).fetchall())
+        assert "Index Scan using far_" in plan, plan
+        c.execute("DROP TABLE far")
