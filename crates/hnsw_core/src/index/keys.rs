@@ -65,40 +65,63 @@ pub fn matching<S: PageWrite>(
     if filter.is_unsatisfiable() {
         return Ok(matches);
     }
-    let mut stream = Vec::new();
-    stream.try_reserve_exact(layout.key_pages * CONTENT_SIZE)?;
+    // Keys are tested in place on their page; one that runs over a page's end is put
+    // together in `carry` (`carried` is its slot within the group).
+    let mut carry = Vec::new();
+    carry.try_reserve_exact(size)?;
+    let mut carried = None;
+    static ZERO: [u8; CONTENT_SIZE] = [0; CONTENT_SIZE];
     for group in 0.. {
         let pages = layout.key_blocks(group);
         if pages.start >= blocks {
             break;
         }
         graph.store.pause(); // a cancel lands between groups
-        stream.clear();
-        for block in pages {
-            graph.store.with_page(block, |p| {
-                if block >= blocks || page_is_new(p) {
-                    stream.resize(stream.len() + CONTENT_SIZE, 0);
-                } else {
-                    stream.extend_from_slice(&p[HEADER_SIZE..HEADER_SIZE + CONTENT_SIZE]);
-                }
-            });
-        }
         let first = group * layout.group_nodes;
+        let words = (first + layout.group_nodes).div_ceil(64);
         matches
             .bits
-            .try_reserve((first + layout.group_nodes).div_ceil(64))?;
-        matches
-            .bits
-            .resize((first + layout.group_nodes).div_ceil(64), 0);
-        for (r, key) in stream
-            .chunks_exact(size)
-            .take(layout.group_nodes)
-            .enumerate()
-        {
+            .try_reserve(words.saturating_sub(matches.bits.len()))?;
+        matches.bits.resize(words, 0);
+        let (bits, count) = (&mut matches.bits, &mut matches.count);
+        let mut test = |r: usize, key: &[u8]| {
             if filter.matches(key) {
                 let id = first + r;
-                matches.bits[id / 64] |= 1 << (id % 64);
-                matches.count += 1;
+                bits[id / 64] |= 1 << (id % 64);
+                *count += 1;
+            }
+        };
+        for (k, block) in pages.enumerate() {
+            let mut on_page = |content: &[u8]| {
+                let page_start = k * CONTENT_SIZE;
+                if let Some(r) = carried.take() {
+                    let rest = size - carry.len();
+                    carry.extend_from_slice(&content[..rest]);
+                    test(r, &carry);
+                    carry.clear();
+                }
+                let mut r = page_start.div_ceil(size);
+                while r < layout.group_nodes && r * size < page_start + CONTENT_SIZE {
+                    let at = r * size - page_start;
+                    if at + size <= CONTENT_SIZE {
+                        test(r, &content[at..at + size]);
+                    } else {
+                        carry.extend_from_slice(&content[at..]);
+                        carried = Some(r);
+                    }
+                    r += 1;
+                }
+            };
+            if block >= blocks {
+                on_page(&ZERO);
+            } else {
+                graph.store.with_page(block, |p| {
+                    if page_is_new(p) {
+                        on_page(&ZERO)
+                    } else {
+                        on_page(&p[HEADER_SIZE..HEADER_SIZE + CONTENT_SIZE])
+                    }
+                });
             }
         }
     }

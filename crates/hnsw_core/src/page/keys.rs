@@ -76,10 +76,12 @@ impl KeyFormat {
     }
 
     /// Whether `key` was written (a never-written slot's key is all zero).
+    #[inline]
     pub fn is_written(key: &[u8]) -> bool {
         key.first().is_some_and(|b| b & WRITTEN != 0)
     }
 
+    #[inline]
     fn is_null(key: &[u8], column: usize) -> bool {
         key[(1 + column) / 8] & (1 << ((1 + column) % 8)) != 0
     }
@@ -88,12 +90,12 @@ impl KeyFormat {
 /// What one column must hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Test {
-    /// One of these values (sorted, distinct, end to end, each as wide as the column at
-    /// byte `at` of the key); none at all matches no row.
+    /// One of these values (each read as an integer, `value_at`: sorted, distinct) of
+    /// the column `width` bytes wide at byte `at` of the key; none at all matches no row.
     OneOf {
         at: usize,
         width: usize,
-        values: Vec<u8>,
+        values: Vec<u128>,
     },
     IsNull,
     NotNull,
@@ -120,14 +122,16 @@ impl KeyFilter {
 
     /// Column `column` must hold one of `values` (each of the column's width; none: no
     /// row passes, as `column = NULL` or `column = ANY('{}')`).
-    pub fn one_of(&mut self, column: usize, mut values: Vec<Vec<u8>>) {
+    pub fn one_of(&mut self, column: usize, values: Vec<Vec<u8>>) {
         assert!(values.iter().all(|v| v.len() == self.format.width(column)));
+        let width = self.format.width(column);
+        let mut values: Vec<u128> = values.iter().map(|v| value_at(v, 0, width)).collect();
         values.sort_unstable();
         values.dedup();
         let test = Test::OneOf {
             at: self.format.offset(column),
-            width: self.format.width(column),
-            values: values.concat(),
+            width,
+            values,
         };
         self.tests.push((column, test));
     }
@@ -156,6 +160,7 @@ impl KeyFilter {
     }
 
     /// Whether `key` (a stored key of this filter's format) passes every condition.
+    #[inline]
     pub fn matches(&self, key: &[u8]) -> bool {
         if !KeyFormat::is_written(key) {
             return false;
@@ -166,27 +171,31 @@ impl KeyFilter {
                 Test::IsNull => null,
                 Test::NotNull => !null,
                 Test::OneOf { at, width, values } => {
-                    let value = &key[*at..*at + *width];
-                    let count = values.len() / width;
+                    let value = value_at(key, *at, *width);
                     !null
-                        && if count <= LINEAR_VALUES {
-                            values.chunks_exact(*width).any(|v| v == value)
+                        && if values.len() <= LINEAR_VALUES {
+                            values.iter().any(|&v| v == value)
                         } else {
-                            let nth = |i: usize| &values[i * width..(i + 1) * width];
-                            let (mut lo, mut hi) = (0, count);
-                            while lo < hi {
-                                let mid = (lo + hi) / 2;
-                                match nth(mid).cmp(value) {
-                                    std::cmp::Ordering::Less => lo = mid + 1,
-                                    std::cmp::Ordering::Greater => hi = mid,
-                                    std::cmp::Ordering::Equal => return true,
-                                }
-                            }
-                            false
+                            values.binary_search(&value).is_ok()
                         }
                 }
             }
         })
+    }
+}
+
+/// The `width` bytes of `bytes` at `at` as one little-endian integer (a filter compares
+/// values so, not byte by byte).
+#[inline]
+fn value_at(bytes: &[u8], at: usize, width: usize) -> u128 {
+    match width {
+        8 => u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes")) as u128,
+        16 => u128::from_le_bytes(bytes[at..at + 16].try_into().expect("16 bytes")),
+        _ => {
+            let mut whole = [0u8; 16];
+            whole[..width].copy_from_slice(&bytes[at..at + width]);
+            u128::from_le_bytes(whole)
+        }
     }
 }
 
