@@ -36,19 +36,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     // SAFETY: the planner passes valid pointers; the index is locked by the planner, so
     // opening it with NoLock is safe.
     unsafe {
-        if (*path).indexorderbys.is_null() {
-            crate::compat::disable_path(path);
-            *startup_cost = f64::MAX;
-            *total_cost = f64::MAX;
-            *selectivity = 0.0;
-            *correlation = 0.0;
-            *pages = 0.0;
-            return;
-        }
-        if clause_columns(path)
+        let columns = clause_columns(path);
+        let null_vector = columns
             .iter()
-            .any(|&(column, null_test)| column == 0 && null_test)
-        {
+            .any(|&(column, is_null)| column == 0 && is_null);
+        if (*path).indexorderbys.is_null() || null_vector {
             crate::compat::disable_path(path);
             *startup_cost = f64::MAX;
             *total_cost = f64::MAX;
@@ -81,8 +73,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             &settings(),
         );
         let dims = typmod.max(1) as usize;
-        let filtered =
-            key_bytes.filter(|_| clause_columns(path).iter().any(|&(column, _)| column > 0));
+        let filtered = key_bytes.filter(|_| columns.iter().any(|&(column, _)| column > 0));
         let (startup, total) = match filtered {
             None => (
                 costs.indexTotalCost,

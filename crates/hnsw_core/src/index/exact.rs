@@ -30,11 +30,21 @@ pub fn exact_order<S: PageWrite>(
     if let Some(e) = failed {
         return Err(e);
     }
+    rank(graph, query, &ids)
+}
+
+/// `ids` by their exact distance to `query`, nearest first, ties by id; computed 256 at a
+/// time, pausing between them (a cancel lands there).
+pub(super) fn rank<S: PageWrite>(
+    graph: &PagedGraph<S>,
+    query: &[f32],
+    ids: &[u32],
+) -> Result<Vec<Neighbour>, TryReserveError> {
     let mut order = Vec::new();
     order.try_reserve_exact(ids.len())?;
     let mut distances = Vec::new();
     for chunk in ids.chunks(256) {
-        graph.store.pause(); // a cancel lands between chunks
+        graph.store.pause();
         graph.exact_distances_to(query, chunk, &mut distances);
         order.extend(
             chunk

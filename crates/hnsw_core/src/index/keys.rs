@@ -4,7 +4,7 @@
 //! nodes in exact order, for a filter so selective that walking the graph to find them
 //! would cost more.
 
-use crate::graph::{GraphRead, Neighbour};
+use crate::graph::Neighbour;
 use crate::page::keys::KeyFilter;
 use crate::page::node::{HeapTid, FLAG_DELETED};
 use crate::page::{page_is_new, PageStore, PageWrite, PagedGraph, CONTENT_SIZE, HEADER_SIZE};
@@ -161,21 +161,8 @@ pub fn exact_matches<S: PageWrite>(
     let mut ids = Vec::new();
     ids.try_reserve_exact(matches.len())?;
     ids.extend(matches.ids().filter(|&id| !taken(id)));
-    let mut order = Vec::new();
-    order.try_reserve_exact(ids.len())?;
-    let mut distances = Vec::new();
-    for chunk in ids.chunks(256) {
-        graph.store.pause();
-        graph.exact_distances_to(query, chunk, &mut distances);
-        order.extend(
-            chunk
-                .iter()
-                .zip(&distances)
-                .map(|(&id, &distance)| Neighbour { distance, id })
-                .filter(|n| after.is_none_or(|d| !(n.distance < d))),
-        );
-    }
-    order.sort_unstable();
+    let mut order = super::exact::rank(graph, query, &ids)?;
+    order.retain(|n| after.is_none_or(|d| !(n.distance < d)));
     Ok(order)
 }
 
