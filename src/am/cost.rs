@@ -13,7 +13,9 @@
 //! passing slots exactly when they are few (`hnsw_core::index::ranks_exactly`, each
 //! `exact_match_cost`, all before the first row), else walks as above, but for at most
 //! `walk_budget` nodes before it ranks the rest of the passing slots exactly, which
-//! bounds its total cost. A qual on the vector's own column
+//! bounds its total cost. When many rows pass (`walks_unread`) the scan samples a few key
+//! pages instead of reading them all before it walks, and reads them only for the exact
+//! ranking. A qual on the vector's own column
 //! (`IS NULL`) keeps the index out: it holds no NULL vector. The arithmetic is
 //! `hnsw_core::cost`.
 
@@ -90,12 +92,27 @@ pub unsafe extern "C-unwind" fn amcostestimate(
                     (startup, startup + matches * s.cpu_index_tuple_cost)
                 } else {
                     // The walk, which stops after `walk_budget` nodes and ranks the rest
-                    // of the passing rows exactly.
+                    // of the passing rows exactly; the pass over the keys comes first,
+                    // or, when a sample says many rows pass (`walks_unread`), only with
+                    // that ranking.
+                    let rank = matches * hnsw_core::cost::exact_match_cost(element, dims, &s);
+                    let (before, with_rank) =
+                        if hnsw_core::index::walks_unread(matches as usize, ef_search()) {
+                            let sampled = hnsw_core::index::SAMPLE_PAGES as f64
+                                * hnsw_core::page::CONTENT_SIZE as f64
+                                / key_bytes as f64;
+                            let sample =
+                                hnsw_core::cost::key_pass_cost(tuples.min(sampled), key_bytes, &s);
+                            (sample, pass)
+                        } else {
+                            (pass, 0.0)
+                        };
                     let bounded = hnsw_core::index::walk_budget(matches as usize, ef_search())
                         as f64
                         * per_row
-                        + matches * hnsw_core::cost::exact_match_cost(element, dims, &s);
-                    let startup = pass + costs.indexTotalCost;
+                        + with_rank
+                        + rank;
+                    let startup = before + costs.indexTotalCost;
                     (startup, startup + (tuples * per_row).min(bounded))
                 }
             }

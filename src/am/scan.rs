@@ -13,13 +13,16 @@
 //! returns every row in exact order (`ivfflat.probes` >= `lists`).
 //!
 //! In a multicolumn index the scan applies the quals on the columns after the vector
-//! itself (`keys`): it first reads the key pages for the slots that pass, and ranks those
-//! exactly when they are fewer than a beam's distances (`ranks_exactly`), else walks the
-//! graph returning only their rows (no heap fetch for a row that fails) and, once the walk
-//! has cost about what ranking them does (`walk_budget`), finishes with the passing slots
-//! it has not returned in exact order. A filter no row passes ends the scan after
-//! the key pages. Without ORDER BY (a plan the planner does not choose, see `cost`) it
-//! returns the passing rows in slot order.
+//! itself (`keys`). It first tests the keys on a few key pages (`sample_matching`). When
+//! the sample says the passing slots may be fewer than a beam's distances
+//! (`walks_unread`), or the index is too small to sample, it reads every key page, and ranks the passing
+//! slots exactly if they are that few. Otherwise it walks the graph returning only the
+//! rows whose keys pass (read node by node, so a filter the query's neighbours pass costs
+//! no pass over the keys, and no heap fetch for a row that fails), and once the walk has
+//! cost about what ranking the passing slots does (`walk_budget`), reads the key pages
+//! and finishes with the passing slots it has not returned, in exact order. A filter no
+//! row passes ends the scan after the key pages. Without ORDER BY (a plan the planner
+//! does not choose, see `cost`) it returns the passing rows in slot order.
 
 use super::ivfflat::{self, ScanPlan};
 use super::options::{
@@ -31,8 +34,9 @@ use crate::types::Values;
 use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
 use hnsw_core::index::{
-    exact_finish_after, exact_matches, exact_order, exact_rest, matching, ranks_exactly, row_of,
-    rows_of, rows_of_matching, walk_budget, Matches,
+    exact_finish_after, exact_matches, exact_order, exact_rest, key_passes, matching,
+    ranks_exactly, row_of, rows_of, rows_of_matching, sample_matching, walk_budget, walks_unread,
+    Matches,
 };
 use hnsw_core::page::keys::KeyFilter;
 use hnsw_core::page::node::HeapTid;
@@ -75,7 +79,9 @@ struct ScanState {
     last_distance: Option<f32>,
     strict: bool,
     /// The scan's quals on the columns after the vector (a multicolumn index), and the
-    /// slots that pass them, read when the scan starts.
+    /// slots that pass them: read when the scan starts, or, for a walk whose filter a
+    /// sample says most rows near any query pass, only when it finishes in exact order
+    /// (until then it reads the key of each node it returns).
     filter: Option<KeyFilter>,
     matches: Option<Matches>,
     /// The nodes `search` gives are slots of `matches`, each standing for its own row
@@ -264,13 +270,21 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let graph = PagedGraph::new(BufferStore::new(index), meta)
             .with_estimates(true)
             .with_rerank(super::options::rerank());
+        let mut walk_estimate = None;
         if let Some(filter) = &state.filter {
             if filter.format().key_bytes() != graph.layout.key_size {
                 super::keys::key_mismatch(&graph.meta, filter.format().key_bytes());
             }
-            let matches = matching(&graph, filter)
-                .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e));
-            state.matches = Some(matches);
+            let estimate = match state.query {
+                Query::None => None,
+                _ => sample_matching(&graph, filter),
+            };
+            walk_estimate = estimate.filter(|&e| walks_unread(e, plan.ef));
+            if walk_estimate.is_none() {
+                let matches = matching(&graph, filter)
+                    .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e));
+                state.matches = Some(matches);
+            }
         }
         let exact_matches_first = state
             .matches
@@ -301,10 +315,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let walks = !plan.exact && !state.per_record;
         let finish_after = if !walks || resume == Resume::Off || ivfflat::is_ivfflat(index) {
             None
-        } else if let Some(matches) = &state.matches {
+        } else if let Some(passing) = state.matches.as_ref().map(Matches::len).or(walk_estimate) {
             // The passing slots it has not returned, whatever the index's size, once the
             // walk has cost what ranking them does.
-            Some(walk_budget(matches.len(), plan.ef).min(plan.limit))
+            Some(walk_budget(passing, plan.ef).min(plan.limit))
         } else {
             exact_finish_after(&graph, plan.limit, scan_memory_limit())
         };
@@ -348,9 +362,15 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 order: Vec::new().into_iter(),
                 query: Vec::new(),
             };
-            let rest = match &state.matches {
-                Some(matches) => {
+            let rest = match &state.filter {
+                Some(filter) => {
                     state.per_record = true;
+                    let matches = match state.matches.take() {
+                        Some(matches) => matches,
+                        None => matching(graph, filter)
+                            .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e)),
+                    };
+                    let matches = state.matches.insert(matches);
                     exact_matches(graph, &query, matches, |id| taken.contains(&id), after)
                 }
                 None => exact_rest(graph, &query, &taken, after),
@@ -368,7 +388,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
             Ok(Some(found)) => found,
             // A filtered walk that ends early (the graph exhausted, or the memory limit
             // reached) still has its passing slots to finish with.
-            Ok(None) if state.matches.is_some() && state.taken_ids.is_some() => {
+            Ok(None) if state.filter.is_some() && state.taken_ids.is_some() => {
                 state.limit = state.taken;
                 continue;
             }
@@ -380,12 +400,15 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let query = search.query();
         let tids = if state.per_record {
             Ok(row_of(graph, found.id).map(|tid| vec![tid]))
-        } else if let Some(matches) = &state.matches {
+        } else if let Some(filter) = &state.filter {
             // A filtered walk: the rows of the node's chain that pass, each noted as
             // returned, for the exact finish.
-            let taken = &mut state.taken_ids;
+            let (taken, matches) = (&mut state.taken_ids, &state.matches);
             rows_of_matching(graph, query, found.id, found.distance, |id| {
-                let keep = matches.contains(id);
+                let keep = match matches {
+                    Some(matches) => matches.contains(id),
+                    None => key_passes(graph, filter, id),
+                };
                 if let (true, Some(taken)) = (keep, taken.as_mut()) {
                     if let Err(e) = taken.try_reserve(1) {
                         out_of_memory("the ids of the rows it returned", e);

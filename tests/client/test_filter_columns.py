@@ -27,6 +27,7 @@ FILTERS = {
     "1% (bigint = int)": ("s = 7::int4", lambda labels, s, own: s == 7),
     "0.1% of one class": ("label = %(own)s AND s = 3", lambda labels, s, own: (labels == own) & (s == 3)),
     "none": ("s = -1", lambda labels, s, own: s == -1),
+    "half": ("s = ANY(%(half)s)", lambda labels, s, own: s < 50),
 }
 
 
@@ -55,9 +56,12 @@ def exact_ids(base, passing, q, k=10):
     return order[:k].tolist()
 
 
+# At ef_search 10 a filter a sample of the key pages says a tenth of the rows or more
+# pass is walked reading each returned node's key, not every key first.
+@pytest.mark.parametrize("ef", [40, 10], ids=["ef 40", "ef 10"])
 @pytest.mark.parametrize("forced", [False, True], ids=["chosen plan", "index forced"])
 @pytest.mark.parametrize("name", list(FILTERS))
-def test_filters_in_the_index_answer_whole_and_near(table, name, forced):
+def test_filters_in_the_index_answer_whole_and_near(table, name, forced, ef):
     base, labels = table
     where, passes = FILTERS[name]
     queries = datasets.queries(NAME)[:QUERIES]
@@ -68,11 +72,13 @@ def test_filters_in_the_index_answer_whole_and_near(table, name, forced):
     hits = wanted = 0
     with psycopg.connect(autocommit=True) as c:
         register_vector(c)
+        c.execute(f"SET hnsw.ef_search = {ef}")
         if forced:
             c.execute("SET enable_seqscan = off")
             c.execute("SET enable_bitmapscan = off")
         for q, own in zip(queries, query_labels):
-            params = {"q": q, "own": int(own), "other": int((own + 5) % 10), "pair": [int(own), int((own + 3) % 10)]}
+            params = {"q": q, "own": int(own), "other": int((own + 5) % 10),
+                      "pair": [int(own), int((own + 3) % 10)], "half": list(range(50))}
             if forced:
                 plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, params).fetchall())
                 assert "filtered_embedding" in plan, plan

@@ -11,8 +11,8 @@ use hnsw_core::element::Element;
 use hnsw_core::graph::storage::Backing;
 use hnsw_core::graph::{build, BuildInput, Params, Scan, Visited};
 use hnsw_core::index::{
-    exact_matches, graph_problems, insert_with_key, matching, ranks_exactly, read_records, row_of,
-    rows_of_matching, walk_budget,
+    exact_matches, graph_problems, insert_with_key, key_passes, matching, ranks_exactly,
+    read_records, row_of, rows_of_matching, sample_matching, walk_budget, walks_unread,
 };
 use hnsw_core::page::keys::{KeyFilter, KeyFormat};
 use hnsw_core::page::meta::KEYS_VERSION;
@@ -45,6 +45,16 @@ fn key_of(i: u32) -> Vec<u8> {
 /// An index of `vectors`, the first `built` rows by a build, the rest inserted; rows
 /// `dup_from..` repeat row 0's vector (one node, aliases with their own keys).
 fn index(vectors: &[f32], built: usize) -> MemStore {
+    index_of(vectors, built, format(), key_of)
+}
+
+/// The same with keys of `format`, row `i`'s `key(i)`.
+fn index_of(
+    vectors: &[f32],
+    built: usize,
+    format: KeyFormat,
+    key_of: impl Fn(u32) -> Vec<u8>,
+) -> MemStore {
     let input = BuildInput {
         offsets: None,
         vectors: Backing::from_f32(vectors[..built * DIM].to_vec()),
@@ -56,9 +66,9 @@ fn index(vectors: &[f32], built: usize) -> MemStore {
     };
     let graph = build(input, &AtomicBool::new(false), &AtomicUsize::new(0)).unwrap();
     let tids: Vec<HeapTid> = (0..built as u32).map(tid).collect();
-    let keys: Vec<u8> = (0..built as u32).flat_map(key_of).collect();
+    let keys: Vec<u8> = (0..built as u32).flat_map(&key_of).collect();
     let meta = Meta {
-        key_bytes: format().key_bytes() as u16,
+        key_bytes: format.key_bytes() as u16,
         ..Meta::new(DIM as u32, 16, 64, Metric::L2, Element::F32)
     };
     let mut store = MemStore::new();
@@ -205,6 +215,57 @@ fn few_matches_are_ranked_exactly_and_a_walk_costs_at_most_that_ranking() {
     assert_eq!(walk_budget(1_000, 40), 62);
     assert_eq!(walk_budget(100, 40), 40, "at least a beam");
     assert_eq!(walk_budget(6_000, 40), 375);
+    // A walk reads keys node by node only when even half the sample's estimate is more
+    // than an exact ranking takes.
+    assert!(!walks_unread(1_280, 40) && walks_unread(1_282, 40));
+}
+
+#[test]
+fn a_walk_reads_each_key_where_it_lies_as_the_pass_does() {
+    let vectors = vectors();
+    let store = index(&vectors, 300);
+    let graph = PagedGraph::new(store.snapshot(), store.meta());
+    let slots = graph.meta.groups as usize * graph.layout.group_nodes;
+    assert!(
+        graph.layout.key_size * slots > 2 * hnsw_core::page::CONTENT_SIZE,
+        "keys over several pages, some across a page boundary"
+    );
+    for values in [&[3][..], &[0, 7, 9], &[]] {
+        let filter = category_filter(values);
+        let matches = matching(&graph, &filter).unwrap();
+        let passing = (0..slots as u32).filter(|&id| key_passes(&graph, &filter, id));
+        assert_eq!(passing.collect::<Vec<_>>(), matches.ids().collect::<Vec<_>>());
+    }
+    assert_eq!(sample_matching(&graph, &category_filter(&[3])), None, "too few pages");
+}
+
+#[test]
+fn a_sample_of_the_key_pages_estimates_how_many_slots_pass() {
+    // Wide keys (a uuid and a category), so a few thousand rows fill many key pages.
+    let format = KeyFormat::new(vec![16; 15].into_iter().chain([8]).collect());
+    let key_of = |i: u32| {
+        let wide = [(i % 5) as u8; 16];
+        let category = (i as i64 % 10).to_le_bytes();
+        let mut values: Vec<Option<&[u8]>> = vec![Some(&wide[..]); 15];
+        values.push(Some(&category[..]));
+        format.encode(&values)
+    };
+    let n = 3_000;
+    let vectors = random_vectors(n, DIM, 5);
+    let store = index_of(&vectors, n, format.clone(), key_of);
+    let graph = PagedGraph::new(store.snapshot(), store.meta());
+    let mut filter = KeyFilter::new(format.clone());
+    filter.one_of(15, vec![4i64.to_le_bytes().to_vec()]);
+    let estimate = sample_matching(&graph, &filter).expect("enough key pages to sample");
+    let exact = matching(&graph, &filter).unwrap().len();
+    assert_eq!(exact, n / 10);
+    assert!(
+        (exact / 2..exact * 2).contains(&estimate),
+        "{estimate} against {exact}"
+    );
+    let mut none = KeyFilter::new(format);
+    none.one_of(15, vec![(-1i64).to_le_bytes().to_vec()]);
+    assert_eq!(sample_matching(&graph, &none), Some(0));
 }
 
 #[test]
