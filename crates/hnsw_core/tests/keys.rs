@@ -234,9 +234,16 @@ fn a_walk_reads_each_key_where_it_lies_as_the_pass_does() {
         let filter = category_filter(values);
         let matches = matching(&graph, &filter).unwrap();
         let passing = (0..slots as u32).filter(|&id| key_passes(&graph, &filter, id));
-        assert_eq!(passing.collect::<Vec<_>>(), matches.ids().collect::<Vec<_>>());
+        assert_eq!(
+            passing.collect::<Vec<_>>(),
+            matches.ids().collect::<Vec<_>>()
+        );
     }
-    assert_eq!(sample_matching(&graph, &category_filter(&[3])), None, "too few pages");
+    assert_eq!(
+        sample_matching(&graph, &category_filter(&[3])),
+        None,
+        "too few pages"
+    );
 }
 
 #[test]
