@@ -68,8 +68,8 @@ CREATE OPERATOR CLASS sparsevec_l1_ops FOR TYPE sparsevec USING hnsw AS
 
 -- Filter columns: the columns after the vector in a multicolumn index, e.g.
 --   CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops, category, tenant_id);
--- The scan applies `=`, `= ANY` / IN, IS NULL and IS NOT NULL on them itself. Strategy 3
--- is `=`, as in btree. The integer family holds every cross-type `=`, so
+-- The scan applies `=`, `= ANY` / IN, ranges, IS NULL and IS NOT NULL on them itself.
+-- Strategy 3 is `=`, as in btree. The integer family holds every cross-type `=`, so
 -- `bigint_column = 42` is a qual the index applies, not a filter on the table's rows.
 CREATE OPERATOR FAMILY integer_ops USING hnsw;
 CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING hnsw FAMILY integer_ops AS
@@ -95,6 +95,65 @@ CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING hnsw AS
     OPERATOR 3 = (timestamptz, timestamptz);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING hnsw AS
     OPERATOR 3 = (uuid, uuid);
+-- Ranges: `<`, `<=`, `>=`, `>` (strategies 1, 2, 4 and 5, as btree's; BETWEEN is two of
+-- them) on every filter column type but boolean, across the integer types too.
+ALTER OPERATOR FAMILY integer_ops USING hnsw ADD
+    OPERATOR 1 < (int2, int2),
+    OPERATOR 2 <= (int2, int2),
+    OPERATOR 4 >= (int2, int2),
+    OPERATOR 5 > (int2, int2),
+    OPERATOR 1 < (int2, int4),
+    OPERATOR 2 <= (int2, int4),
+    OPERATOR 4 >= (int2, int4),
+    OPERATOR 5 > (int2, int4),
+    OPERATOR 1 < (int2, int8),
+    OPERATOR 2 <= (int2, int8),
+    OPERATOR 4 >= (int2, int8),
+    OPERATOR 5 > (int2, int8),
+    OPERATOR 1 < (int4, int2),
+    OPERATOR 2 <= (int4, int2),
+    OPERATOR 4 >= (int4, int2),
+    OPERATOR 5 > (int4, int2),
+    OPERATOR 1 < (int4, int4),
+    OPERATOR 2 <= (int4, int4),
+    OPERATOR 4 >= (int4, int4),
+    OPERATOR 5 > (int4, int4),
+    OPERATOR 1 < (int4, int8),
+    OPERATOR 2 <= (int4, int8),
+    OPERATOR 4 >= (int4, int8),
+    OPERATOR 5 > (int4, int8),
+    OPERATOR 1 < (int8, int2),
+    OPERATOR 2 <= (int8, int2),
+    OPERATOR 4 >= (int8, int2),
+    OPERATOR 5 > (int8, int2),
+    OPERATOR 1 < (int8, int4),
+    OPERATOR 2 <= (int8, int4),
+    OPERATOR 4 >= (int8, int4),
+    OPERATOR 5 > (int8, int4),
+    OPERATOR 1 < (int8, int8),
+    OPERATOR 2 <= (int8, int8),
+    OPERATOR 4 >= (int8, int8),
+    OPERATOR 5 > (int8, int8);
+ALTER OPERATOR FAMILY date_ops USING hnsw ADD
+    OPERATOR 1 < (date, date),
+    OPERATOR 2 <= (date, date),
+    OPERATOR 4 >= (date, date),
+    OPERATOR 5 > (date, date);
+ALTER OPERATOR FAMILY timestamp_ops USING hnsw ADD
+    OPERATOR 1 < (timestamp, timestamp),
+    OPERATOR 2 <= (timestamp, timestamp),
+    OPERATOR 4 >= (timestamp, timestamp),
+    OPERATOR 5 > (timestamp, timestamp);
+ALTER OPERATOR FAMILY timestamptz_ops USING hnsw ADD
+    OPERATOR 1 < (timestamptz, timestamptz),
+    OPERATOR 2 <= (timestamptz, timestamptz),
+    OPERATOR 4 >= (timestamptz, timestamptz),
+    OPERATOR 5 > (timestamptz, timestamptz);
+ALTER OPERATOR FAMILY uuid_ops USING hnsw ADD
+    OPERATOR 1 < (uuid, uuid),
+    OPERATOR 2 <= (uuid, uuid),
+    OPERATOR 4 >= (uuid, uuid),
+    OPERATOR 5 > (uuid, uuid);
 
 CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;

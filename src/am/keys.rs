@@ -1,19 +1,31 @@
 //! The columns after the vector in a multicolumn index (`USING hnsw (embedding
 //! vector_l2_ops, category, tenant_id)`): which types they may have, how a row's values
 //! become its node's key (`hnsw_core::page::keys`), and how a scan's quals on them
-//! (`=`, `= ANY`, `IS NULL`, `IS NOT NULL`) become the filter the scan applies itself.
+//! (`=`, `= ANY`, `<`, `<=`, `>=`, `>` and their `ANY` forms, `IS NULL`, `IS NOT NULL`)
+//! become the filter the scan applies itself.
 //!
 //! Values are written so that equal SQL values have equal bytes: every integer type as
 //! an 8-byte integer (so the cross-type members of the integer family, `bigint_column =
 //! 42`, compare the same bytes), `bool` as 0 or 1, `date` as its day number,
 //! `timestamp` and `timestamptz` as their microseconds, `uuid` as its 16 bytes.
 
-use hnsw_core::page::keys::{KeyFilter, KeyFormat, MAX_KEY_COLUMNS};
+use hnsw_core::page::keys::{Compare, KeyFilter, KeyFormat, ValueOrder, MAX_KEY_COLUMNS};
 use pgrx::{pg_sys, PgSqlErrorCode};
 
-/// The btree strategy number of `=`, the one search operator of hnsw_pg's key operator
-/// classes (the numbers follow btree's, so ranges can join them).
+/// The search operators of hnsw_pg's key operator classes, numbered as btree's: 1 `<`,
+/// 2 `<=`, 3 `=`, 4 `>=`, 5 `>` (`bool_ops` has `=` only).
 pub const EQUAL_STRATEGY: u16 = 3;
+
+/// The range comparison of strategy `strategy`, if it is one.
+fn range_of(strategy: u16) -> Option<Compare> {
+    Some(match strategy {
+        1 => Compare::Less,
+        2 => Compare::LessOrEqual,
+        4 => Compare::GreaterOrEqual,
+        5 => Compare::Greater,
+        _ => return None,
+    })
+}
 
 /// A key column's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +51,14 @@ impl KeyType {
             pg_sys::UUIDOID => KeyType::Uuid,
             _ => return None,
         })
+    }
+
+    /// How the stored values order: as the SQL values do.
+    fn order(self) -> ValueOrder {
+        match self {
+            KeyType::Uuid => ValueOrder::Bytes,
+            _ => ValueOrder::Signed,
+        }
     }
 
     fn width(self) -> usize {
@@ -166,12 +186,16 @@ impl KeyColumns {
             } else if flags & pg_sys::SK_ISNULL != 0 {
                 filter.one_of(column, Vec::new()); // `= NULL` passes no row
             } else {
-                // The column's type decides nothing here: `=` across integer types
-                // compares the same 8 bytes.
-                assert_eq!(key.sk_strategy, EQUAL_STRATEGY, "hnsw key operators are =");
+                // `=` and ranges across integer types compare the same 8 bytes.
                 // SAFETY: the argument is of the operator's right type, `sk_subtype`.
                 let values = unsafe { argument_values(key, flags) };
-                filter.one_of(column, values);
+                match (key.sk_strategy, range_of(key.sk_strategy)) {
+                    (EQUAL_STRATEGY, _) => filter.one_of(column, values),
+                    (_, Some(compare)) => {
+                        filter.compare(column, self.types[column].order(), compare, values)
+                    }
+                    (strategy, None) => unknown_operator(strategy),
+                }
             }
         }
         filter
@@ -219,8 +243,14 @@ pub unsafe fn scan_filter(
 /// `key` is a valid scan key whose argument is of type `sk_subtype` (an array of it with
 /// `SK_SEARCHARRAY`).
 unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32) -> Vec<Vec<u8>> {
-    // The operator families hold `=` of these types only.
-    let element_type = KeyType::of(key.sk_subtype).expect("an operator of a key family");
+    // hnsw_pg's operator families compare these types only.
+    let Some(element_type) = KeyType::of(key.sk_subtype) else {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an hnsw index cannot compare a filter column with a value of this type"
+        );
+    };
     if flags & pg_sys::SK_SEARCHARRAY == 0 {
         // SAFETY: a value of the key's type.
         return vec![unsafe { element_type.encode(key.sk_argument) }];
@@ -248,6 +278,16 @@ unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32) -> Vec<Vec<u8>>
             .map(|i| element_type.encode(*elements.add(i)))
             .collect()
     }
+}
+
+/// An operator someone added to a key operator family under a strategy number hnsw_pg
+/// does not know.
+fn unknown_operator(strategy: u16) -> ! {
+    crate::error::raise_with_hint(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("an hnsw index cannot apply an operator of strategy {strategy} to a filter column"),
+        "The strategies of hnsw_pg's filter operator classes are btree's: 1 <, 2 <=, 3 =, 4 >=, 5 >.",
+    )
 }
 
 /// Refuses an index whose meta page's key width is not its columns' (a damaged page, or

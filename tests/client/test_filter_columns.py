@@ -28,6 +28,11 @@ FILTERS = {
     "0.1% of one class": ("label = %(own)s AND s = 3", lambda labels, s, own: (labels == own) & (s == 3)),
     "none": ("s = -1", lambda labels, s, own: s == -1),
     "half": ("s = ANY(%(half)s)", lambda labels, s, own: s < 50),
+    "range 5%": ("s < 5", lambda labels, s, own: s < 5),
+    "between 10%": ("s BETWEEN 20 AND 29", lambda labels, s, own: (s >= 20) & (s <= 29)),
+    "own class and a range, 1%": ("label = %(own)s AND s >= 90", lambda labels, s, own: (labels == own) & (s >= 90)),
+    "range across types, 2%": ("s > 97::int2", lambda labels, s, own: s > 97),
+    "range below every row": ("s < -5", lambda labels, s, own: s < -5),
 }
 
 
@@ -142,6 +147,17 @@ def test_every_key_type_and_null():
             (f"u = '{uuid.UUID(int=3)}'", lambda i: i % 7 == 3),
             ("big = -1", lambda i: i % 3 == 0),
             ("big = 1::int2 AND small = 4::int8", lambda i: i % 3 == 2 and i % 11 != 0 and i % 5 == 4),
+            ("small < 2", lambda i: i % 11 != 0 and i % 5 < 2),
+            ("small <= 2::int8 AND big > -1", lambda i: i % 11 != 0 and i % 5 <= 2 and i % 3 != 0),
+            ("small BETWEEN 1 AND 3", lambda i: i % 11 != 0 and 1 <= i % 5 <= 3),
+            ("small < ANY('{1,3}'::int[])", lambda i: i % 11 != 0 and i % 5 < 3),
+            ("big >= 9223372036854775807", lambda i: False),
+            ("day >= DATE '2026-01-08'", lambda i: i % 9 >= 7),
+            ("day > DATE '2025-12-31' AND day < DATE 'infinity' AND small = 0", lambda i: i % 11 != 0 and i % 5 == 0),
+            ("at > TIMESTAMP '2026-01-01 01:30' AND at <= TIMESTAMP '2026-01-01 03:00'", lambda i: i % 4 in (2, 3)),
+            ("atz < TIMESTAMPTZ '2026-01-01 00:02 UTC'", lambda i: i % 6 < 2),
+            (f"u > '{uuid.UUID(int=4)}'", lambda i: i % 7 > 4),
+            (f"u <= '{uuid.UUID(int=2)}' AND u >= '{uuid.UUID(int=1)}'", lambda i: i % 7 in (1, 2)),
         ]
         q = rng.standard_normal(8).astype(np.float32)
         for where, passes in quals:
@@ -151,7 +167,7 @@ def test_every_key_type_and_null():
                 # The planner rewrites `flag = true` as `flag` (and `= false` as NOT flag),
                 # a form it matches to btree's boolean operators only: a Filter.
                 assert "Filter: " in plan and "flag" in plan.split("Filter: ")[1], f"{where}: {plan}"
-            else:
+            elif "ANY" not in where:
                 assert "Index Cond" in plan and "Filter" not in plan, f"{where}: {plan}"
             found = [r[0] for r in c.execute(sql, (q,)).fetchall()]
             expected = [i for i in range(n) if passes(i)]

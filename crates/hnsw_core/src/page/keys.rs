@@ -8,7 +8,8 @@
 //! no filter), bit `1 + c` says column `c` is NULL (its value bytes are then zero). The
 //! extension writes values so that equal SQL values have equal bytes (every integer type
 //! as an i64, so `bigint_column = 42` compares the same bytes as `int_column = 42`); this
-//! module compares bytes only.
+//! module compares bytes only, and for ranges (`<`, `<=`, `>=`, `>`) orders them as the
+//! extension says the column's type does (`ValueOrder`).
 
 /// The most columns a key holds (the vector's column is not one of them).
 pub const MAX_KEY_COLUMNS: usize = 16;
@@ -91,6 +92,65 @@ struct OneOf {
     values: Vec<u128>,
 }
 
+/// A column's range, its bounds inclusive, in `ValueOrder::rank` form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Range {
+    at: usize,
+    width: usize,
+    order: ValueOrder,
+    low: u128,
+    high: u128,
+}
+
+/// How the stored values of a column order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueOrder {
+    /// As little-endian two's-complement integers (the integer types, dates, timestamps).
+    Signed,
+    /// Byte by byte, as `memcmp` (a uuid).
+    Bytes,
+}
+
+impl ValueOrder {
+    /// The `width` bytes at `at` of `bytes` as an unsigned integer of the same order.
+    #[inline]
+    fn rank(self, bytes: &[u8], at: usize, width: usize) -> u128 {
+        match self {
+            ValueOrder::Signed => {
+                let shift = 128 - 8 * width as u32;
+                let value = ((value_at(bytes, at, width) << shift) as i128) >> shift;
+                (value ^ i128::MIN) as u128
+            }
+            ValueOrder::Bytes => {
+                let mut whole = [0u8; 16];
+                whole[..width].copy_from_slice(&bytes[at..at + width]);
+                u128::from_be_bytes(whole)
+            }
+        }
+    }
+}
+
+impl ValueOrder {
+    /// The least and greatest rank of a value `width` bytes wide.
+    fn domain(self, width: usize) -> (u128, u128) {
+        let (mut least, mut greatest) = (vec![0u8; width], vec![0xffu8; width]);
+        if self == ValueOrder::Signed {
+            least[width - 1] = 0x80;
+            greatest[width - 1] = 0x7f;
+        }
+        (self.rank(&least, 0, width), self.rank(&greatest, 0, width))
+    }
+}
+
+/// A range comparison a qual makes of a column: `column < value`, and so on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    Less,
+    LessOrEqual,
+    GreaterOrEqual,
+    Greater,
+}
+
 /// Up to this many values a column is compared with one by one, past it by binary search.
 const LINEAR_VALUES: usize = 8;
 
@@ -106,6 +166,7 @@ pub struct KeyFilter {
     /// Two conditions ask opposite things of one bit (`IS NULL AND IS NOT NULL`).
     contradictory: bool,
     values: Vec<OneOf>,
+    ranges: Vec<Range>,
 }
 
 impl KeyFilter {
@@ -117,6 +178,7 @@ impl KeyFilter {
             want: WRITTEN as u32,
             contradictory: false,
             values: Vec::new(),
+            ranges: Vec::new(),
         }
     }
 
@@ -131,6 +193,55 @@ impl KeyFilter {
         self.flag(column, false);
         let at = self.format.offset(column);
         self.values.push(OneOf { at, width, values });
+    }
+
+    /// Column `column`, whose values order as `order`, must compare to one of `values`
+    /// (each of the column's width) as `compare` says: `column < ANY(values)` is `column <`
+    /// their largest, and so on; no value at all passes no row.
+    pub fn compare(
+        &mut self,
+        column: usize,
+        order: ValueOrder,
+        compare: Compare,
+        values: Vec<Vec<u8>>,
+    ) {
+        assert!(values.iter().all(|v| v.len() == self.format.width(column)));
+        let width = self.format.width(column);
+        let ranks = values.iter().map(|v| order.rank(v, 0, width));
+        let bound = match compare {
+            Compare::Less | Compare::LessOrEqual => ranks.max(),
+            Compare::GreaterOrEqual | Compare::Greater => ranks.min(),
+        };
+        // As an inclusive range of the values the column can hold; a strict bound past
+        // the least or greatest of them passes no row.
+        let (least, greatest) = order.domain(width);
+        let (low, high) = match (compare, bound) {
+            (_, None) => (None, None),
+            (Compare::Less, Some(b)) => (Some(least), b.checked_sub(1)),
+            (Compare::LessOrEqual, Some(b)) => (Some(least), Some(b)),
+            (Compare::GreaterOrEqual, Some(b)) => (Some(b), Some(greatest)),
+            (Compare::Greater, Some(b)) => (b.checked_add(1), Some(greatest)),
+        };
+        self.flag(column, false);
+        let at = self.format.offset(column);
+        let (Some(low), Some(high)) = (low, high) else {
+            self.contradictory = true;
+            return;
+        };
+        // Ranges of one column (BETWEEN's two) are one range.
+        match self.ranges.iter_mut().find(|r| r.at == at) {
+            Some(range) => {
+                range.low = range.low.max(low);
+                range.high = range.high.min(high);
+            }
+            None => self.ranges.push(Range {
+                at,
+                width,
+                order,
+                low,
+                high,
+            }),
+        }
     }
 
     /// Column `column` must be NULL (`IS NULL`), or not (`IS NOT NULL`).
@@ -150,13 +261,15 @@ impl KeyFilter {
 
     /// Whether no condition was added.
     pub fn is_empty(&self) -> bool {
-        self.mask == WRITTEN as u32 && self.values.is_empty()
+        self.mask == WRITTEN as u32 && self.values.is_empty() && self.ranges.is_empty()
     }
 
-    /// Whether no key can pass (a column asked for no value at all, or to be NULL and
-    /// not).
+    /// Whether no key can pass (a column asked for no value at all, to be NULL and not,
+    /// or for an empty range).
     pub fn is_unsatisfiable(&self) -> bool {
-        self.contradictory || self.values.iter().any(|t| t.values.is_empty())
+        self.contradictory
+            || self.values.iter().any(|t| t.values.is_empty())
+            || self.ranges.iter().any(|r| r.low > r.high)
     }
 
     pub fn format(&self) -> &KeyFormat {
@@ -183,6 +296,10 @@ impl KeyFilter {
                 } else {
                     test.values.binary_search(&value).is_ok()
                 }
+            })
+            && self.ranges.iter().all(|range| {
+                let value = range.order.rank(key, range.at, range.width);
+                range.low <= value && value <= range.high
             })
     }
 }
@@ -244,6 +361,65 @@ mod tests {
         assert!(!none.is_unsatisfiable());
         none.one_of(0, Vec::new());
         assert!(none.is_unsatisfiable() && !none.matches(&key));
+    }
+
+    #[test]
+    fn ranges_order_integers_as_signed_and_uuids_byte_by_byte() {
+        let format = KeyFormat::new(vec![8, 16]);
+        let uuid = |first: u8, last: u8| {
+            let mut u = [0u8; 16];
+            u[0] = first;
+            u[15] = last;
+            u.to_vec()
+        };
+        let key = |v: i64, u: &[u8]| format.encode(&[Some(&int(v)), Some(u)]);
+        let mid = uuid(5, 0);
+        let cases = [
+            (Compare::Less, vec![int(0)], -1i64..0, 0..3),
+            (Compare::LessOrEqual, vec![int(-2)], -3..-1, -1..1),
+            (Compare::GreaterOrEqual, vec![int(-1)], -1..2, -3..-1),
+            (Compare::Greater, vec![int(i64::MIN)], -3..3, 0..0),
+            // column < ANY(values) is column < the largest; > ANY, > the smallest.
+            (Compare::Less, vec![int(-3), int(2), int(-1)], -3..2, 2..3),
+            (Compare::Greater, vec![int(1), int(-2)], -1..3, -3..-1),
+        ];
+        for (compare, values, passing, failing) in cases {
+            let mut filter = KeyFilter::new(format.clone());
+            filter.compare(0, ValueOrder::Signed, compare, values.clone());
+            for v in passing {
+                assert!(filter.matches(&key(v, &mid)), "{v} {compare:?} {values:?}");
+            }
+            for v in failing {
+                assert!(!filter.matches(&key(v, &mid)), "{v} {compare:?} {values:?}");
+            }
+            assert!(!filter.matches(&format.encode(&[None, Some(&mid)])), "NULL");
+        }
+        for (v, passes) in [(i64::MIN, false), (-1, false), (0, true), (i64::MAX, true)] {
+            let mut filter = KeyFilter::new(format.clone());
+            filter.compare(0, ValueOrder::Signed, Compare::GreaterOrEqual, vec![int(0)]);
+            assert_eq!(filter.matches(&key(v, &mid)), passes, "{v}");
+        }
+        // A uuid orders by its first bytes first, as memcmp does.
+        let mut filter = KeyFilter::new(format.clone());
+        filter.compare(1, ValueOrder::Bytes, Compare::Greater, vec![mid.clone()]);
+        filter.compare(1, ValueOrder::Bytes, Compare::LessOrEqual, vec![uuid(6, 0)]);
+        assert!(filter.matches(&key(0, &uuid(5, 1))) && filter.matches(&key(0, &uuid(6, 0))));
+        assert!(!filter.matches(&key(0, &mid)) && !filter.matches(&key(0, &uuid(4, 255))));
+        assert!(!filter.matches(&key(0, &uuid(6, 1))) && !filter.is_unsatisfiable());
+        // Nothing below the least value, nor above the greatest; no value at all.
+        for (compare, value) in [(Compare::Less, i64::MIN), (Compare::Greater, i64::MAX)] {
+            let mut filter = KeyFilter::new(format.clone());
+            filter.compare(0, ValueOrder::Signed, compare, vec![int(value)]);
+            assert!(filter.is_unsatisfiable() && !filter.matches(&key(value, &mid)));
+        }
+        let mut empty = KeyFilter::new(format.clone());
+        empty.compare(0, ValueOrder::Signed, Compare::Less, Vec::new());
+        assert!(empty.is_unsatisfiable());
+        // A range and a range of the same column, as BETWEEN makes them.
+        let mut between = KeyFilter::new(format.clone());
+        between.compare(0, ValueOrder::Signed, Compare::GreaterOrEqual, vec![int(2)]);
+        between.compare(0, ValueOrder::Signed, Compare::LessOrEqual, vec![int(1)]);
+        assert!(between.is_unsatisfiable() && !between.matches(&key(1, &mid)));
     }
 
     #[test]
