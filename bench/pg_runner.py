@@ -286,8 +286,7 @@ def create_btrees(conn, columns):
 
 
 # hnsw_pg's multicolumn index: the filter columns in the index, which the scan tests
-# itself (quals `=` and `= ANY`; PostgreSQL 15 and 16 leave `= ANY` on a column after the
-# first to a Filter).
+# itself (the bench's `category < bound` and `label = k` both).
 FILTER_INDEX = "items_embedding_filters"
 
 
@@ -301,18 +300,6 @@ def create_filter_index(conn, metric, columns):
 
 def drop_filter_index(conn):
     conn.execute(f"DROP INDEX IF EXISTS {FILTER_INDEX}")
-
-
-def as_equality(f):
-    """`f` with `category < bound` as the same rows by `=` (a key qual of the index):
-    `category = ANY` of the values below the bound, `category = -1` for none."""
-    prefix = "WHERE category < "
-    if not f.where.startswith(prefix):
-        return f
-    bound = int(f.where[len(prefix):])
-    where = ("WHERE category = -1" if bound == 0
-             else f"WHERE category = ANY('{{{','.join(map(str, range(bound)))}}}'::int[])")
-    return Filter(where, f.args, f.truth)
 
 
 def drop_btrees(conn):

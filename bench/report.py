@@ -122,8 +122,7 @@ def markdown(r, png):
             "sort. Recall is against exact search over the rows that pass; a forced plan runs for "
             "4 s at most (at least 20 queries).", ""]
     for key, title in (("filtered", "No other index"), ("filtered_btree", "A btree on the filter column"),
-                       ("filtered_in_index", "hnsw_pg with the filter columns in its index (`category < bound` as "
-                        "`category = ANY` of the values below it; no btree)")):
+                       ("filtered_in_index", "hnsw_pg with the filter columns in its index (no btree)")):
         if key not in ours:
             continue
         variants = [v for v in next(iter(ours[key].values())) if v != "chosen"]

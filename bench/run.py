@@ -210,8 +210,7 @@ def main():
     steps.next("the same with the filter columns in hnsw_pg's index (no btree)")
     ours_only = {"hnsw_pg": conns["hnsw_pg"]}
     pg_runner.create_filter_index(conns["hnsw_pg"], ds.metric, columns)
-    by_filter_in_index = pg_runner.filter_plans(
-        ours_only, ds, queries, {label: pg_runner.as_equality(f) for label, f in filters.items()}, FILTER_EF)
+    by_filter_in_index = pg_runner.filter_plans(ours_only, ds, queries, filters, FILTER_EF)
     pg_runner.drop_filter_index(conns["hnsw_pg"])
     for name in conns:
         pg[name]["filtered"] = {label: engines_[name] for label, engines_ in by_filter.items()}
