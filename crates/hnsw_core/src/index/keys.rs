@@ -38,9 +38,12 @@ impl Matches {
     /// The slots that passed, in id order.
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         self.bits.iter().enumerate().flat_map(|(word, &bits)| {
-            (0..64)
-                .filter(move |b| bits & (1 << b) != 0)
-                .map(move |b| (word * 64 + b) as u32)
+            // The set bits, lowest first, each cleared once taken.
+            std::iter::successors((bits != 0).then_some(bits), |&rest| {
+                let rest = rest & (rest - 1);
+                (rest != 0).then_some(rest)
+            })
+            .map(move |rest| (word * 64 + rest.trailing_zeros() as usize) as u32)
         })
     }
 }
@@ -102,11 +105,12 @@ pub fn matching<S: PageWrite>(
                     test(r, &carry);
                     carry.clear();
                 }
-                let mut next = page_start.div_ceil(size);
-                for (r, at) in whole_keys(layout, k) {
-                    test(r, &content[at..at + size]);
-                    next = r + 1;
+                let whole = whole_keys(layout, k);
+                let keys = content[whole.start * size - page_start..].chunks_exact(size);
+                for (r, key) in whole.clone().zip(keys) {
+                    test(r, key);
                 }
+                let next = whole.end;
                 if next < layout.group_nodes && next * size < page_start + CONTENT_SIZE {
                     carry.extend_from_slice(&content[next * size - page_start..]);
                     carried = Some(next);
@@ -128,13 +132,13 @@ pub fn matching<S: PageWrite>(
     Ok(matches)
 }
 
-/// The slots of a group (`r`) whose keys lie whole on its key page `k`, and where each
-/// starts in the page's content.
-fn whole_keys(layout: &Layout, k: usize) -> impl Iterator<Item = (usize, usize)> {
+/// The slots of a group whose keys lie whole on its key page `k` (slot `r`'s key starts
+/// `r * key_size - k * CONTENT_SIZE` bytes into the page's content).
+fn whole_keys(layout: &Layout, k: usize) -> std::ops::Range<usize> {
     let (size, page_start) = (layout.key_size, k * CONTENT_SIZE);
-    (page_start.div_ceil(size)..layout.group_nodes)
-        .map(move |r| (r, r * size - page_start))
-        .take_while(move |&(_, at)| at + size <= CONTENT_SIZE)
+    let first = page_start.div_ceil(size).min(layout.group_nodes);
+    let end = ((page_start + CONTENT_SIZE) / size).clamp(first, layout.group_nodes);
+    first..end
 }
 
 /// Whether node slot `id`'s key passes `filter`, read where it lies: what a walk asks of
@@ -177,12 +181,13 @@ pub fn sample_matching<S: PageWrite>(graph: &PagedGraph<S>, filter: &KeyFilter) 
         let block = layout.key_blocks(group).start + k as u32;
         let keys = whole_keys(layout, k);
         if block >= blocks {
-            tested += keys.count();
+            tested += keys.len();
             continue;
         }
         graph.store.with_page(block, |p| {
             let fresh = page_is_new(p);
-            for (_, at) in keys {
+            for r in keys {
+                let at = r * layout.key_size - k * CONTENT_SIZE;
                 tested += 1;
                 let key = &p[HEADER_SIZE + at..HEADER_SIZE + at + layout.key_size];
                 passed += usize::from(!fresh && filter.matches(key));
