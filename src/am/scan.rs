@@ -20,7 +20,8 @@
 //! rows whose keys pass (read node by node, so a filter the query's neighbours pass costs
 //! no pass over the keys, and no heap fetch for a row that fails), and once the walk has
 //! cost about what ranking the passing slots does (`walk_budget`), reads the key pages
-//! and finishes with the passing slots it has not returned, in exact order. A filter no
+//! and finishes with the passing slots it has not returned, in exact order. An exact
+//! ranking of passing slots runs in rounds of what the memory limit holds (`Rounds`). A filter no
 //! row passes ends the scan after the key pages. Without ORDER BY (a plan the planner
 //! does not choose, see `cost`) it returns the passing rows in slot order.
 
@@ -34,7 +35,7 @@ use crate::types::Values;
 use hnsw_core::element::Element;
 use hnsw_core::graph::{Neighbour, Resume, Scan, Visited};
 use hnsw_core::index::{
-    exact_finish_after, exact_matches, exact_order, exact_rest, key_passes, matching,
+    exact_finish_after, exact_matches, exact_order, exact_rest, exact_round, key_passes, matching,
     ranks_exactly, row_of, rows_of, rows_of_matching, sample_matching, walk_budget, walks_unread,
     Matches,
 };
@@ -89,6 +90,64 @@ struct ScanState {
     per_record: bool,
     /// The scan has an ORDER BY (so ORDER BY values to return).
     ordered: bool,
+    /// Bytes the scan may hold (`scan_memory_limit`, read when it starts).
+    memory_limit: usize,
+    /// A filtered scan's exact ranking, once it ranks its passing slots.
+    rounds: Option<Rounds>,
+}
+
+/// A filtered scan's exact ranking of the passing slots it has not returned, in rounds
+/// of what its memory holds (`exact_round`), each a pass over their vectors for the
+/// nearest after the last one the round before gave: a scan that returns more rows than
+/// its memory holds costs a pass per round, and never holds more.
+struct Rounds {
+    /// The slots the walk returned (none when the scan ranked from the start).
+    taken: HashSet<u32>,
+    /// Under strict order, the distance of the walk's last node: nothing nearer.
+    after: Option<f32>,
+    /// The last slot of the latest round, and whether that round was full (so more may
+    /// follow).
+    last: Option<Neighbour>,
+    more: bool,
+    most: usize,
+}
+
+impl Rounds {
+    fn new(taken: HashSet<u32>, after: Option<f32>, memory_limit: usize) -> Rounds {
+        Rounds {
+            taken,
+            after,
+            last: None,
+            more: true,
+            most: exact_round(memory_limit),
+        }
+    }
+
+    /// The next round, if there may be one.
+    fn next(
+        &mut self,
+        graph: &PagedGraph<BufferStore>,
+        query: &[f32],
+        matches: &Matches,
+    ) -> Option<Vec<Neighbour>> {
+        if !self.more {
+            return None;
+        }
+        let taken = &self.taken;
+        let order = exact_matches(
+            graph,
+            query,
+            matches,
+            |id| taken.contains(&id),
+            self.after,
+            self.last,
+            self.most,
+        )
+        .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+        self.more = order.len() == self.most;
+        self.last = order.last().copied().or(self.last);
+        Some(order)
+    }
 }
 
 /// Where the nodes come from: a graph search, or every node in exact order (an ivfflat
@@ -148,6 +207,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
         matches: None,
         per_record: false,
         ordered: norderbys > 0,
+        memory_limit: 0,
+        rounds: None,
     };
     if norderbys > 0 {
         // SAFETY: `scan` was just allocated; the arrays live in the scan's memory context,
@@ -183,6 +244,7 @@ pub unsafe extern "C-unwind" fn amrescan(
     state.query = Query::None;
     state.pending.clear();
     state.matches = None;
+    state.rounds = None;
     state.per_record = false;
     // SAFETY: the scan's index is open; `keys` holds `nkeys` scan keys of it.
     state.filter =
@@ -260,6 +322,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 limit: ef_search().max(max_scan_tuples()),
             }
         };
+        state.memory_limit = scan_memory_limit();
         let resume = match (&state.query, plan.resume) {
             // Every distance is NULL, so no order is wrong: skip nothing.
             (Query::Null, Resume::StrictOrder) => Resume::RelaxedOrder,
@@ -299,8 +362,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
         } else if exact_matches_first {
             let matches = state.matches.as_ref().expect("checked above");
-            let order = exact_matches(&graph, &query, matches, |_| false, None)
-                .unwrap_or_else(|e| out_of_memory("the exact order of its rows", e));
+            let mut rounds = Rounds::new(HashSet::new(), None, state.memory_limit);
+            let order = rounds.next(&graph, &query, matches).expect("a first round");
+            state.rounds = Some(rounds);
             state.per_record = true;
             Search::Exact {
                 order: order.into_iter(),
@@ -309,7 +373,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
         } else {
             Search::Graph(
                 Scan::new(query, plan.ef, entry, Visited::sparse())
-                    .with_resume(resume, scan_memory_limit()),
+                    .with_resume(resume, state.memory_limit),
             )
         };
         let walks = !plan.exact && !state.per_record;
@@ -320,7 +384,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
             // walk has cost what ranking them does.
             Some(walk_budget(passing, plan.ef).min(plan.limit))
         } else {
-            exact_finish_after(&graph, plan.limit, scan_memory_limit())
+            exact_finish_after(&graph, plan.limit, state.memory_limit)
         };
         state.taken_ids = finish_after.map(|_| HashSet::new());
         state.strict = resume == Resume::StrictOrder;
@@ -371,7 +435,10 @@ pub unsafe extern "C-unwind" fn amgettuple(
                             .unwrap_or_else(|e| out_of_memory("the slots its filter passes", e)),
                     };
                     let matches = state.matches.insert(matches);
-                    exact_matches(graph, &query, matches, |id| taken.contains(&id), after)
+                    let mut rounds = Rounds::new(taken, after, state.memory_limit);
+                    let order = rounds.next(graph, &query, matches).expect("a first round");
+                    state.rounds = Some(rounds);
+                    Ok(order)
                 }
                 None => exact_rest(graph, &query, &taken, after),
             }
@@ -392,7 +459,21 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 state.limit = state.taken;
                 continue;
             }
-            Ok(None) => return false,
+            Ok(None) => {
+                // The next round of an exact ranking, if there is one.
+                let (Some(rounds), Some(matches)) = (state.rounds.as_mut(), &state.matches) else {
+                    return false;
+                };
+                let Some(order) = rounds.next(graph, search.query(), matches) else {
+                    return false;
+                };
+                let query = search.query().to_vec();
+                *search = Search::Exact {
+                    order: order.into_iter(),
+                    query,
+                };
+                continue;
+            }
             Err(e) => out_of_memory("its visited set", e),
         };
         state.taken += 1;

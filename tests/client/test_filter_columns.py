@@ -242,7 +242,8 @@ def test_single_column_indexes_keep_their_format_and_mistakes_are_errors():
 def test_far_filters_get_their_limit_under_a_small_memory_limit_and_the_planner_takes_the_filter_index():
     """Four tight clusters, a query near cluster 0 and a filter on cluster 2: the walk
     finds no passing row near the query. With 64 kB of work_mem the walk stops on its
-    memory limit, and the scan still ranks the passing rows it has not returned. With a
+    memory limit, and the scan still ranks the passing rows it has not returned, in
+    rounds of what the memory holds. With a
     single-column index beside it, the planner takes the one that applies the filter."""
     rng = np.random.default_rng(9)
     n, dim = 20000, 16
@@ -270,6 +271,17 @@ def test_far_filters_get_their_limit_under_a_small_memory_limit_and_the_planner_
             c.execute("RESET work_mem")
             passing = np.flatnonzero(lab == 2)
             assert found == exact_ids(vectors, passing, q)
+        # More passing rows than 64 kB holds ranked (10,000 of them, 12 bytes each): the
+        # exact ranking runs in rounds of what it holds, each after the last, so the rows
+        # come whole and in order.
+        sql = "SELECT id FROM far WHERE lab >= 2 ORDER BY embedding <-> %s LIMIT 10"
+        c.execute("SET work_mem = '64kB'")
+        assert [r[0] for r in c.execute(sql, (centres[0],)).fetchall()] == exact_ids(
+            vectors, np.flatnonzero(lab >= 2), centres[0])
+        rows = [r[0] for r in c.execute("SELECT id FROM far WHERE lab >= 2 ORDER BY embedding <-> %s "
+                                        "LIMIT 20000", (centres[0],)).fetchall()]
+        assert sorted(rows) == np.flatnonzero(lab >= 2).tolist()
+        c.execute("RESET work_mem")
         # Every row, past the memory limit of the walk.
         c.execute("SET work_mem = '64kB'")
         c.execute("SET enable_seqscan = off")

@@ -170,7 +170,7 @@ fn exact_matches_rank_every_match_and_walks_return_only_matches() {
     let query = random_vectors(1, DIM, 12);
     let filter = category_filter(&[2, 5]);
     let matches = matching(&graph, &filter).unwrap();
-    let order = exact_matches(&graph, &query, &matches, |_| false, None).unwrap();
+    let order = exact_matches(&graph, &query, &matches, |_| false, None, None, usize::MAX).unwrap();
     let distance = |i: u32| {
         let v = &vectors[i as usize * DIM..(i as usize + 1) * DIM];
         Metric::L2.distance(kernels(), &query, v)
@@ -186,11 +186,31 @@ fn exact_matches_rank_every_match_and_walks_return_only_matches() {
     assert_eq!(ranked_distances, truth_distances);
     // `after` and `taken` leave rows out.
     let cut = order[10].distance;
-    let rest = exact_matches(&graph, &query, &matches, |id| id == order[11].id, Some(cut)).unwrap();
-    assert!(rest
-        .iter()
-        .all(|r| r.distance >= cut && r.id != order[11].id));
+    let skip = order[11].id;
+    let rest = exact_matches(
+        &graph,
+        &query,
+        &matches,
+        |id| id == skip,
+        Some(cut),
+        None,
+        usize::MAX,
+    )
+    .unwrap();
+    assert!(rest.iter().all(|r| r.distance >= cut && r.id != skip));
     assert_eq!(rest.len(), order.len() - 11);
+    // In rounds of 7, each after the last the round before gave: the same order.
+    let mut rounds = Vec::new();
+    loop {
+        let cursor = rounds.last().copied();
+        let round = exact_matches(&graph, &query, &matches, |_| false, None, cursor, 7).unwrap();
+        assert!(round.len() <= 7);
+        rounds.extend_from_slice(&round);
+        if round.len() < 7 {
+            break;
+        }
+    }
+    assert_eq!(rounds, order);
 
     // A walk returns the matching rows of each node's chain only: row 0's copies hold
     // categories 0 to 9, and the ones in {2, 5} come back.

@@ -7,7 +7,7 @@ use super::for_each_record;
 use crate::graph::{GraphRead, Neighbour};
 use crate::page::node::FLAG_ALIAS;
 use crate::page::{PageWrite, PagedGraph};
-use std::collections::TryReserveError;
+use std::collections::{BinaryHeap, TryReserveError};
 
 /// Every node holding a vector (occupied, not an alias: aliases return with their
 /// primary through `rows_of`), nearest `query` first, ties by id. Deleted nodes are
@@ -30,32 +30,60 @@ pub fn exact_order<S: PageWrite>(
     if let Some(e) = failed {
         return Err(e);
     }
-    rank(graph, query, &ids)
+    rank(
+        graph,
+        query,
+        ids.iter().copied(),
+        ids.len(),
+        |_| true,
+        usize::MAX,
+    )
 }
 
-/// `ids` by their exact distance to `query`, nearest first, ties by id; computed 256 at a
-/// time, pausing between them (a cancel lands there).
+/// The `most` nearest `query` of `ids` (at most `count` of them) that `keep` passes, by
+/// their exact distance, nearest first, ties by id; computed 256 at a time, pausing
+/// between them (a cancel lands there). Holds `min(count, most)` of them at once.
 pub(super) fn rank<S: PageWrite>(
     graph: &PagedGraph<S>,
     query: &[f32],
-    ids: &[u32],
+    ids: impl Iterator<Item = u32>,
+    count: usize,
+    keep: impl Fn(&Neighbour) -> bool,
+    most: usize,
 ) -> Result<Vec<Neighbour>, TryReserveError> {
-    let mut order = Vec::new();
-    order.try_reserve_exact(ids.len())?;
-    let mut distances = Vec::new();
-    for chunk in ids.chunks(256) {
+    let mut best: BinaryHeap<Neighbour> = BinaryHeap::new();
+    best.try_reserve_exact(count.min(most))?;
+    let (mut chunk, mut distances) = (Vec::new(), Vec::new());
+    chunk.try_reserve_exact(CHUNK)?;
+    let mut flush = |chunk: &mut Vec<u32>| {
         graph.store.pause();
         graph.exact_distances_to(query, chunk, &mut distances);
-        order.extend(
-            chunk
-                .iter()
-                .zip(&distances)
-                .map(|(&id, &distance)| Neighbour { distance, id }),
-        );
+        for (&id, &distance) in chunk.iter().zip(&distances) {
+            let found = Neighbour { distance, id };
+            if !keep(&found) {
+                continue;
+            }
+            if best.len() < most {
+                best.push(found); // within the reservation: at most `count` pushed
+            } else if best.peek().is_some_and(|worst| found < *worst) {
+                best.pop();
+                best.push(found);
+            }
+        }
+        chunk.clear();
+    };
+    for id in ids {
+        chunk.push(id);
+        if chunk.len() == CHUNK {
+            flush(&mut chunk);
+        }
     }
-    order.sort_unstable();
-    Ok(order)
+    flush(&mut chunk);
+    Ok(best.into_sorted_vec())
 }
+
+/// Distances `rank` computes at once.
+const CHUNK: usize = 256;
 
 /// A scan that may take `hnsw.max_scan_tuples` nodes from the graph finishes with the
 /// exact order when the index holds at most this many node slots per node it may take:

@@ -226,22 +226,33 @@ pub fn walk_budget(matches: usize, ef: usize) -> usize {
     (matches / WALK_DISTANCES_PER_NODE).max(ef.max(1))
 }
 
-/// The slots of `matches` not `taken` (and with `after`, none nearer than it), nearest
-/// `query` first, ties by id: every one, aliases too (each slot holds its row's vector),
-/// each standing for its own row only (`row_of`).
+/// The `most` nearest `query` of the slots of `matches` not `taken` and past `after` (a
+/// distance: none nearer, as a strict-order scan asks) and `cursor` (the last slot an
+/// earlier call gave: only slots after it by distance, then id), nearest first: every
+/// one, aliases too (each slot holds its row's vector), each standing for its own row only
+/// (`row_of`). A scan that may hold only so much ranks its passing slots so, in rounds of
+/// `most`, each a pass over their vectors.
 pub fn exact_matches<S: PageWrite>(
     graph: &PagedGraph<S>,
     query: &[f32],
     matches: &Matches,
     taken: impl Fn(u32) -> bool,
     after: Option<f32>,
+    cursor: Option<Neighbour>,
+    most: usize,
 ) -> Result<Vec<Neighbour>, TryReserveError> {
-    let mut ids = Vec::new();
-    ids.try_reserve_exact(matches.len())?;
-    ids.extend(matches.ids().filter(|&id| !taken(id)));
-    let mut order = super::exact::rank(graph, query, &ids)?;
-    order.retain(|n| after.is_none_or(|d| !(n.distance < d)));
-    Ok(order)
+    let ids = matches.ids().filter(|&id| !taken(id));
+    let keep = |n: &Neighbour| {
+        after.is_none_or(|d| !(n.distance < d)) && cursor.is_none_or(|last| *n > last)
+    };
+    super::exact::rank(graph, query, ids, matches.len(), keep, most)
+}
+
+/// How many passing slots a filtered scan holding at most `memory_limit` bytes ranks in
+/// one round (`exact_matches`): 12 bytes each, as an unfiltered scan's exact finish
+/// counts them (`exact_finish_after`), at least 64 kB's worth.
+pub fn exact_round(memory_limit: usize) -> usize {
+    memory_limit.max(65_536) / super::exact::EXACT_BYTES_PER_NODE
 }
 
 /// The row slot `id` holds, if it holds one (occupied, not deleted): what a filtered

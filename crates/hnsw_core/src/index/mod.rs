@@ -21,8 +21,8 @@ pub use exact::{exact_finish_after, exact_order, exact_rest};
 pub use free::{empty_upper_slots, free_deleted_slots};
 pub use insert::{insert, insert_with_key};
 pub use keys::{
-    exact_matches, key_passes, matching, ranks_exactly, row_of, sample_matching, walk_budget,
-    walks_unread, Matches, SAMPLE_PAGES,
+    exact_matches, exact_round, key_passes, matching, ranks_exactly, row_of, sample_matching,
+    walk_budget, walks_unread, Matches, SAMPLE_PAGES,
 };
 pub use records::for_each_record;
 pub use repair::{read_meta, repair, Repaired};
