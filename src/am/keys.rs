@@ -36,6 +36,7 @@ enum KeyType {
     Bool,
     Date,
     Timestamp,
+    TimestampTz,
     Uuid,
 }
 
@@ -47,10 +48,17 @@ impl KeyType {
             pg_sys::INT8OID => KeyType::Int8,
             pg_sys::BOOLOID => KeyType::Bool,
             pg_sys::DATEOID => KeyType::Date,
-            pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => KeyType::Timestamp,
+            pg_sys::TIMESTAMPOID => KeyType::Timestamp,
+            pg_sys::TIMESTAMPTZOID => KeyType::TimestampTz,
             pg_sys::UUIDOID => KeyType::Uuid,
             _ => return None,
         })
+    }
+
+    /// Whether a value of this type compares with one of `column`'s by their bytes.
+    fn compares_with(self, column: KeyType) -> bool {
+        let integer = |t| matches!(t, KeyType::Int2 | KeyType::Int4 | KeyType::Int8);
+        self == column || integer(self) && integer(column)
     }
 
     /// How the stored values order: as the SQL values do.
@@ -77,7 +85,9 @@ impl KeyType {
         match self {
             KeyType::Int2 => integer(datum.value() as i16 as i64),
             KeyType::Int4 | KeyType::Date => integer(datum.value() as i32 as i64),
-            KeyType::Int8 | KeyType::Timestamp => integer(datum.value() as i64),
+            KeyType::Int8 | KeyType::Timestamp | KeyType::TimestampTz => {
+                integer(datum.value() as i64)
+            }
             KeyType::Bool => integer((datum.value() as u8 != 0) as i64),
             // SAFETY: a uuid datum points at its 16 bytes (pg_uuid_t), never toasted.
             KeyType::Uuid => unsafe {
@@ -188,7 +198,7 @@ impl KeyColumns {
             } else {
                 // `=` and ranges across integer types compare the same 8 bytes.
                 // SAFETY: the argument is of the operator's right type, `sk_subtype`.
-                let values = unsafe { argument_values(key, flags) };
+                let values = unsafe { argument_values(key, flags, self.types[column]) };
                 match (key.sk_strategy, range_of(key.sk_strategy)) {
                     (EQUAL_STRATEGY, _) => filter.one_of(column, values),
                     (_, Some(compare)) => {
@@ -242,9 +252,11 @@ pub unsafe fn scan_filter(
 /// # Safety
 /// `key` is a valid scan key whose argument is of type `sk_subtype` (an array of it with
 /// `SK_SEARCHARRAY`).
-unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32) -> Vec<Vec<u8>> {
-    // hnsw_pg's operator families compare these types only.
-    let Some(element_type) = KeyType::of(key.sk_subtype) else {
+unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32, column: KeyType) -> Vec<Vec<u8>> {
+    // hnsw_pg's operator families compare an integer with an integer, any other type
+    // with itself: another type's bytes (an operator someone added to a family) would
+    // compare wrongly.
+    let Some(element_type) = KeyType::of(key.sk_subtype).filter(|t| t.compares_with(column)) else {
         pgrx::ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
