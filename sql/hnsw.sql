@@ -154,6 +154,17 @@ ALTER OPERATOR FAMILY uuid_ops USING hnsw ADD
     OPERATOR 2 <= (uuid, uuid),
     OPERATOR 4 >= (uuid, uuid),
     OPERATOR 5 > (uuid, uuid);
+-- Integer arrays (labels): `&&` and `@>` (strategies 6 and 7), answered on a lossy
+-- signature of the elements and rechecked on the row.
+CREATE OPERATOR CLASS int2_array_ops DEFAULT FOR TYPE int2[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);
+CREATE OPERATOR CLASS int4_array_ops DEFAULT FOR TYPE int4[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);
+CREATE OPERATOR CLASS int8_array_ops DEFAULT FOR TYPE int8[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);
 
 CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;

@@ -1,5 +1,6 @@
 -- hnsw_pg 0.4.0 to 0.5.0: ranges on the filter columns of a multicolumn hnsw index
--- (`<`, `<=`, `>=`, `>`, BETWEEN), which the scan tests itself. No index changes format.
+-- (`<`, `<=`, `>=`, `>`, BETWEEN), and integer array filter columns (`&&`, `@>`), which
+-- the scan tests itself. No index changes format.
 \echo Use "ALTER EXTENSION hnsw_pg UPDATE" to load this file. \quit
 
 -- Ranges: `<`, `<=`, `>=`, `>` (strategies 1, 2, 4 and 5, as btree's; BETWEEN is two of
@@ -61,3 +62,14 @@ ALTER OPERATOR FAMILY uuid_ops USING hnsw ADD
     OPERATOR 2 <= (uuid, uuid),
     OPERATOR 4 >= (uuid, uuid),
     OPERATOR 5 > (uuid, uuid);
+-- Integer arrays (labels): `&&` and `@>` (strategies 6 and 7), answered on a lossy
+-- signature of the elements and rechecked on the row.
+CREATE OPERATOR CLASS int2_array_ops DEFAULT FOR TYPE int2[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);
+CREATE OPERATOR CLASS int4_array_ops DEFAULT FOR TYPE int4[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);
+CREATE OPERATOR CLASS int8_array_ops DEFAULT FOR TYPE int8[] USING hnsw AS
+    OPERATOR 6 && (anyarray, anyarray),
+    OPERATOR 7 @> (anyarray, anyarray);

@@ -99,6 +99,18 @@ unsafe extern "C-unwind" fn load_callback(
             true
         })
     };
+    // The row's filter values, encoded in the tuple context too (an array column is
+    // detoasted and taken apart there).
+    let key = match (&state.key_columns, pushed) {
+        // SAFETY: the callback's values and isnull, one per index column; what encoding
+        // allocates in the tuple context is not referenced after it.
+        (Some(columns), true) => Some(unsafe {
+            state
+                .tuple_context
+                .switch_to(|_| columns.encode(values, isnull))
+        }),
+        _ => None,
+    };
     // SAFETY: nothing allocated in the tuple context is referenced any more.
     unsafe { state.tuple_context.reset() };
     if pushed {
@@ -113,9 +125,7 @@ unsafe extern "C-unwind" fn load_callback(
             block: tid.0,
             offset: tid.1,
         });
-        if let Some(columns) = &state.key_columns {
-            // SAFETY: the callback's values and isnull, one per index column.
-            let key = unsafe { columns.encode(values, isnull) };
+        if let Some(key) = key {
             if let Err(e) = state.keys.try_reserve(key.len()) {
                 io_error(
                     "could not store the filter values of the hnsw build",

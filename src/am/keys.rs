@@ -9,12 +9,17 @@
 //! 42`, compare the same bytes), `bool` as 0 or 1, `date` as its day number,
 //! `timestamp` and `timestamptz` as their microseconds, `uuid` as its 16 bytes.
 
-use hnsw_core::page::keys::{Compare, KeyFilter, KeyFormat, ValueOrder, MAX_KEY_COLUMNS};
+use hnsw_core::page::keys::{
+    signature, Compare, KeyFilter, KeyFormat, ValueOrder, MAX_KEY_COLUMNS,
+};
 use pgrx::{pg_sys, PgSqlErrorCode};
 
 /// The search operators of hnsw_pg's key operator classes, numbered as btree's: 1 `<`,
-/// 2 `<=`, 3 `=`, 4 `>=`, 5 `>` (`bool_ops` has `=` only).
+/// 2 `<=`, 3 `=`, 4 `>=`, 5 `>` (`bool_ops` has `=` only); for integer arrays, 6 `&&`
+/// and 7 `@>`.
 pub const EQUAL_STRATEGY: u16 = 3;
+const OVERLAP_STRATEGY: u16 = 6;
+const CONTAINS_STRATEGY: u16 = 7;
 
 /// The range comparison of strategy `strategy`, if it is one.
 fn range_of(strategy: u16) -> Option<Compare> {
@@ -38,6 +43,34 @@ enum KeyType {
     Timestamp,
     TimestampTz,
     Uuid,
+    /// An array of integers of this type, kept as a signature of its elements.
+    Array(Integer),
+}
+
+/// The element type of an integer array column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Integer {
+    Int2,
+    Int4,
+    Int8,
+}
+
+impl Integer {
+    fn oid(self) -> pg_sys::Oid {
+        match self {
+            Integer::Int2 => pg_sys::INT2OID,
+            Integer::Int4 => pg_sys::INT4OID,
+            Integer::Int8 => pg_sys::INT8OID,
+        }
+    }
+
+    fn value(self, datum: pg_sys::Datum) -> i64 {
+        match self {
+            Integer::Int2 => datum.value() as i16 as i64,
+            Integer::Int4 => datum.value() as i32 as i64,
+            Integer::Int8 => datum.value() as i64,
+        }
+    }
 }
 
 impl KeyType {
@@ -51,6 +84,9 @@ impl KeyType {
             pg_sys::TIMESTAMPOID => KeyType::Timestamp,
             pg_sys::TIMESTAMPTZOID => KeyType::TimestampTz,
             pg_sys::UUIDOID => KeyType::Uuid,
+            pg_sys::INT2ARRAYOID => KeyType::Array(Integer::Int2),
+            pg_sys::INT4ARRAYOID => KeyType::Array(Integer::Int4),
+            pg_sys::INT8ARRAYOID => KeyType::Array(Integer::Int8),
             _ => return None,
         })
     }
@@ -71,7 +107,7 @@ impl KeyType {
 
     fn width(self) -> usize {
         match self {
-            KeyType::Uuid => 16,
+            KeyType::Uuid | KeyType::Array(_) => 16,
             _ => 8,
         }
     }
@@ -93,6 +129,11 @@ impl KeyType {
             KeyType::Uuid => unsafe {
                 std::slice::from_raw_parts(datum.cast_mut_ptr::<u8>(), 16).to_vec()
             },
+            KeyType::Array(element) => {
+                // SAFETY: an array of this element type.
+                let (elements, _) = unsafe { array_elements(datum, element.oid()) };
+                signature(elements.into_iter().map(|e| element.value(e))).to_vec()
+            }
         }
     }
 }
@@ -135,7 +176,7 @@ pub fn key_columns(index: pg_sys::Relation) -> Option<KeyColumns> {
                 crate::error::raise_with_hint(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                     format!("column {} of an hnsw index cannot be a filter column", i + 2),
-                    "The first column of an hnsw index is the vector; the columns after it may be smallint, integer, bigint, boolean, date, timestamp, timestamptz or uuid.",
+                    "The first column of an hnsw index is the vector; the columns after it may be smallint, integer, bigint, boolean, date, timestamp, timestamptz, uuid, smallint[], integer[] or bigint[].",
                 )
             })
         })
@@ -195,6 +236,24 @@ impl KeyColumns {
                 filter.null(column, false);
             } else if flags & pg_sys::SK_ISNULL != 0 {
                 filter.one_of(column, Vec::new()); // `= NULL` passes no row
+            } else if let KeyType::Array(element) = self.types[column] {
+                let strategy = key.sk_strategy;
+                let all = match strategy {
+                    OVERLAP_STRATEGY => false,
+                    CONTAINS_STRATEGY => true,
+                    _ => unknown_operator(strategy),
+                };
+                if flags & pg_sys::SK_SEARCHARRAY != 0 {
+                    unknown_operator(strategy);
+                }
+                // SAFETY: the argument of `&&` or `@>` on an array column is an array.
+                let (elements, has_null) = unsafe { array_argument(key, element) };
+                if all && has_null {
+                    filter.pass_none(); // a NULL element is contained in no array
+                } else {
+                    let query = signature(elements.into_iter().map(|e| element.value(e)));
+                    filter.signature_test(column, query, all);
+                }
             } else {
                 // `=` and ranges across integer types compare the same 8 bytes.
                 // SAFETY: the argument is of the operator's right type, `sk_subtype`.
@@ -267,17 +326,31 @@ unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32, column: KeyType
         // SAFETY: a value of the key's type.
         return vec![unsafe { element_type.encode(key.sk_argument) }];
     }
-    // SAFETY: an array datum of `sk_subtype` elements; deconstruct_array palloc's the
-    // element and null arrays in the current memory context.
+    // SAFETY: an array of `sk_subtype` elements.
+    let (elements, _) = unsafe { array_elements(key.sk_argument, key.sk_subtype) };
+    elements
+        .into_iter()
+        // SAFETY: values of the key's type.
+        .map(|e| unsafe { element_type.encode(e) })
+        .collect()
+}
+
+/// The non-NULL elements of array `datum`, whose elements are of type `element`, and
+/// whether it has a NULL one (flattened: `&&` and `@>` take arrays as sets).
+///
+/// # Safety
+/// `datum` is an array whose elements are of type `element`.
+unsafe fn array_elements(datum: pg_sys::Datum, element: pg_sys::Oid) -> (Vec<pg_sys::Datum>, bool) {
+    // SAFETY: deconstruct_array palloc's the element and null arrays in the current
+    // memory context.
     unsafe {
-        let array =
-            pg_sys::pg_detoast_datum(key.sk_argument.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
         let (mut length, mut by_value, mut align) = (0i16, false, 0 as std::ffi::c_char);
-        pg_sys::get_typlenbyvalalign(key.sk_subtype, &mut length, &mut by_value, &mut align);
+        pg_sys::get_typlenbyvalalign(element, &mut length, &mut by_value, &mut align);
         let (mut elements, mut nulls, mut count) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
         pg_sys::deconstruct_array(
             array,
-            key.sk_subtype,
+            element,
             length as i32,
             by_value,
             align,
@@ -285,11 +358,41 @@ unsafe fn argument_values(key: &pg_sys::ScanKeyData, flags: u32, column: KeyType
             &mut nulls,
             &mut count,
         );
-        (0..count as usize)
+        let count = count as usize;
+        let has_null = (0..count).any(|i| *nulls.add(i));
+        let values = (0..count)
             .filter(|&i| !*nulls.add(i))
-            .map(|i| element_type.encode(*elements.add(i)))
-            .collect()
+            .map(|i| *elements.add(i))
+            .collect();
+        (values, has_null)
     }
+}
+
+/// The elements of the array argument of `&&` or `@>` on an integer array column of
+/// `element`s: an array of another element type (an operator someone added to the
+/// family) is an ERROR.
+///
+/// # Safety
+/// `key`'s argument is an array.
+unsafe fn array_argument(
+    key: &pg_sys::ScanKeyData,
+    element: Integer,
+) -> (Vec<pg_sys::Datum>, bool) {
+    // SAFETY: an array datum, detoasted to read its element type.
+    let actual = unsafe {
+        let array =
+            pg_sys::pg_detoast_datum(key.sk_argument.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        (*array).elemtype
+    };
+    if actual != element.oid() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an hnsw index cannot compare a filter column with a value of this type"
+        );
+    }
+    // SAFETY: checked just above.
+    unsafe { array_elements(key.sk_argument, actual) }
 }
 
 /// An operator someone added to a key operator family under a strategy number hnsw_pg

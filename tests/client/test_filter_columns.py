@@ -328,3 +328,62 @@ def test_operators_added_to_a_key_family_are_errors_not_wrong_rows():
                 c.execute(sql)
             c.execute("ROLLBACK TO SAVEPOINT s")
         c.rollback()
+
+
+def test_integer_array_columns_answer_overlap_and_containment():
+    """Label arrays (smallint[], integer[], bigint[]) after the vector: `&&` and `@>` are
+    Index Conds on every version, answered on a signature of the elements and rechecked,
+    so the rows are exactly the rows that pass, nearest first; NULL arrays, NULL and
+    repeated elements, empty arrays, inserts and deletes with no VACUUM in between."""
+    rng = np.random.default_rng(12)
+    n, dim = 3000, 8
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    labels = [None if i % 17 == 0 else sorted(set(rng.integers(0, 40, i % 5).tolist())) + ([None] if i % 23 == 0 else [])
+              for i in range(n)]
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("DROP TABLE IF EXISTS labelled")
+        c.execute(f"CREATE TABLE labelled (id int, small smallint[], tags int[], big bigint[], v vector({dim}))")
+        with c.cursor() as cur:
+            with cur.copy("COPY labelled FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "int2[]", "int4[]", "int8[]", "vector"])
+                for i in range(n):
+                    big = None if labels[i] is None else [None if x is None else x * 10**12 for x in labels[i]]
+                    copy.write_row((i, labels[i], labels[i], big, vectors[i]))
+        c.execute("CREATE INDEX labelled_v ON labelled USING hnsw (v vector_l2_ops, small, tags, big)")
+        c.execute("ANALYZE labelled")
+        c.execute("SET enable_seqscan = off")
+        live = set(range(n))
+
+        def check(where, passes):
+            sql = f"SELECT id FROM labelled WHERE {where} ORDER BY v <-> %s LIMIT 3000"
+            q = rng.standard_normal(dim).astype(np.float32)
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, (q,)).fetchall())
+            assert "Index Cond" in plan and "Filter" not in plan, f"{where}: {plan}"
+            found = [r[0] for r in c.execute(sql, (q,)).fetchall()]
+            expected = [i for i in sorted(live) if labels[i] is not None and passes([x for x in labels[i] if x is not None])]
+            assert sorted(found) == expected, where
+            distances = ((vectors[found] - q) ** 2).sum(axis=1)
+            assert np.all(np.diff(distances) >= -1e-5), f"{where}: not nearest first"
+
+        for column, scale in [("small", 1), ("tags", 1), ("big", 10**12)]:
+            check(f"{column} && '{{{3 * scale}}}'", lambda ls: 3 in ls)
+            check(f"{column} && '{{{5 * scale},{31 * scale},{5 * scale}}}'", lambda ls: 5 in ls or 31 in ls)
+            check(f"{column} @> '{{{7 * scale},{8 * scale}}}'", lambda ls: 7 in ls and 8 in ls)
+            check(f"{column} @> '{{}}'", lambda ls: True)
+            check(f"{column} && '{{}}'", lambda ls: False)
+            check(f"{column} @> '{{{7 * scale},NULL}}'", lambda ls: False)
+            check(f"{column} && '{{NULL,{9 * scale}}}'", lambda ls: 9 in ls)
+        check("tags && '{1,2}' AND small @> '{2}'", lambda ls: 2 in ls)
+        check("tags @> '{3}' AND big && '{3000000000000}'", lambda ls: 3 in ls)
+        # Inserts (a duplicate of row 0's vector with labels of its own) and deletes.
+        c.execute("INSERT INTO labelled VALUES (%s, '{99}', '{99}', '{99000000000000}', %s)", (n, vectors[0]))
+        labels.append([99])
+        vectors = np.vstack([vectors, vectors[:1]])
+        live.add(n)
+        c.execute("DELETE FROM labelled WHERE id % 4 = 1")
+        live -= {i for i in live if i % 4 == 1}
+        assert n in live
+        check("tags && '{99,3}'", lambda ls: 99 in ls or 3 in ls)
+        assert c.execute("SELECT * FROM hnsw_pg_check('labelled_v')").fetchall() == []
+        c.execute("DROP TABLE labelled")

@@ -9,7 +9,9 @@
 //! extension writes values so that equal SQL values have equal bytes (every integer type
 //! as an i64, so `bigint_column = 42` compares the same bytes as `int_column = 42`); this
 //! module compares bytes only, and for ranges (`<`, `<=`, `>=`, `>`) orders them as the
-//! extension says the column's type does (`ValueOrder`).
+//! extension says the column's type does (`ValueOrder`). An integer array column keeps a
+//! lossy 128-bit signature of its elements (`signature`), which answers `&&` and `@>`
+//! with false positives only: the executor rechecks every row.
 
 /// The most columns a key holds (the vector's column is not one of them).
 pub const MAX_KEY_COLUMNS: usize = 16;
@@ -142,6 +144,36 @@ impl ValueOrder {
     }
 }
 
+/// The signature of an integer array's elements (NULL elements left out): each sets two
+/// of its 128 bits, chosen by a hash of the element as an i64, so equal elements of any
+/// integer type set the same bits. An array holding every element of another has every
+/// bit of its signature; two arrays with an element in common share two bits.
+pub fn signature(elements: impl IntoIterator<Item = i64>) -> [u8; 16] {
+    let mut bits = 0u128;
+    for element in elements {
+        let hash = mix(element as u64);
+        bits |= 1 << (hash & 127);
+        bits |= 1 << ((hash >> 7) & 127);
+    }
+    bits.to_le_bytes()
+}
+
+/// splitmix64's finaliser: every input bit moves about half the output bits.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A signature test of an array column: the key's bits against a query's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Bits {
+    at: usize,
+    bits: u128,
+    /// Every one of `bits` (`@>`), or any (`&&`).
+    all: bool,
+}
+
 /// A range comparison a qual makes of a column: `column < value`, and so on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compare {
@@ -179,6 +211,7 @@ pub struct KeyFilter {
     contradictory: bool,
     values: Vec<OneOf>,
     ranges: Vec<Range>,
+    signatures: Vec<Bits>,
 }
 
 impl KeyFilter {
@@ -191,6 +224,7 @@ impl KeyFilter {
             contradictory: false,
             values: Vec::new(),
             ranges: Vec::new(),
+            signatures: Vec::new(),
         }
     }
 
@@ -256,6 +290,22 @@ impl KeyFilter {
         }
     }
 
+    /// Array column `column` (of 16-byte `signature`s) must hold every element of the
+    /// array whose signature is `query` (`column @> array`; `all`), or one of them
+    /// (`column && array`): tested on the signatures, so some keys pass that fail.
+    pub fn signature_test(&mut self, column: usize, query: [u8; 16], all: bool) {
+        assert_eq!(self.format.width(column), 16, "a signature column");
+        self.flag(column, false);
+        let at = self.format.offset(column);
+        let bits = u128::from_le_bytes(query);
+        self.signatures.push(Bits { at, bits, all });
+    }
+
+    /// No key passes: the scan met a condition no row can meet (`column @> '{NULL}'`).
+    pub fn pass_none(&mut self) {
+        self.contradictory = true;
+    }
+
     /// Column `column` must be NULL (`IS NULL`), or not (`IS NOT NULL`).
     pub fn null(&mut self, column: usize, null: bool) {
         assert!(column < self.format.columns());
@@ -273,7 +323,10 @@ impl KeyFilter {
 
     /// Whether no condition was added.
     pub fn is_empty(&self) -> bool {
-        self.mask == WRITTEN as u32 && self.values.is_empty() && self.ranges.is_empty()
+        self.mask == WRITTEN as u32
+            && self.values.is_empty()
+            && self.ranges.is_empty()
+            && self.signatures.is_empty()
     }
 
     /// Whether no key can pass (a column asked for no value at all, to be NULL and not,
@@ -282,6 +335,7 @@ impl KeyFilter {
         self.contradictory
             || self.values.iter().any(|t| t.values.is_empty())
             || self.ranges.iter().any(|r| r.low > r.high)
+            || self.signatures.iter().any(|t| !t.all && t.bits == 0)
     }
 
     pub fn format(&self) -> &KeyFormat {
@@ -311,6 +365,16 @@ impl KeyFilter {
         for range in &self.ranges {
             let value = range.order.rank(key, range.at, range.width);
             if value < range.low || value > range.high {
+                return false;
+            }
+        }
+        for test in &self.signatures {
+            let shared = value_at(key, test.at, 16) & test.bits;
+            if if test.all {
+                shared != test.bits
+            } else {
+                shared == 0
+            } {
                 return false;
             }
         }
@@ -434,6 +498,56 @@ mod tests {
         between.compare(0, ValueOrder::Signed, Compare::GreaterOrEqual, vec![int(2)]);
         between.compare(0, ValueOrder::Signed, Compare::LessOrEqual, vec![int(1)]);
         assert!(between.is_unsatisfiable() && !between.matches(&key(1, &mid)));
+    }
+
+    #[test]
+    fn signatures_answer_overlap_and_containment_with_false_positives_only() {
+        let format = KeyFormat::new(vec![16]);
+        let key = |elements: &[i64]| format.encode(&[Some(&signature(elements.iter().copied()))]);
+        let rows: Vec<Vec<i64>> = (0..300i64)
+            .map(|i| (0..(i % 6)).map(|j| (i * 7 + j * 13) % 40 - 5).collect())
+            .collect();
+        let mut false_positives = 0;
+        for query in [
+            vec![3i64],
+            vec![3, 17],
+            vec![-5, 30, 31],
+            vec![],
+            vec![i64::MIN, i64::MAX],
+        ] {
+            for all in [false, true] {
+                let mut filter = KeyFilter::new(format.clone());
+                filter.signature_test(0, signature(query.iter().copied()), all);
+                assert_eq!(filter.is_unsatisfiable(), !all && query.is_empty());
+                for row in &rows {
+                    let truth = if all {
+                        query.iter().all(|q| row.contains(q))
+                    } else {
+                        query.iter().any(|q| row.contains(q))
+                    };
+                    let passes = filter.matches(&key(row));
+                    assert!(
+                        passes || !truth,
+                        "{row:?} {query:?} {all}: a row that passes"
+                    );
+                    false_positives += usize::from(passes && !truth);
+                }
+            }
+        }
+        // Two bits an element of 128: few rows of up to five elements pass wrongly.
+        assert!(
+            false_positives < 300,
+            "{false_positives} false positives of 3,000"
+        );
+        let mut none = KeyFilter::new(format.clone());
+        none.pass_none();
+        assert!(none.is_unsatisfiable() && !none.matches(&key(&[1])));
+        let mut overlap = KeyFilter::new(format.clone());
+        overlap.signature_test(0, signature([1]), false);
+        assert!(
+            !overlap.matches(&format.encode(&[None])),
+            "a NULL array overlaps nothing"
+        );
     }
 
     #[test]
