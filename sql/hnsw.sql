@@ -165,6 +165,10 @@ CREATE OPERATOR CLASS int4_array_ops DEFAULT FOR TYPE int4[] USING hnsw AS
 CREATE OPERATOR CLASS int8_array_ops DEFAULT FOR TYPE int8[] USING hnsw AS
     OPERATOR 6 && (anyarray, anyarray),
     OPERATOR 7 @> (anyarray, anyarray);
+-- Text: `=` and `= ANY` / IN (strategy 3), answered on a hash of the value and rechecked
+-- on the row; the column's collation must be deterministic.
+CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING hnsw AS
+    OPERATOR 3 = (text, text);
 
 CREATE FUNCTION hnsw_pg_spilled_builds() RETURNS bigint
     AS 'MODULE_PATHNAME', 'hnsw_pg_spilled_builds_wrapper' LANGUAGE C VOLATILE;

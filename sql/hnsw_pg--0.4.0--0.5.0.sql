@@ -1,6 +1,6 @@
 -- hnsw_pg 0.4.0 to 0.5.0: ranges on the filter columns of a multicolumn hnsw index
--- (`<`, `<=`, `>=`, `>`, BETWEEN), and integer array filter columns (`&&`, `@>`), which
--- the scan tests itself. No index changes format.
+-- (`<`, `<=`, `>=`, `>`, BETWEEN), integer array filter columns (`&&`, `@>`) and text
+-- ones (`=`), which the scan tests itself. No index changes format.
 \echo Use "ALTER EXTENSION hnsw_pg UPDATE" to load this file. \quit
 
 -- Ranges: `<`, `<=`, `>=`, `>` (strategies 1, 2, 4 and 5, as btree's; BETWEEN is two of
@@ -73,3 +73,7 @@ CREATE OPERATOR CLASS int4_array_ops DEFAULT FOR TYPE int4[] USING hnsw AS
 CREATE OPERATOR CLASS int8_array_ops DEFAULT FOR TYPE int8[] USING hnsw AS
     OPERATOR 6 && (anyarray, anyarray),
     OPERATOR 7 @> (anyarray, anyarray);
+-- Text: `=` and `= ANY` / IN (strategy 3), answered on a hash of the value and rechecked
+-- on the row; the column's collation must be deterministic.
+CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING hnsw AS
+    OPERATOR 3 = (text, text);

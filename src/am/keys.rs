@@ -10,7 +10,7 @@
 //! `timestamp` and `timestamptz` as their microseconds, `uuid` as its 16 bytes.
 
 use hnsw_core::page::keys::{
-    signature, Compare, KeyFilter, KeyFormat, ValueOrder, MAX_KEY_COLUMNS,
+    signature, text_hash, Compare, KeyFilter, KeyFormat, ValueOrder, MAX_KEY_COLUMNS,
 };
 use pgrx::{pg_sys, PgSqlErrorCode};
 
@@ -43,6 +43,8 @@ enum KeyType {
     Timestamp,
     TimestampTz,
     Uuid,
+    /// Kept as a hash of its bytes (`text_hash`), for `=` only.
+    Text,
     /// An array of integers of this type, kept as a signature of its elements.
     Array(Integer),
 }
@@ -84,6 +86,7 @@ impl KeyType {
             pg_sys::TIMESTAMPOID => KeyType::Timestamp,
             pg_sys::TIMESTAMPTZOID => KeyType::TimestampTz,
             pg_sys::UUIDOID => KeyType::Uuid,
+            pg_sys::TEXTOID => KeyType::Text,
             pg_sys::INT2ARRAYOID => KeyType::Array(Integer::Int2),
             pg_sys::INT4ARRAYOID => KeyType::Array(Integer::Int4),
             pg_sys::INT8ARRAYOID => KeyType::Array(Integer::Int8),
@@ -129,6 +132,12 @@ impl KeyType {
             KeyType::Uuid => unsafe {
                 std::slice::from_raw_parts(datum.cast_mut_ptr::<u8>(), 16).to_vec()
             },
+            // SAFETY: a text datum, perhaps toasted; detoasted into the current memory
+            // context (a build's tuple context, an insert's per-tuple one).
+            KeyType::Text => unsafe {
+                let text = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+                text_hash(pgrx::varlena::varlena_to_byte_slice(text)).to_vec()
+            },
             KeyType::Array(element) => {
                 // SAFETY: an array of this element type.
                 let (elements, _) = unsafe { array_elements(datum, element.oid()) };
@@ -148,12 +157,13 @@ pub struct KeyColumns {
 /// of the vector alone. A column of a type no key operator class takes (an operator class
 /// given for the wrong column) is an ERROR.
 pub fn key_columns(index: pg_sys::Relation) -> Option<KeyColumns> {
-    // SAFETY: an open index relation's rd_index and rd_opcintype (one type per key
-    // column) are valid for the relation's lifetime.
-    let (columns, types) = unsafe {
+    // SAFETY: an open index relation's rd_index, rd_opcintype and rd_indcollation (one
+    // entry per key column) are valid for the relation's lifetime.
+    let (columns, types, collations) = unsafe {
         let columns = (*(*index).rd_index).indnkeyatts as usize;
         let types = std::slice::from_raw_parts((*index).rd_opcintype, columns);
-        (columns, types)
+        let collations = std::slice::from_raw_parts((*index).rd_indcollation, columns);
+        (columns, types, collations)
     };
     if columns <= 1 {
         return None;
@@ -176,11 +186,25 @@ pub fn key_columns(index: pg_sys::Relation) -> Option<KeyColumns> {
                 crate::error::raise_with_hint(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                     format!("column {} of an hnsw index cannot be a filter column", i + 2),
-                    "The first column of an hnsw index is the vector; the columns after it may be smallint, integer, bigint, boolean, date, timestamp, timestamptz, uuid, smallint[], integer[] or bigint[].",
+                    "The first column of an hnsw index is the vector; the columns after it may be smallint, integer, bigint, boolean, date, timestamp, timestamptz, uuid, text, smallint[], integer[] or bigint[].",
                 )
             })
         })
         .collect();
+    // Text is kept as a hash of its bytes, which says nothing of values a
+    // nondeterministic collation calls equal.
+    for (i, t) in types.iter().enumerate() {
+        // SAFETY: a syscache lookup of a text column's collation (always set).
+        if *t == KeyType::Text
+            && !unsafe { pg_sys::get_collation_isdeterministic(collations[i + 1]) }
+        {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("column {} of an hnsw index is text under a nondeterministic collation", i + 2),
+                "A text filter column needs a deterministic collation; give the column one in the index, e.g. (name COLLATE \"C\").",
+            );
+        }
+    }
     let format = KeyFormat::new(types.iter().map(|t| t.width()).collect());
     Some(KeyColumns { types, format })
 }

@@ -218,12 +218,12 @@ def test_inserts_duplicates_deletes_and_vacuum_keep_every_value():
 def test_single_column_indexes_keep_their_format_and_mistakes_are_errors():
     with psycopg.connect(autocommit=True) as c:
         c.execute("DROP TABLE IF EXISTS wrong")
-        c.execute("CREATE TABLE wrong (id int, name text, v vector(3))")
-        c.execute("INSERT INTO wrong VALUES (1, 'a', '[1,2,3]')")
+        c.execute("CREATE TABLE wrong (id int, price numeric, v vector(3))")
+        c.execute("INSERT INTO wrong VALUES (1, 1.5, '[1,2,3]')")
         c.execute("CREATE INDEX wrong_v ON wrong USING hnsw (v vector_l2_ops)")
         assert format_version(c, "wrong_v") == 5
         with pytest.raises(psycopg.errors.UndefinedObject):
-            c.execute("CREATE INDEX ON wrong USING hnsw (v vector_l2_ops, name)")
+            c.execute("CREATE INDEX ON wrong USING hnsw (v vector_l2_ops, price)")
         with pytest.raises(psycopg.errors.InvalidObjectDefinition):
             c.execute("CREATE INDEX ON wrong USING hnsw (id, v vector_l2_ops)")
         with pytest.raises(psycopg.errors.FeatureNotSupported):
@@ -231,7 +231,7 @@ def test_single_column_indexes_keep_their_format_and_mistakes_are_errors():
         with pytest.raises(psycopg.errors.FeatureNotSupported):
             c.execute("CREATE INDEX ON wrong USING ivfflat (v vector_l2_ops, id)")
         # IS NULL on the vector column: the index holds no NULL vector, so it is not used.
-        c.execute("INSERT INTO wrong VALUES (2, 'b', NULL)")
+        c.execute("INSERT INTO wrong VALUES (2, 2.5, NULL)")
         c.execute("CREATE INDEX wrong_multi ON wrong USING hnsw (v vector_l2_ops, id)")
         c.execute("SET enable_seqscan = off")
         rows = c.execute("SELECT id FROM wrong WHERE v IS NULL ORDER BY v <-> '[1,1,1]' LIMIT 5").fetchall()
@@ -387,3 +387,57 @@ def test_integer_array_columns_answer_overlap_and_containment():
         check("tags && '{99,3}'", lambda ls: 99 in ls or 3 in ls)
         assert c.execute("SELECT * FROM hnsw_pg_check('labelled_v')").fetchall() == []
         c.execute("DROP TABLE labelled")
+
+
+def test_text_columns_answer_equality_on_a_hash():
+    """A text (or varchar) column after the vector: `=` and `IN` are Index Conds answered
+    on a hash of the value and rechecked, so the rows are exactly the rows that pass;
+    values that differ by case, a trailing space or a combining accent are different; a
+    nondeterministic collation is refused (0A000), and `COLLATE "C"` in the index works."""
+    rng = np.random.default_rng(13)
+    n, dim = 2000, 8
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    words = ["alpha", "Alpha", "alpha ", "beta", "é", "e\u0301", "", "x" * 3000]
+    names = [None if i % 19 == 0 else words[i % len(words)] for i in range(n)]
+    with psycopg.connect(autocommit=True) as c:
+        register_vector(c)
+        c.execute("DROP TABLE IF EXISTS named")
+        c.execute(f"CREATE TABLE named (id int, name text, code varchar(10), v vector({dim}))")
+        with c.cursor() as cur:
+            with cur.copy("COPY named FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "text", "varchar", "vector"])
+                for i in range(n):
+                    copy.write_row((i, names[i], None if names[i] is None else names[i][:10], vectors[i]))
+        c.execute("CREATE INDEX named_v ON named USING hnsw (v vector_l2_ops, name, code)")
+        c.execute("ANALYZE named")
+        c.execute("SET enable_seqscan = off")
+        q = rng.standard_normal(dim).astype(np.float32)
+        for where, passes, index_cond in [
+            ("name = 'alpha'", lambda i: names[i] == "alpha", True),
+            ("name = 'e\u0301'", lambda i: names[i] == "e\u0301", True),
+            ("name = ''", lambda i: names[i] == "", True),
+            (f"name = '{'x' * 3000}'", lambda i: names[i] == "x" * 3000, True),
+            ("name = 'gamma'", lambda i: False, True),
+            ("code = 'beta'", lambda i: names[i] == "beta", True),
+            ("name IS NULL", lambda i: names[i] is None, True),
+            ("name IN ('beta', 'Alpha')", lambda i: names[i] in ("beta", "Alpha"), False),
+        ]:
+            sql = f"SELECT id FROM named WHERE {where} ORDER BY v <-> %s LIMIT 2000"
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, (q,)).fetchall())
+            if index_cond:
+                assert "Index Cond" in plan and "Filter" not in plan, f"{where}: {plan}"
+            found = [r[0] for r in c.execute(sql, (q,)).fetchall()]
+            assert sorted(found) == [i for i in range(n) if passes(i)], where
+        assert c.execute("SELECT * FROM hnsw_pg_check('named_v')").fetchall() == []
+        c.execute("CREATE COLLATION IF NOT EXISTS hnsw_pg_test_ci (provider = icu, locale = 'und-u-ks-level2', "
+                  "deterministic = false)")
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            c.execute("CREATE INDEX ON named USING hnsw (v vector_l2_ops, name COLLATE hnsw_pg_test_ci)")
+        c.execute("CREATE INDEX named_c ON named USING hnsw (v vector_l2_ops, name COLLATE \"C\")")
+        c.execute("DROP INDEX named_v")
+        sql = "SELECT id FROM named WHERE name = 'beta' COLLATE \"C\" ORDER BY v <-> %s LIMIT 2000"
+        plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, (q,)).fetchall())
+        assert "named_c" in plan and "Index Cond" in plan, plan
+        assert sorted(r[0] for r in c.execute(sql, (q,)).fetchall()) == [i for i in range(n) if names[i] == "beta"]
+        c.execute("DROP TABLE named")
+        c.execute("DROP COLLATION hnsw_pg_test_ci")

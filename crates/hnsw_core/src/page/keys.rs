@@ -158,6 +158,17 @@ pub fn signature(elements: impl IntoIterator<Item = i64>) -> [u8; 16] {
     bits.to_le_bytes()
 }
 
+/// The 8 bytes a text value is kept as: a 64-bit hash of its bytes (FNV-1a, then
+/// splitmix64's finaliser), so `=` compares hashes, with false positives only (the
+/// executor rechecks every row). Equal values must have equal bytes: the extension keeps
+/// text under deterministic collations only.
+pub fn text_hash(bytes: &[u8]) -> [u8; 8] {
+    let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    mix(fnv).to_le_bytes()
+}
+
 /// splitmix64's finaliser: every input bit moves about half the output bits.
 fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -548,6 +559,26 @@ mod tests {
             !overlap.matches(&format.encode(&[None])),
             "a NULL array overlaps nothing"
         );
+    }
+
+    #[test]
+    fn text_hashes_differ_for_different_values() {
+        let values = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "a ",
+            "A",
+            "é",
+            "e\u{301}",
+            "long value",
+        ];
+        let hashes: std::collections::HashSet<[u8; 8]> =
+            values.iter().map(|v| text_hash(v.as_bytes())).collect();
+        assert_eq!(hashes.len(), values.len());
+        assert_eq!(text_hash(b"ab"), text_hash(b"ab"));
     }
 
     #[test]
