@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("restartable_cluster")
 
 @pytest.mark.parametrize("definition", ["(v)", "(v) WITH (quantization = 'sq8')", "(v) WITH (quantization = 'pq')",
                                         "(v) WITH (quantization = 'pq', compact = true)",
-                                        "(v vector_l2_ops, id)"])
+                                        "(v vector_l2_ops, id, tag, labels)"])
 def test_index_survives_an_immediate_shutdown(definition):
     dim = 12
     rng = np.random.default_rng(5)
@@ -33,7 +33,10 @@ def test_index_survives_an_immediate_shutdown(definition):
         register_vector(c)
         c.execute("CHECKPOINT")
         c.execute("DROP TABLE IF EXISTS crash")
-        c.execute(f"CREATE TABLE crash (id int PRIMARY KEY, v vector({dim}))")
+        # tag and labels: a text and an array filter column for the multicolumn index.
+        c.execute(f"CREATE TABLE crash (id int PRIMARY KEY, v vector({dim}), "
+                  "tag text GENERATED ALWAYS AS ('t' || (id % 5)) STORED, "
+                  "labels int[] GENERATED ALWAYS AS (ARRAY[id % 3, id % 11]) STORED)")
         with c.cursor() as cur:
             cur.executemany("INSERT INTO crash VALUES (%s, %s)",
                             [(i, v) for i, v in enumerate(rng.standard_normal((1500, dim)).astype(np.float32))])
@@ -56,6 +59,11 @@ def test_index_survives_an_immediate_shutdown(definition):
         for k in range(0, 3000, 37):
             found = [r[0] for r in c.execute(by_id, (k, np.zeros(dim, np.float32))).fetchall()]
             assert found == ([k] if k in expected else []), k
+        c.execute("SET enable_seqscan = off")
+        labelled = {r[0] for r in c.execute("SELECT id FROM crash WHERE tag = 't3' AND labels @> '{2}' "
+                                            "ORDER BY v <-> %s LIMIT 3000", (np.zeros(dim, np.float32),))}
+        assert labelled == {i for i in expected if i % 5 == 3 and 2 in (i % 3, i % 11)}
+        c.execute("RESET enable_seqscan")
         c.execute("INSERT INTO crash VALUES (10000, %s)", (np.full(dim, 0.5, np.float32),))
         nearest = c.execute("SELECT id FROM crash ORDER BY v <-> %s LIMIT 1",
                             (np.full(dim, 0.5, np.float32),)).fetchone()[0]

@@ -91,7 +91,7 @@ def insert_rows(conn, table, first_id, rows):
 
 @pytest.mark.parametrize("definition", ["(v)", "(v) WITH (quantization = 'sq8')", "(v) WITH (quantization = 'pq')",
                                         "(v) WITH (quantization = 'pq', compact = true)",
-                                        "(v vector_l2_ops, id)"])
+                                        "(v vector_l2_ops, id, tag, labels)"])
 def test_standby_replays_and_matches_the_primary(definition):
     primary_port = int(os.environ["PGPORT"])
     rng = np.random.default_rng(11)
@@ -102,7 +102,11 @@ def test_standby_replays_and_matches_the_primary(definition):
         # No autovacuum: one that runs on the primary between catching up and the two
         # queries (the inserts pass its threshold by the third round) changes the
         # primary's index only, and a compact index's answers can follow that change.
-        primary.execute(f"CREATE TABLE rep (id int PRIMARY KEY, v vector({DIM})) WITH (autovacuum_enabled = false)")
+        # tag and labels: a text and an array filter column for the multicolumn index.
+        primary.execute(f"CREATE TABLE rep (id int PRIMARY KEY, v vector({DIM}), "
+                        "tag text GENERATED ALWAYS AS ('t' || (id % 5)) STORED, "
+                        "labels int[] GENERATED ALWAYS AS (ARRAY[id % 3, id % 11]) STORED) "
+                        "WITH (autovacuum_enabled = false)")
         with standby(primary, primary_port, "standby") as replica:
             next_id = 0
             for round_ in range(ROUNDS):
@@ -121,6 +125,10 @@ def test_standby_replays_and_matches_the_primary(definition):
                 for k in range(0, next_id, 97):
                     assert (replica.execute(filtered, (k, queries[0])).fetchall()
                             == primary.execute(filtered, (k, queries[0])).fetchall()), k
+                labelled = ("SELECT id FROM rep WHERE tag = 't3' AND labels @> '{2}' "
+                            "ORDER BY v <-> %s LIMIT 20")
+                assert (replica.execute(labelled, (queries[1],)).fetchall()
+                        == primary.execute(labelled, (queries[1],)).fetchall())
 
 
 def test_standby_replays_a_deferred_codebook_training():
