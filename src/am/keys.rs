@@ -194,13 +194,16 @@ pub fn key_columns(index: pg_sys::Relation) -> Option<KeyColumns> {
     // Text is kept as a hash of its bytes, which says nothing of values a
     // nondeterministic collation calls equal.
     for (i, t) in types.iter().enumerate() {
-        // SAFETY: a syscache lookup of a text column's collation (always set).
+        // SAFETY: a syscache lookup of a set collation (a type that takes none, binary
+        // coercible to text, has none: refused too).
+        let collation = collations[i + 1];
         if *t == KeyType::Text
-            && !unsafe { pg_sys::get_collation_isdeterministic(collations[i + 1]) }
+            && (collation == pg_sys::InvalidOid
+                || !unsafe { pg_sys::get_collation_isdeterministic(collation) })
         {
             crate::error::raise_with_hint(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!("column {} of an hnsw index is text under a nondeterministic collation", i + 2),
+                format!("column {} of an hnsw index is text without a deterministic collation", i + 2),
                 "A text filter column needs a deterministic collation; give the column one in the index, e.g. (name COLLATE \"C\").",
             );
         }

@@ -433,6 +433,17 @@ def test_text_columns_answer_equality_on_a_hash():
                   "deterministic = false)")
         with pytest.raises(psycopg.errors.FeatureNotSupported):
             c.execute("CREATE INDEX ON named USING hnsw (v vector_l2_ops, name COLLATE hnsw_pg_test_ci)")
+        # A type that takes no collation, binary coercible to text, has none: refused too.
+        c.execute("CREATE TYPE plain_text")
+        c.execute("CREATE FUNCTION plain_text_in(cstring) RETURNS plain_text LANGUAGE internal "
+                  "IMMUTABLE STRICT AS 'textin'")
+        c.execute("CREATE FUNCTION plain_text_out(plain_text) RETURNS cstring LANGUAGE internal "
+                  "IMMUTABLE STRICT AS 'textout'")
+        c.execute("CREATE TYPE plain_text (input = plain_text_in, output = plain_text_out, like = text)")
+        c.execute("CREATE CAST (plain_text AS text) WITHOUT FUNCTION AS IMPLICIT")
+        c.execute("ALTER TABLE named ADD COLUMN plain plain_text")
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            c.execute("CREATE INDEX ON named USING hnsw (v vector_l2_ops, plain text_ops)")
         c.execute("CREATE INDEX named_c ON named USING hnsw (v vector_l2_ops, name COLLATE \"C\")")
         c.execute("DROP INDEX named_v")
         sql = "SELECT id FROM named WHERE name = 'beta' COLLATE \"C\" ORDER BY v <-> %s LIMIT 2000"
@@ -441,3 +452,4 @@ def test_text_columns_answer_equality_on_a_hash():
         assert sorted(r[0] for r in c.execute(sql, (q,)).fetchall()) == [i for i in range(n) if names[i] == "beta"]
         c.execute("DROP TABLE named")
         c.execute("DROP COLLATION hnsw_pg_test_ci")
+        c.execute("DROP TYPE plain_text CASCADE")
