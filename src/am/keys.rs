@@ -278,8 +278,7 @@ impl KeyColumns {
                 if all && has_null {
                     filter.pass_none(); // a NULL element is contained in no array
                 } else {
-                    let query = signature(elements.into_iter().map(|e| element.value(e)));
-                    filter.signature_test(column, query, all);
+                    filter.holds(column, elements.into_iter().map(|e| element.value(e)), all);
                 }
             } else {
                 // `=` and ranges across integer types compare the same 8 bytes.
