@@ -15,15 +15,16 @@
 //! In a multicolumn index the scan applies the quals on the columns after the vector
 //! itself (`keys`). It first tests the keys on a few key pages (`sample_matching`). When
 //! the sample says the passing slots may be fewer than a beam's distances
-//! (`walks_unread`), or the index is too small to sample, it reads every key page, and ranks the passing
-//! slots exactly if they are that few. Otherwise it walks the graph returning only the
-//! rows whose keys pass (read node by node, so a filter the query's neighbours pass costs
-//! no pass over the keys, and no heap fetch for a row that fails), and once the walk has
-//! cost about what ranking the passing slots does (`walk_budget`), reads the key pages
-//! and finishes with the passing slots it has not returned, in exact order. An exact
-//! ranking of passing slots runs in rounds of what the memory limit holds (`Rounds`). A filter no
-//! row passes ends the scan after the key pages. Without ORDER BY (a plan the planner
-//! does not choose, see `cost`) it returns the passing rows in slot order.
+//! (`walks_unread`), or the index is too small to sample, it reads every key page, and
+//! ranks the passing slots exactly if they are that few. Otherwise it walks the graph
+//! returning only the rows whose keys pass (read node by node, so a filter the query's
+//! neighbours pass costs no pass over the keys, and no heap fetch for a row that fails),
+//! and once the walk has cost about what ranking the passing slots does (`walk_budget`),
+//! reads the key pages and finishes with the passing slots it has not returned, in exact
+//! order. An exact ranking of passing slots runs in rounds of what the memory limit holds
+//! (`Rounds`). A filter no row passes ends the scan after the key pages. Without ORDER BY
+//! (a plan the planner does not choose, see `cost`) it returns the passing rows in slot
+//! order.
 
 use super::ivfflat::{self, ScanPlan};
 use super::options::{
