@@ -98,11 +98,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
                     let rank = matches * hnsw_core::cost::exact_match_cost(element, dims, &s);
                     let (before, with_rank) =
                         if hnsw_core::index::walks_unread(matches as usize, ef_search()) {
-                            let sampled = hnsw_core::index::SAMPLE_PAGES as f64
-                                * hnsw_core::page::CONTENT_SIZE as f64
-                                / key_bytes as f64;
-                            let sample =
-                                hnsw_core::cost::key_pass_cost(tuples.min(sampled), key_bytes, &s);
+                            let sample = hnsw_core::cost::key_sample_cost(tuples, key_bytes, &s);
                             (sample, pass)
                         } else {
                             (pass, 0.0)

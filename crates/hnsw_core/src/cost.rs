@@ -72,6 +72,14 @@ pub fn key_pass_cost(slots: f64, key_bytes: usize, s: &Settings) -> f64 {
     pages * s.random_page_cost / 10.0 + slots * s.cpu_operator_cost
 }
 
+/// A filtered scan's sample of the key pages (`index::sample_matching`) in an index of
+/// `slots` keys of `key_bytes`: `key_pass_cost` of the keys on `SAMPLE_PAGES` pages.
+pub fn key_sample_cost(slots: f64, key_bytes: usize, s: &Settings) -> f64 {
+    let sampled =
+        crate::index::SAMPLE_PAGES as f64 * crate::page::CONTENT_SIZE as f64 / key_bytes as f64;
+    key_pass_cost(slots.min(sampled), key_bytes, s)
+}
+
 /// Ranking one slot that passed a filter exactly: its vector read, as a neighbour's
 /// visit, and its distance.
 pub fn exact_match_cost(element: Element, dims: usize, s: &Settings) -> f64 {

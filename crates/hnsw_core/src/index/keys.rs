@@ -105,12 +105,11 @@ pub fn matching<S: PageWrite>(
                     test(r, &carry);
                     carry.clear();
                 }
-                let whole = whole_keys(layout, k);
-                let keys = content[whole.start * size - page_start..].chunks_exact(size);
-                for (r, key) in whole.clone().zip(keys) {
+                let mut next = whole_keys(layout, k).start;
+                for (r, key) in keys_on(layout, k, content) {
                     test(r, key);
+                    next = r + 1;
                 }
-                let next = whole.end;
                 if next < layout.group_nodes && next * size < page_start + CONTENT_SIZE {
                     carry.extend_from_slice(&content[next * size - page_start..]);
                     carried = Some(next);
@@ -139,6 +138,17 @@ fn whole_keys(layout: &Layout, k: usize) -> std::ops::Range<usize> {
     let first = page_start.div_ceil(size).min(layout.group_nodes);
     let end = ((page_start + CONTENT_SIZE) / size).clamp(first, layout.group_nodes);
     first..end
+}
+
+/// The slots of `whole_keys` and their keys, on key page `k` whose content is `content`.
+fn keys_on<'a>(
+    layout: &Layout,
+    k: usize,
+    content: &'a [u8],
+) -> impl Iterator<Item = (usize, &'a [u8])> {
+    let whole = whole_keys(layout, k);
+    let first = whole.start * layout.key_size - k * CONTENT_SIZE;
+    whole.zip(content[first..].chunks_exact(layout.key_size))
 }
 
 /// Whether node slot `id`'s key passes `filter`, read where it lies: what a walk asks of
@@ -179,17 +189,14 @@ pub fn sample_matching<S: PageWrite>(graph: &PagedGraph<S>, filter: &KeyFilter) 
         let page = (2 * i + 1) * total / (2 * SAMPLE_PAGES);
         let (group, k) = (page / layout.key_pages, page % layout.key_pages);
         let block = layout.key_blocks(group).start + k as u32;
-        let keys = whole_keys(layout, k);
         if block >= blocks {
-            tested += keys.len();
+            tested += whole_keys(layout, k).len();
             continue;
         }
         graph.store.with_page(block, |p| {
             let fresh = page_is_new(p);
-            for r in keys {
-                let at = r * layout.key_size - k * CONTENT_SIZE;
+            for (_, key) in keys_on(layout, k, &p[HEADER_SIZE..HEADER_SIZE + CONTENT_SIZE]) {
                 tested += 1;
-                let key = &p[HEADER_SIZE + at..HEADER_SIZE + at + layout.key_size];
                 passed += usize::from(!fresh && filter.matches(key));
             }
         });
