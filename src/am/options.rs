@@ -436,11 +436,18 @@ pub fn check_element(index: pg_sys::Relation, meta: &hnsw_core::page::Meta) {
 pub fn dimensions(index: pg_sys::Relation) -> usize {
     // SAFETY: the index is open.
     let (typmod, type_oid) = unsafe { crate::compat::key_column(index) };
+    let method = if super::ivfflat::is_ivfflat(index) {
+        "ivfflat"
+    } else {
+        "hnsw"
+    };
     // bit varying(n) coerces to bit, but its values may be shorter than n.
     if type_oid == pg_sys::VARBITOID {
         crate::error::raise_with_hint(
-            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-            "hnsw indexes bit(n), not bit varying".into(),
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "type not supported for {method} index: {method} indexes bit(n), not bit varying"
+            ),
             "Declare the column as bit(n), or index an expression cast to bit(n).",
         );
     }
@@ -456,7 +463,7 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
         pgrx::ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("column cannot have more than {most} dimensions for hnsw index")
+            format!("column cannot have more than {most} dimensions for {method} index")
         );
     }
     typmod as usize

@@ -1,5 +1,6 @@
 //! Casts: vector to vector(n), arrays of integer, real, double precision and numeric to
-//! vector, and vector to real[].
+//! vector, and vector to real[]; the array reading the array casts of halfvec and
+//! sparsevec share.
 
 use super::datum::Vector;
 use crate::error::{raise_for, OrRaise};
@@ -32,6 +33,21 @@ fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
 ///
 /// The caller's SQL signature must be (<type>[], integer, boolean), and it must be strict.
 pub(super) fn array_values(fcinfo: pg_sys::FunctionCallInfo, ty: &str) -> Vec<f32> {
+    let (elements, element_type) = array_elements(fcinfo, ty, check_dimensions);
+    elements
+        .iter()
+        .map(|&d| element_to_f32(d, element_type, ty))
+        .collect()
+}
+
+/// The element datums of a cast's array argument and their type, after the checks of
+/// `array_values`, with `check_count` for the count (a dense type's dimension limit, or
+/// a sparse one's).
+pub(super) fn array_elements(
+    fcinfo: pg_sys::FunctionCallInfo,
+    ty: &str,
+    check_count: impl Fn(usize) -> Result<(), VectorError>,
+) -> (Vec<pg_sys::Datum>, pg_sys::Oid) {
     // SAFETY: as the caller promises, argument 0 is a non-null array and argument 1 an
     // int4 typmod.
     let (array, typmod) = unsafe {
@@ -49,12 +65,9 @@ pub(super) fn array_values(fcinfo: pg_sys::FunctionCallInfo, ty: &str) -> Vec<f3
         raise_for(VectorError::ArrayHasNulls, ty);
     }
     let elements = deconstruct(array, element_type);
-    check_dimensions(elements.len()).or_raise_for(ty);
+    check_count(elements.len()).or_raise_for(ty);
     check_typmod(typmod, elements.len()).or_raise_for(ty);
-    elements
-        .iter()
-        .map(|&d| element_to_f32(d, element_type))
-        .collect()
+    (elements, element_type)
 }
 
 /// The element datums of a 1-D (or empty) array without nulls. By-reference datums point
@@ -85,7 +98,8 @@ fn deconstruct(array: *mut pg_sys::ArrayType, element_type: pg_sys::Oid) -> Vec<
     unsafe { std::slice::from_raw_parts(datums, count as usize) }.to_vec()
 }
 
-fn element_to_f32(datum: pg_sys::Datum, element_type: pg_sys::Oid) -> f32 {
+/// One element of an integer, real, double precision or numeric array as float4.
+pub(super) fn element_to_f32(datum: pg_sys::Datum, element_type: pg_sys::Oid, ty: &str) -> f32 {
     match element_type {
         pg_sys::INT4OID => datum.value() as i32 as f32,
         pg_sys::FLOAT4OID => f32::from_bits(datum.value() as u32),
@@ -102,7 +116,7 @@ fn element_to_f32(datum: pg_sys::Datum, element_type: pg_sys::Oid) -> f32 {
             pgrx::ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("unsupported array element type {other:?} for a cast to vector")
+                format!("unsupported array element type {other:?} for a cast to {ty}")
             );
         }
     }

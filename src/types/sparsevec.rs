@@ -6,7 +6,7 @@
 use super::{HalfVec, Vector};
 use crate::error::OrRaise;
 use hnsw_core::element::to_halves;
-use hnsw_core::error::{check_dimensions, check_typmod};
+use hnsw_core::error::{check_dimensions, check_element, check_typmod};
 use hnsw_core::sparse::{self, check_same_dimensions, Sparse};
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::pg_sys;
@@ -266,6 +266,37 @@ fn vector_to_sparsevec(v: Vector, typmod: i32, _explicit: bool) -> SparseVec {
 fn halfvec_to_sparsevec(v: HalfVec, typmod: i32, _explicit: bool) -> SparseVec {
     check_typmod(typmod, v.dims()).or_raise_for(TYPE);
     SparseVec(Sparse::from_dense(&v.to_f32()))
+}
+
+/// One C function behind the four array casts, as `array_to_vector`: the array's
+/// non-zero elements (after their conversion to float4) with their positions, each then
+/// checked finite, as pgvector does; at most `MAX_NNZ` of them, as the type's input allows.
+#[pg_extern(immutable, strict, parallel_safe, sql = false)]
+fn array_to_sparsevec(fcinfo: pg_sys::FunctionCallInfo) -> SparseVec {
+    let (elements, element_type) = super::casts::array_elements(fcinfo, TYPE, |count| {
+        sparse::check_dim(count as i64).map(drop)
+    });
+    let mut v = Sparse {
+        dim: elements.len(),
+        indices: Vec::new(),
+        values: Vec::new(),
+    };
+    for (i, &datum) in elements.iter().enumerate() {
+        let x = super::casts::element_to_f32(datum, element_type, TYPE);
+        if x != 0.0 {
+            if v.values.len() == sparse::MAX_NNZ {
+                let e = hnsw_core::VectorError::Sparse(sparse::SparseError::TooManyNonZeros);
+                crate::error::raise_for(e, TYPE);
+            }
+            v.indices.push(i as u32);
+            v.values.push(x);
+        }
+    }
+    v.values
+        .iter()
+        .try_for_each(|&x| check_element(x))
+        .or_raise_for(TYPE);
+    SparseVec(v)
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

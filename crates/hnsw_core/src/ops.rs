@@ -57,9 +57,12 @@ pub fn subvector(a: &[f32], start: i32, count: i32) -> Result<Vec<f32>, VectorEr
     Ok(a[(first - 1) as usize..(end - 1) as usize].to_vec())
 }
 
-/// Euclidean norm, accumulated in double precision.
+/// Euclidean norm, accumulated in double precision from +0 (Rust's `sum` starts from -0,
+/// and a sparse vector with no non-zeros would have the norm `-0`).
 pub fn norm(a: &[f32]) -> f64 {
-    a.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+    a.iter()
+        .fold(0.0, |sum, &x| sum + x as f64 * x as f64)
+        .sqrt()
 }
 
 /// The unit vector in a's direction; the zero vector stays zero.

@@ -174,7 +174,11 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
                 .unwrap_or(rest.len());
             let token = &rest[..end];
             let value: f32 = token.parse().map_err(|_| syntax(None))?;
-            if value.is_infinite() && !names_infinity(token) {
+            // Too large for float4, or so small it rounds to zero: out of range, as
+            // pgvector's sparsevec input says (its vector input takes such a zero).
+            if (value.is_infinite() && !names_infinity(token))
+                || (value == 0.0 && !names_zero(token))
+            {
                 return Err(VectorError::OutOfRange {
                     token: token.to_string(),
                 });
@@ -202,7 +206,13 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
     let end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
         .unwrap_or(rest.len());
-    let dim: i64 = rest[..end].parse().map_err(|_| syntax(None))?;
+    // A dimension count beyond int64 is as far out of range as one beyond int32.
+    let dim: i64 = match rest[..end].parse::<i64>() {
+        Ok(dim) => dim,
+        Err(e) if *e.kind() == IntErrorKind::PosOverflow => i64::MAX,
+        Err(e) if *e.kind() == IntErrorKind::NegOverflow => i64::MIN,
+        Err(_) => return Err(syntax(None)),
+    };
     if !rest[end..].trim_start_matches(is_space).is_empty() {
         return Err(syntax(Some("Junk after closing.")));
     }
@@ -224,6 +234,13 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
         out.values.push(value);
     }
     Ok(out)
+}
+
+/// Whether a float literal that parsed writes zero itself (every digit of its mantissa 0),
+/// rather than a value too small for float4.
+fn names_zero(token: &str) -> bool {
+    let mantissa = token.split(['e', 'E']).next().unwrap_or(token);
+    mantissa.chars().all(|c| matches!(c, '0' | '.' | '+' | '-'))
 }
 
 fn names_infinity(token: &str) -> bool {
@@ -377,8 +394,8 @@ impl Sparse {
     /// 1 - cosine similarity (NaN when either is zero), as `vector`'s.
     pub fn cosine_distance(&self, other: &Sparse) -> f64 {
         let dot = self.inner_product(other) as f64;
-        let na: f32 = self.values.iter().map(|x| x * x).sum();
-        let nb: f32 = other.values.iter().map(|x| x * x).sum();
+        let na = plus_sum(self.values.iter().map(|x| x * x));
+        let nb = plus_sum(other.values.iter().map(|x| x * x));
         let similarity = dot / (na as f64 * nb as f64).sqrt();
         1.0 - similarity.clamp(-1.0, 1.0)
     }
@@ -465,15 +482,21 @@ fn merged<'a>(
 
 /// Σ (a - b)², accumulated in float4 as pgvector does (so are the other two sums).
 fn sum_l2_squared(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
-    pairs.map(|(_, a, b)| (a - b) * (a - b)).sum()
+    plus_sum(pairs.map(|(_, a, b)| (a - b) * (a - b)))
 }
 
 fn sum_inner_product(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
-    pairs.map(|(_, a, b)| a * b).sum()
+    plus_sum(pairs.map(|(_, a, b)| a * b))
 }
 
 fn sum_l1(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
-    pairs.map(|(_, a, b)| (a - b).abs()).sum()
+    plus_sum(pairs.map(|(_, a, b)| (a - b).abs()))
+}
+
+/// A float4 sum from +0, as pgvector's loops start: Rust's `sum` starts from -0, so an
+/// empty sum (two sparse vectors with no non-zeros) would print as `-0`.
+fn plus_sum(terms: impl Iterator<Item = f32>) -> f32 {
+    terms.fold(0.0, |sum, x| sum + x)
 }
 
 /// The `&[f32]` form an index keeps a sparse vector in (`Sparse::to_slots`): its nnz

@@ -154,3 +154,41 @@ fn binary_errors() {
     order.extend_from_slice(&[0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0]);
     assert_eq!(e(&order), VectorError::Sparse(SparseError::NotAscending));
 }
+
+#[test]
+fn values_too_small_for_float4_and_counts_past_int64_are_out_of_range() {
+    let out_of_range = |s: &str| matches!(parse_sparsevec(s), Err(VectorError::OutOfRange { .. }));
+    assert!(out_of_range("{1:1e-46}/2"));
+    assert!(out_of_range("{1:-1e-46}/2"));
+    // A zero written out is a zero (left out); a subnormal is a value.
+    let v = parse_sparsevec("{1:0e10,2:-0.000,3:1e-40}/3").unwrap();
+    assert_eq!(
+        (v.indices.as_slice(), v.values.as_slice()),
+        (&[2][..], &[1e-40f32][..])
+    );
+    assert_eq!(
+        parse_sparsevec("{}/9223372036854775808").unwrap_err(),
+        VectorError::Sparse(SparseError::TooManyDimensions)
+    );
+    assert_eq!(
+        parse_sparsevec("{}/-9223372036854775809").unwrap_err(),
+        VectorError::NoDimensions
+    );
+}
+
+#[test]
+fn sums_over_no_non_zeros_are_positive_zero() {
+    let empty = parse_sparsevec("{}/3").unwrap();
+    let (a, b) = (
+        parse_sparsevec("{1:1}/3").unwrap(),
+        parse_sparsevec("{2:1}/3").unwrap(),
+    );
+    for x in [
+        empty.norm(),
+        (empty.l2_squared(&empty) as f64).sqrt(),
+        empty.l1(&empty) as f64,
+        a.inner_product(&b) as f64,
+    ] {
+        assert!(x == 0.0 && x.is_sign_positive(), "{x:?}");
+    }
+}

@@ -64,6 +64,8 @@ CREATE INDEX ON too_long USING hnsw (b bit_hamming_ops);
 CREATE TABLE varying_bits (b bit varying(10));
 CREATE INDEX ON varying_bits USING hnsw (b bit_hamming_ops);
 \echo :LAST_ERROR_SQLSTATE
+CREATE INDEX ON varying_bits USING ivfflat (b bit_hamming_ops);
+\echo :LAST_ERROR_SQLSTATE
 CREATE INDEX ON varying_bits USING hnsw ((b::bit(10)) bit_hamming_ops);
 -- every row deleted and vacuumed: the checker finds nothing, before and after an insert
 CREATE TABLE gone (v bit(8));

@@ -35,3 +35,27 @@ SELECT array_fill(1, ARRAY[16001])::vector;
 \echo :LAST_ERROR_SQLSTATE
 SELECT ARRAY['a']::text[]::vector;
 \echo :LAST_ERROR_SQLSTATE
+-- Arrays to sparsevec: the non-zero elements after conversion to float4, checked as
+-- pgvector checks them (the count and the dimensions first, then the elements).
+SELECT ARRAY[1,0,2,0,3,0]::sparsevec, ARRAY[1.5,0,-2]::numeric[]::sparsevec,
+       '{0,0,0}'::float8[]::sparsevec, '{1e-46,1}'::float8[]::sparsevec,
+       '{1,0,2}'::real[]::sparsevec(3), array_to_sparsevec(ARRAY[0,7], -1, true);
+CREATE TABLE sparse_from_arrays (v sparsevec(3));
+INSERT INTO sparse_from_arrays VALUES (ARRAY[1,0,2]), ('{0,0.5,0}'::real[]);
+SELECT v FROM sparse_from_arrays;
+DROP TABLE sparse_from_arrays;
+SELECT (array_fill(0, ARRAY[99999]) || 5)::sparsevec;
+SELECT '{1,0,2}'::real[]::sparsevec(2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{}'::real[]::sparsevec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{{1}}'::real[]::sparsevec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{1,NULL}'::real[]::sparsevec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{0,NaN}'::real[]::sparsevec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT '{1e300}'::float8[]::sparsevec;
+\echo :LAST_ERROR_SQLSTATE
+SELECT array_fill(1, ARRAY[16001])::sparsevec;
+\echo :LAST_ERROR_SQLSTATE

@@ -8,8 +8,15 @@ SELECT '{0:1}/3'::sparsevec;
 SELECT '{1:NaN}/3'::sparsevec;
 SELECT '{1:inf}/3'::sparsevec;
 SELECT '{1:1e39}/3'::sparsevec;
+-- too small for float4 is out of range too (a written zero, or a subnormal, is not)
+SELECT '{1:1e-46}/3'::sparsevec;
+SELECT '{1:-1e-46}/3'::sparsevec;
+SELECT '{1:0e10,2:-0.000,3:1e-40}/3'::sparsevec;
 SELECT '{1:1}/0'::sparsevec;
 SELECT '{1:1}/1000000001'::sparsevec;
+-- dimensions past int64 are as far out of range as any above the limit, or below 1
+SELECT '{}/9223372036854775808'::sparsevec;
+SELECT '{}/-9223372036854775809'::sparsevec;
 SELECT '[1,2]'::sparsevec;
 SELECT '{1:1}'::sparsevec;
 SELECT '{1:1}/3 x'::sparsevec;
@@ -25,6 +32,9 @@ SELECT l2_distance('{1:3}/2'::sparsevec, '{2:4}/2'), inner_product('{1:3,2:1}/2'
        sparsevec_l2_squared_distance('{1:3}/2', '{2:4}/2'), sparsevec_negative_inner_product('{1:3}/2', '{1:4}/2');
 SELECT '{1:1}/2'::sparsevec <-> '{1:1}/3';
 SELECT l2_norm('{1:3,5:4}/9'::sparsevec), l2_normalize('{1:3,5:4}/9'::sparsevec), l2_normalize('{}/9'::sparsevec);
+-- sums over no non-zeros are 0, not -0 (the negated inner product is -0, as in pgvector)
+SELECT l2_norm('{}/2'::sparsevec), '{}/3'::sparsevec <-> '{}/3', l1_distance('{}/3'::sparsevec, '{}/3'),
+       inner_product('{1:1}/3'::sparsevec, '{2:1}/3'), '{}/3'::sparsevec <#> '{}/3';
 -- comparison and btree: as the dense vectors compare, then fewer dimensions first
 SELECT '{1:1}/2'::sparsevec < '{1:2}/2', '{2:1}/2'::sparsevec > '{1:1}/2', '{1:1}/2'::sparsevec = '{1:1}/2',
        '{1:1}/2'::sparsevec < '{1:1}/3', sparsevec_cmp('{}/2', '{1:-1}/2');

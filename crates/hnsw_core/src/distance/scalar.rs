@@ -1,18 +1,28 @@
 //! Scalar reference kernels: the oracle every optimised kernel is tested against.
-//! Accumulation is in f32, element by element, as pgvector's C code does.
+//! Accumulation is in f32, element by element from +0, as pgvector's C code does (Rust's
+//! `sum` starts from -0).
 
 use crate::element::f16;
 
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x * y)
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn l1(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, |sum, t| sum + t)
 }
 
 /// (a·b, |a|², |b|²) in one pass: the three sums cosine distance needs.
@@ -34,15 +44,21 @@ pub fn l2_squared_f16(a: &[f32], b: &[f16]) -> f32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y.to_f32()) * (x - y.to_f32()))
-        .sum()
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x * y.to_f32())
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y.to_f32()).abs()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y.to_f32()).abs())
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
@@ -88,14 +104,14 @@ pub fn l2_squared_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
             let d = x - step.mul_add(k as f32, lo);
             d * d
         })
-        .sum()
+        .fold(0.0, |sum, t| sum + t)
 }
 
 pub fn l1_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
     a.iter()
         .zip(codes)
         .map(|(x, &k)| (x - step.mul_add(k as f32, lo)).abs())
-        .sum()
+        .fold(0.0, |sum, t| sum + t)
 }
 
 /// (Σ a·k, Σ a, Σ a²): with a vector's `lo` and `step`, the inner product is
