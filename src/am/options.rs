@@ -249,8 +249,8 @@ fn check(m: i32, ef_construction: i32) {
     if ef_construction < 2 * m {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("ef_construction must be at least 2 * m (m = {m}, ef_construction = {ef_construction})"),
-            "Raise ef_construction or lower m in the same statement.",
+            "ef_construction must be greater than or equal to 2 * m".into(),
+            &format!("m is {m} and ef_construction {ef_construction}: raise ef_construction or lower m in the same statement."),
         );
     }
 }
@@ -445,10 +445,8 @@ pub fn dimensions(index: pg_sys::Relation) -> usize {
     if type_oid == pg_sys::VARBITOID {
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!(
-                "type not supported for {method} index: {method} indexes bit(n), not bit varying"
-            ),
-            "Declare the column as bit(n), or index an expression cast to bit(n).",
+            format!("type not supported for {method} index"),
+            "bit varying is not indexed: declare the column as bit(n), or index an expression cast to bit(n).",
         );
     }
     if typmod < 1 {

@@ -32,12 +32,8 @@ pub enum SparseError {
     TooManyNonZeros,
     MoreElementsThanDimensions,
     NegativeNonZeros,
-    /// A text index outside 1..=i32::MAX.
-    IndexOutOfRange {
-        index: String,
-    },
-    IndexBelowOne,
-    IndexBeyondDimensions,
+    /// An index below 1 (0 in the binary format) or past the dimensions.
+    IndexOutOfBounds,
     NotAscending,
     Duplicate,
     ZeroInBinary,
@@ -49,7 +45,6 @@ impl SparseError {
         match self {
             TooManyDimensions | TooManyNonZeros | MoreElementsThanDimensions => "54000",
             TypmodTooLarge => "22023",
-            IndexOutOfRange { .. } => "22003",
             _ => "22000",
         }
     }
@@ -77,13 +72,9 @@ impl fmt::Display for SparseError {
                 write!(f, "sparsevec cannot have more elements than dimensions")
             }
             NegativeNonZeros => write!(f, "sparsevec cannot have negative number of elements"),
-            IndexOutOfRange { index } => {
-                write!(f, "index \"{index}\" is out of range for type sparsevec")
-            }
-            IndexBelowOne => write!(f, "index must be greater than zero"),
-            IndexBeyondDimensions => write!(f, "index must be less than or equal to dimensions"),
-            NotAscending => write!(f, "indexes must be in ascending order"),
-            Duplicate => write!(f, "indexes must not contain duplicates"),
+            IndexOutOfBounds => write!(f, "sparsevec index out of bounds"),
+            NotAscending => write!(f, "sparsevec indices must be in ascending order"),
+            Duplicate => write!(f, "sparsevec indices must not contain duplicates"),
             ZeroInBinary => write!(
                 f,
                 "binary representation of sparsevec cannot contain zero values"
@@ -148,22 +139,12 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
             if token.is_empty() {
                 return Err(syntax(None));
             }
-            let out_of_range = || {
-                sparse(SparseError::IndexOutOfRange {
-                    index: token.to_string(),
-                })
-            };
+            // Checked against the dimensions once they are read, as pgvector does (so
+            // only for a non-zero value); an index past int64 is as far out of bounds.
             let index: i64 = match token.parse::<i64>() {
-                Ok(i) if (1..=i32::MAX as i64).contains(&i) => i,
-                Ok(_) => return Err(out_of_range()),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        IntErrorKind::PosOverflow | IntErrorKind::NegOverflow
-                    ) =>
-                {
-                    return Err(out_of_range())
-                }
+                Ok(i) => i,
+                Err(e) if *e.kind() == IntErrorKind::PosOverflow => i64::MAX,
+                Err(e) if *e.kind() == IntErrorKind::NegOverflow => i64::MIN,
                 Err(_) => return Err(syntax(None)),
             };
             rest = rest[end..].trim_start_matches(is_space);
@@ -224,8 +205,8 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
         values: Vec::with_capacity(pairs.len()),
     };
     for (i, &(index, value)) in pairs.iter().enumerate() {
-        if index as u64 > dim as u64 {
-            return Err(sparse(SparseError::IndexBeyondDimensions));
+        if index < 1 || index as u64 > dim as u64 {
+            return Err(sparse(SparseError::IndexOutOfBounds));
         }
         if i > 0 && pairs[i - 1].0 == index {
             return Err(sparse(SparseError::Duplicate));
@@ -310,11 +291,8 @@ pub fn decode(bytes: &[u8]) -> Result<(Sparse, usize), VectorError> {
     };
     for k in 0..nnz {
         let index = int(12 + 4 * k)?;
-        if index < 0 {
-            return Err(sparse(SparseError::IndexBelowOne));
-        }
-        if index as usize >= dim {
-            return Err(sparse(SparseError::IndexBeyondDimensions));
+        if index < 0 || index as usize >= dim {
+            return Err(sparse(SparseError::IndexOutOfBounds));
         }
         if let Some(&last) = v.indices.last() {
             match (index as u32).cmp(&last) {

@@ -93,14 +93,29 @@ fn text_format_is_pgvectors() {
         err("{1:1,1:2}/3"),
         VectorError::Sparse(SparseError::Duplicate)
     );
-    assert_eq!(
-        err("{4:1}/3"),
-        VectorError::Sparse(SparseError::IndexBeyondDimensions)
-    );
-    assert_eq!(err("{0:1}/3").sqlstate(), "22003");
+    // pgvector's bounds: 1 to the dimensions, checked after them and for non-zeros only.
+    for outside in [
+        "{4:1}/3",
+        "{0:1}/3",
+        "{-1:1}/3",
+        "{2147483648:1}/3",
+        "{99999999999999999999:1}/3",
+    ] {
+        assert_eq!(
+            err(outside),
+            VectorError::Sparse(SparseError::IndexOutOfBounds),
+            "{outside}"
+        );
+    }
+    assert_eq!(err("{0:1}/3").sqlstate(), "22000");
     assert_eq!(
         err("{0:1}/3").message("sparsevec"),
-        "index \"0\" is out of range for type sparsevec"
+        "sparsevec index out of bounds"
+    );
+    assert_eq!(err("{0:1}/0"), VectorError::NoDimensions);
+    assert_eq!(
+        format_sparsevec(&parse_sparsevec("{0:0,9:0}/3").unwrap()),
+        "{}/3"
     );
     assert_eq!(err("{1:1}/0"), VectorError::NoDimensions);
     assert_eq!(err("{1:1}/1000000001").sqlstate(), "54000");
