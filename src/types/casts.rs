@@ -33,21 +33,23 @@ fn array_to_vector(fcinfo: pg_sys::FunctionCallInfo) -> Vector {
 ///
 /// The caller's SQL signature must be (<type>[], integer, boolean), and it must be strict.
 pub(super) fn array_values(fcinfo: pg_sys::FunctionCallInfo, ty: &str) -> Vec<f32> {
-    let (elements, element_type) = array_elements(fcinfo, ty, check_dimensions);
-    elements
-        .iter()
-        .map(|&d| element_to_f32(d, element_type, ty))
-        .collect()
+    with_array_elements(fcinfo, ty, check_dimensions, |elements, element_type| {
+        elements
+            .iter()
+            .map(|&d| element_to_f32(d, element_type, ty))
+            .collect()
+    })
 }
 
-/// The element datums of a cast's array argument and their type, after the checks of
-/// `array_values`, with `check_count` for the count (a dense type's dimension limit, or
-/// a sparse one's).
-pub(super) fn array_elements(
+/// Calls `with` on the element datums of a cast's array argument and their type, after
+/// the checks of `array_values`, with `check_count` for the count (a dense type's
+/// dimension limit, or a sparse one's). The datums are deconstruct_array's, not copied.
+pub(super) fn with_array_elements<R>(
     fcinfo: pg_sys::FunctionCallInfo,
     ty: &str,
     check_count: impl Fn(usize) -> Result<(), VectorError>,
-) -> (Vec<pg_sys::Datum>, pg_sys::Oid) {
+    with: impl FnOnce(&[pg_sys::Datum], pg_sys::Oid) -> R,
+) -> R {
     // SAFETY: as the caller promises, argument 0 is a non-null array and argument 1 an
     // int4 typmod.
     let (array, typmod) = unsafe {
@@ -67,12 +69,16 @@ pub(super) fn array_elements(
     let elements = deconstruct(array, element_type);
     check_count(elements.len()).or_raise_for(ty);
     check_typmod(typmod, elements.len()).or_raise_for(ty);
-    (elements, element_type)
+    with(elements, element_type)
 }
 
-/// The element datums of a 1-D (or empty) array without nulls. By-reference datums point
-/// into the array, which lives until the end of the call.
-fn deconstruct(array: *mut pg_sys::ArrayType, element_type: pg_sys::Oid) -> Vec<pg_sys::Datum> {
+/// The element datums of a 1-D (or empty) array without nulls, palloc'd in the call's
+/// memory context (so a failed allocation is an ERROR). By-reference datums point into the
+/// array. Both live until the end of the call; the callers above use them within it.
+fn deconstruct<'call>(
+    array: *mut pg_sys::ArrayType,
+    element_type: pg_sys::Oid,
+) -> &'call [pg_sys::Datum] {
     let (mut len, mut by_value, mut align) = (0i16, false, 0 as std::ffi::c_char);
     let mut datums: *mut pg_sys::Datum = std::ptr::null_mut();
     let mut count = 0;
@@ -92,10 +98,11 @@ fn deconstruct(array: *mut pg_sys::ArrayType, element_type: pg_sys::Oid) -> Vec<
         );
     }
     if count == 0 {
-        return Vec::new();
+        return &[];
     }
-    // SAFETY: deconstruct_array filled `count` datums at `datums`.
-    unsafe { std::slice::from_raw_parts(datums, count as usize) }.to_vec()
+    // SAFETY: deconstruct_array filled `count` datums at `datums`, which stay allocated
+    // until the end of the call.
+    unsafe { std::slice::from_raw_parts(datums, count as usize) }
 }
 
 /// One element of an integer, real, double precision or numeric array as float4.

@@ -131,9 +131,7 @@ unsafe impl SqlTranslatable for SparseVec {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn sparsevec_in(input: &CStr, _type_oid: pg_sys::Oid, typmod: i32) -> SparseVec {
-    let v = sparse::parse_sparsevec(&input.to_string_lossy()).or_raise_for(TYPE);
-    check_typmod(typmod, v.dim).or_raise_for(TYPE);
-    SparseVec(v)
+    SparseVec(sparse::parse_sparsevec_for(&input.to_string_lossy(), typmod).or_raise_for(TYPE))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -148,9 +146,9 @@ fn sparsevec_typmod_in(fcinfo: pg_sys::FunctionCallInfo) -> i32 {
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn sparsevec_recv(buf: Internal, _type_oid: pg_sys::Oid, typmod: i32) -> SparseVec {
-    let v = super::io::receive(buf, |rest| sparse::decode(rest).or_raise_for(TYPE));
-    check_typmod(typmod, v.dim).or_raise_for(TYPE);
-    SparseVec(v)
+    SparseVec(super::io::receive(buf, |rest| {
+        sparse::decode_for(rest, typmod).or_raise_for(TYPE)
+    }))
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
@@ -273,15 +271,27 @@ fn halfvec_to_sparsevec(v: HalfVec, typmod: i32, _explicit: bool) -> SparseVec {
 /// checked finite, as pgvector does; at most `MAX_NNZ` of them, as the type's input allows.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn array_to_sparsevec(fcinfo: pg_sys::FunctionCallInfo) -> SparseVec {
-    let (elements, element_type) = super::casts::array_elements(fcinfo, TYPE, |count| {
-        sparse::check_dim(count as i64).map(drop)
-    });
+    let count = |count: usize| sparse::check_dim(count as i64).map(drop);
+    let v = super::casts::with_array_elements(fcinfo, TYPE, count, non_zeros);
+    v.values
+        .iter()
+        .try_for_each(|&x| check_element(x))
+        .or_raise_for(TYPE);
+    SparseVec(v)
+}
+
+/// The non-zero elements of an array's datums, as float4, at most `MAX_NNZ`; an array can
+/// hold a quarter of a billion elements, so a cancel is honoured on the way.
+fn non_zeros(elements: &[pg_sys::Datum], element_type: pg_sys::Oid) -> Sparse {
     let mut v = Sparse {
         dim: elements.len(),
         indices: Vec::new(),
         values: Vec::new(),
     };
     for (i, &datum) in elements.iter().enumerate() {
+        if i % 65_536 == 0 {
+            pg_sys::check_for_interrupts!();
+        }
         let x = super::casts::element_to_f32(datum, element_type, TYPE);
         if x != 0.0 {
             if v.values.len() == sparse::MAX_NNZ {
@@ -292,11 +302,7 @@ fn array_to_sparsevec(fcinfo: pg_sys::FunctionCallInfo) -> SparseVec {
             v.values.push(x);
         }
     }
-    v.values
-        .iter()
-        .try_for_each(|&x| check_element(x))
-        .or_raise_for(TYPE);
-    SparseVec(v)
+    v
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

@@ -26,8 +26,9 @@ pub enum VectorError {
         right: usize,
     },
     /// A value whose length differs from the column's `vector(n)`.
+    /// (`expected` is what the caller passed: a direct call may pass any integer.)
     TypmodMismatch {
-        expected: usize,
+        expected: i64,
         actual: usize,
     },
     /// The binary format's reserved int16 was not zero.
@@ -164,9 +165,11 @@ pub fn check_same_dimensions(a: &[f32], b: &[f32]) -> Result<(), VectorError> {
 
 /// Checks a value against a column's typmod (-1 means unconstrained).
 pub fn check_typmod(typmod: i32, dim: usize) -> Result<(), VectorError> {
-    if typmod >= 0 && typmod as usize != dim {
+    // -1 is "no typmod"; any other value is a dimension count to match, as in pgvector
+    // (a direct call of a cast function may pass a negative one).
+    if typmod != -1 && i64::from(typmod) != dim as i64 {
         Err(VectorError::TypmodMismatch {
-            expected: typmod as usize,
+            expected: typmod.into(),
             actual: dim,
         })
     } else {

@@ -101,7 +101,7 @@ pub fn accumulate(state: &mut Vec<f64>, v: &[f32]) -> Result<(), VectorError> {
         state.resize(1 + v.len(), 0.0);
     } else if state.len() - 1 != v.len() {
         return Err(VectorError::TypmodMismatch {
-            expected: state.len() - 1,
+            expected: (state.len() - 1) as i64,
             actual: v.len(),
         });
     }
@@ -134,7 +134,7 @@ pub fn combine(a: &[f64], b: &[f64]) -> Result<Vec<f64>, VectorError> {
     }
     if a.len() != b.len() {
         return Err(VectorError::TypmodMismatch {
-            expected: a.len() - 1,
+            expected: (a.len() - 1) as i64,
             actual: b.len() - 1,
         });
     }

@@ -114,6 +114,12 @@ fn is_space(c: char) -> bool {
 
 /// Parses `{i:v,...}/dim`.
 pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
+    parse_sparsevec_for(literal, -1)
+}
+
+/// Parses `{i:v,...}/dim` for a column of `typmod` (-1: none), checked in pgvector's order:
+/// each value as it is read, then the dimensions, the typmod, and the indices.
+pub fn parse_sparsevec_for(literal: &str, typmod: i32) -> Result<Sparse, VectorError> {
     let syntax = |detail| VectorError::InvalidSyntax {
         literal: literal.to_string(),
         detail,
@@ -198,6 +204,7 @@ pub fn parse_sparsevec(literal: &str) -> Result<Sparse, VectorError> {
         return Err(syntax(Some("Junk after closing.")));
     }
     let dim = check_dim(dim)?;
+    crate::error::check_typmod(typmod, dim)?;
     pairs.sort_by_key(|p| p.0);
     let mut out = Sparse {
         dim,
@@ -262,6 +269,12 @@ pub fn encode(v: &Sparse) -> Vec<u8> {
 /// Decodes the binary format from the start of `bytes`; returns the value and the bytes
 /// it took. Checked as pgvector does, in its order.
 pub fn decode(bytes: &[u8]) -> Result<(Sparse, usize), VectorError> {
+    decode_for(bytes, -1)
+}
+
+/// `decode` for a column of `typmod` (-1: none), checked after the counts and before
+/// the rest, as pgvector does.
+pub fn decode_for(bytes: &[u8], typmod: i32) -> Result<(Sparse, usize), VectorError> {
     let int = |at: usize| -> Result<i32, VectorError> {
         let b = bytes.get(at..at + 4).ok_or(VectorError::Truncated)?;
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -278,6 +291,7 @@ pub fn decode(bytes: &[u8]) -> Result<(Sparse, usize), VectorError> {
     if nnz > dim {
         return Err(sparse(SparseError::MoreElementsThanDimensions));
     }
+    crate::error::check_typmod(typmod, dim)?;
     let unused = int(8)?;
     if unused != 0 {
         return Err(VectorError::UnusedNotZero {

@@ -113,6 +113,14 @@ fn checks() {
         })
     );
     assert!(check_typmod(-1, 2).is_ok());
+    // Only -1 means none: a direct call's other negative typmod is a count to match.
+    assert_eq!(
+        check_typmod(-5, 3),
+        Err(VectorError::TypmodMismatch {
+            expected: -5,
+            actual: 3
+        })
+    );
     assert_eq!(typmod_from_modifiers(&[3]), Ok(3));
     assert_eq!(
         typmod_from_modifiers(&[0]),

@@ -2,7 +2,10 @@
 //! for vector), pgvector's checks, and distances equal to the dense ones.
 
 use hnsw_core::distance::kernels;
-use hnsw_core::sparse::{decode, encode, format_sparsevec, parse_sparsevec, Sparse, SparseError};
+use hnsw_core::sparse::{
+    decode, decode_for, encode, format_sparsevec, parse_sparsevec, parse_sparsevec_for, Sparse,
+    SparseError,
+};
 use hnsw_core::VectorError;
 use proptest::prelude::*;
 
@@ -206,4 +209,35 @@ fn sums_over_no_non_zeros_are_positive_zero() {
     ] {
         assert!(x == 0.0 && x.is_sign_positive(), "{x:?}");
     }
+}
+
+#[test]
+fn a_typmod_is_checked_after_the_dimensions_and_before_the_indices() {
+    let mismatch = VectorError::TypmodMismatch {
+        expected: 4,
+        actual: 3,
+    };
+    assert_eq!(parse_sparsevec_for("{5:1}/3", 4).unwrap_err(), mismatch);
+    assert_eq!(
+        parse_sparsevec_for("{1:1}/0", 4).unwrap_err(),
+        VectorError::NoDimensions
+    );
+    assert_eq!(
+        parse_sparsevec_for("{1:NaN}/3", 4).unwrap_err(),
+        VectorError::NotANumber
+    );
+    assert!(parse_sparsevec_for("{1:1}/4", 4).is_ok());
+    let mut bytes = [
+        3i32.to_be_bytes(),
+        1i32.to_be_bytes(),
+        0i32.to_be_bytes(),
+        7i32.to_be_bytes(),
+    ]
+    .concat();
+    bytes.extend_from_slice(&1f32.to_be_bytes());
+    assert_eq!(decode_for(&bytes, 4).unwrap_err(), mismatch);
+    assert_eq!(
+        decode(&bytes).unwrap_err(),
+        VectorError::Sparse(SparseError::IndexOutOfBounds)
+    );
 }

@@ -47,6 +47,8 @@ DROP TABLE sparse_from_arrays;
 SELECT (array_fill(0, ARRAY[99999]) || 5)::sparsevec;
 SELECT '{1,0,2}'::real[]::sparsevec(2);
 \echo :LAST_ERROR_SQLSTATE
+SELECT array_to_sparsevec('{1,0,2}'::real[], -5, true);
+\echo :LAST_ERROR_SQLSTATE
 SELECT '{}'::real[]::sparsevec;
 \echo :LAST_ERROR_SQLSTATE
 SELECT '{{1}}'::real[]::sparsevec;

@@ -68,3 +68,9 @@ SELECT subvector('[1,2,3]'::vector, 1, 0);
 \echo :LAST_ERROR_SQLSTATE
 SELECT subvector('[1,2,3]'::vector, -5, 3);
 \echo :LAST_ERROR_SQLSTATE
+-- products that round to zero sum to 0, not -0, at every width (the AVX2 kernels fuse
+-- the multiply and the add); <#> of zero is -0, as pgvector's
+SELECT n, inner_product(array_fill(-1e-30::real, ARRAY[n])::vector, array_fill(1e-30::real, ARRAY[n])::vector),
+       inner_product(array_fill(-1e-30::real, ARRAY[n])::vector::halfvec, array_fill(1::real, ARRAY[n])::vector::halfvec),
+       array_fill(-1e-30::real, ARRAY[n])::vector <#> array_fill(1e-30::real, ARRAY[n])::vector
+FROM unnest(ARRAY[3, 16, 40]) n;

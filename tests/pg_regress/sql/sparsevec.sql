@@ -21,6 +21,13 @@ SELECT '[1,2]'::sparsevec;
 SELECT '{1:1}'::sparsevec;
 SELECT '{1:1}/3 x'::sparsevec;
 SELECT '{1:1}/3'::sparsevec(4);
+-- a column's typmod (which COPY passes to the input function) is checked before the
+-- indices, as pgvector checks it
+CREATE TABLE sp4 (v sparsevec(4));
+COPY sp4 FROM STDIN;
+{5:1}/3
+\.
+DROP TABLE sp4;
 SELECT '{1:1}/3'::sparsevec(0);
 SELECT '{1:1}/1000000000'::sparsevec;
 -- distances, as the dense vectors' (l2 5, ip 11 -> -11, cosine, l1)
