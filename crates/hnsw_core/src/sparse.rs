@@ -5,6 +5,7 @@
 //! the dimensions. Binary: int32 dim, int32 nnz, int32 unused (0), nnz int32 0-based
 //! indices, nnz float4 values, all big-endian (pgvector's format).
 
+use crate::distance::plus_sum;
 use crate::error::{check_element, VectorError};
 use std::cmp::Ordering;
 use std::fmt;
@@ -483,12 +484,6 @@ fn sum_inner_product(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
 
 fn sum_l1(pairs: impl Iterator<Item = (u32, f32, f32)>) -> f32 {
     plus_sum(pairs.map(|(_, a, b)| (a - b).abs()))
-}
-
-/// A float4 sum from +0, as pgvector's loops start: Rust's `sum` starts from -0, so an
-/// empty sum (two sparse vectors with no non-zeros) would print as `-0`.
-fn plus_sum(terms: impl Iterator<Item = f32>) -> f32 {
-    terms.fold(0.0, |sum, x| sum + x)
 }
 
 /// The `&[f32]` form an index keeps a sparse vector in (`Sparse::to_slots`): its nnz

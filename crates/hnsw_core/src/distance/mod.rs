@@ -12,6 +12,7 @@ mod metric;
 mod scalar;
 
 pub use metric::{normalized, Metric};
+pub(crate) use scalar::plus_sum;
 
 use crate::element::f16;
 use std::sync::OnceLock;

@@ -4,25 +4,22 @@
 
 use crate::element::f16;
 
+/// A float4 sum from +0, as pgvector's loops start: Rust's `sum` starts from -0, so a sum
+/// of nothing (or of -0s only) would be -0.
+pub(crate) fn plus_sum(terms: impl Iterator<Item = f32>) -> f32 {
+    terms.fold(0.0, |sum, t| sum + t)
+}
+
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)))
 }
 
 pub fn inner_product(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| x * y)
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(b).map(|(x, y)| x * y))
 }
 
 pub fn l1(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(b).map(|(x, y)| (x - y).abs()))
 }
 
 /// (a·b, |a|², |b|²) in one pass: the three sums cosine distance needs.
@@ -41,24 +38,19 @@ pub fn dot_and_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
 // Against float16 stored elements (an index of `halfvec`): the query stays float32.
 
 pub fn l2_squared_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y.to_f32()) * (x - y.to_f32()))
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y.to_f32()) * (x - y.to_f32())),
+    )
 }
 
 pub fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| x * y.to_f32())
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(b).map(|(x, y)| x * y.to_f32()))
 }
 
 pub fn l1_f16(a: &[f32], b: &[f16]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y.to_f32()).abs())
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(b).map(|(x, y)| (x - y.to_f32()).abs()))
 }
 
 pub fn dot_and_norms_f16(a: &[f32], b: &[f16]) -> (f32, f32, f32) {
@@ -98,20 +90,18 @@ pub fn bit_counts(a: &[f32], b: &[f32]) -> (u32, u32, u32) {
 // Against 8-bit codes (`codes`): code k of a vector stands for `lo + step * k`.
 
 pub fn l2_squared_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
-    a.iter()
-        .zip(codes)
-        .map(|(x, &k)| {
-            let d = x - step.mul_add(k as f32, lo);
-            d * d
-        })
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(a.iter().zip(codes).map(|(x, &k)| {
+        let d = x - step.mul_add(k as f32, lo);
+        d * d
+    }))
 }
 
 pub fn l1_u8(a: &[f32], codes: &[u8], lo: f32, step: f32) -> f32 {
-    a.iter()
-        .zip(codes)
-        .map(|(x, &k)| (x - step.mul_add(k as f32, lo)).abs())
-        .fold(0.0, |sum, t| sum + t)
+    plus_sum(
+        a.iter()
+            .zip(codes)
+            .map(|(x, &k)| (x - step.mul_add(k as f32, lo)).abs()),
+    )
 }
 
 /// (Σ a·k, Σ a, Σ a²): with a vector's `lo` and `step`, the inner product is
