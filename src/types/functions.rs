@@ -29,13 +29,10 @@ fn vector_l2_squared_distance(a: Vector, b: Vector) -> f64 {
     (kernels().l2_squared)(a, b) as f64
 }
 
-/// The kernels' fused multiply-adds round a tiny negative product to -0 where a multiply
-/// and an add give +0: adding +0 makes every zero +0, as pgvector's sum from +0 gives
-/// (`<#>` is then -0, as pgvector's).
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn inner_product(a: Vector, b: Vector) -> f64 {
     let (a, b) = pair(&a, &b);
-    (kernels().inner_product)(a, b) as f64 + 0.0
+    (kernels().inner_product)(a, b) as f64
 }
 
 /// `<#>`: smaller is closer, so an index can order by it ascending.

@@ -223,3 +223,20 @@ fn binary_quantize_sets_bits_of_positive_elements_first_bit_high() {
     );
     assert_eq!(quantize(&[-0.0, f32::MIN_POSITIVE]), [0b0100_0000]);
 }
+
+#[test]
+fn products_that_round_to_zero_sum_to_positive_zero_in_every_kernel() {
+    for n in [1, 7, 8, 16, 40] {
+        let (a, b) = (vec![-1e-30f32; n], vec![1e-30f32; n]);
+        // The smallest half (about 6e-8) times -1e-39 is far below float4's least value.
+        let (tiny, halves) = (vec![-1e-39f32; n], vec![f16::from_f32(6e-8); n]);
+        for k in available() {
+            for dot in [
+                (k.inner_product)(&a, &b),
+                (k.inner_product_f16)(&tiny, &halves),
+            ] {
+                assert!(dot == 0.0 && dot.is_sign_positive(), "{n}: {dot:?}");
+            }
+        }
+    }
+}

@@ -42,8 +42,7 @@ fn halfvec_l2_squared_distance(a: HalfVec, b: HalfVec) -> f64 {
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
 fn halfvec_inner_product(a: HalfVec, b: HalfVec) -> f64 {
     let (a, b) = pair(&a, &b);
-    // +0 for every zero, as `inner_product`.
-    (kernels().inner_product)(&a, &b) as f64 + 0.0
+    (kernels().inner_product)(&a, &b) as f64
 }
 
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]

@@ -83,7 +83,9 @@ pub unsafe fn inner_product(a: &[f32], b: &[f32]) -> f32 {
     for j in i..n {
         sum += a[j] * b[j];
     }
-    sum
+    // A fused multiply-add rounds a tiny negative product to -0 where the scalar
+    // kernel's multiply and add give +0: adding +0 makes every zero +0, as there.
+    sum + 0.0
 }
 
 /// # Safety
@@ -214,7 +216,9 @@ pub unsafe fn inner_product_f16(a: &[f32], b: &[f16]) -> f32 {
     for j in i..n {
         sum += a[j] * b[j].to_f32();
     }
-    sum
+    // A fused multiply-add rounds a tiny negative product to -0 where the scalar
+    // kernel's multiply and add give +0: adding +0 makes every zero +0, as there.
+    sum + 0.0
 }
 
 /// # Safety
